@@ -1,0 +1,119 @@
+/*
+ * buf.c - growable NUL-terminated byte buffer (see buf.h).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+/* sv_buf_init - empty buffer with an optional size limit */
+void sv_buf_init(sv_buf *b, size_t limit)
+{
+	memset(b, 0, sizeof(*b));
+	b->limit = limit;
+}
+
+/* grow - make room for need more bytes plus the NUL */
+static int grow(sv_buf *b, size_t need)
+{
+	size_t want, ncap;
+	char *p;
+
+	if (b->failed)
+		return -1;
+	if (need > (size_t)-1 / 2 - b->len || (b->limit && b->len + need > b->limit)) {
+		b->failed = 1;
+		return -1;
+	}
+	want = b->len + need + 1;
+	if (want <= b->cap)
+		return 0;
+	ncap = b->cap ? b->cap : 256;
+	while (ncap < want)
+		ncap *= 2;
+	if ((p = realloc(b->data, ncap)) == NULL) {
+		b->failed = 1;
+		return -1;
+	}
+	b->data = p;
+	b->cap = ncap;
+	return 0;
+}
+
+/* sv_buf_append - append len raw bytes */
+int sv_buf_append(sv_buf *b, const void *data, size_t len)
+{
+	if (grow(b, len) < 0)
+		return -1;
+	if (len)
+		memcpy(b->data + b->len, data, len);
+	b->len += len;
+	b->data[b->len] = 0;
+	return 0;
+}
+
+/* sv_buf_puts - append a C string */
+int sv_buf_puts(sv_buf *b, const char *s)
+{
+	return sv_buf_append(b, s, strlen(s));
+}
+
+/* sv_buf_printf - append formatted text */
+int sv_buf_printf(sv_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || grow(b, (size_t)n) < 0) {
+		b->failed = 1;
+		return -1;
+	}
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+/* sv_buf_json_string - quoted JSON string; control bytes as \u00XX */
+int sv_buf_json_string(sv_buf *b, const char *s)
+{
+	const unsigned char *p;
+
+	if (s == NULL)
+		return sv_buf_puts(b, "null");
+	sv_buf_append(b, "\"", 1);
+	for (p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\') {
+			char esc[2] = {'\\', (char)*p};
+			sv_buf_append(b, esc, 2);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			sv_buf_printf(b, "\\u%04x", *p);
+		} else {
+			sv_buf_append(b, p, 1);
+		}
+	}
+	return sv_buf_append(b, "\"", 1);
+}
+
+/* sv_buf_reset - keep the memory, drop the contents */
+void sv_buf_reset(sv_buf *b)
+{
+	b->len = 0;
+	b->failed = 0;
+	if (b->data)
+		b->data[0] = 0;
+}
+
+/* sv_buf_free - release the memory */
+void sv_buf_free(sv_buf *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}

@@ -1,0 +1,121 @@
+# tests/lib.sh - shared shell helpers for the TAP test scripts (sourced).
+#
+#   tap_ok COND-EXIT DESC     record a test point from an exit status
+#   ok DESC / not_ok DESC     explicit pass / fail
+#   is GOT WANT DESC          string equality, shows both on failure
+#   like GOT REGEX DESC       extended-regex match
+#   skip_all REASON           "1..0 # SKIP reason", exit 0
+#   tap_done                  print the plan, exit 0/1
+#   free_port                 print a free TCP+UDP port on 127.0.0.1
+#   wait_port PORT SECS [PID] wait until 127.0.0.1:PORT accepts TCP
+#   at_exit CMD               run CMD (eval'd) when the script exits
+#   mktmp                     a private temp directory removed at exit
+#
+# Scripts find the tree through $top_srcdir and $top_builddir (set by
+# "make check"; default: the source tree itself).
+: "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+export top_srcdir top_builddir
+
+_tap_n=0
+_tap_failed=0
+_at_exit=()
+
+ok() {
+	_tap_n=$((_tap_n + 1))
+	echo "ok $_tap_n - $*"
+}
+not_ok() {
+	_tap_n=$((_tap_n + 1))
+	_tap_failed=$((_tap_failed + 1))
+	echo "not ok $_tap_n - $*"
+}
+tap_ok() {
+	local rc=$1
+	shift
+	if [ "$rc" -eq 0 ]; then ok "$@"; else not_ok "$@"; fi
+}
+is() {
+	if [ "$1" = "$2" ]; then
+		ok "$3"
+	else
+		not_ok "$3"
+		printf '#   got:      %s\n#   expected: %s\n' "$1" "$2"
+	fi
+}
+like() {
+	if printf '%s' "$1" | grep -Eq -- "$2"; then
+		ok "$3"
+	else
+		not_ok "$3"
+		printf '#   got:      %s\n#   expected to match: %s\n' "$1" "$2" | head -n 20
+	fi
+}
+diag() { printf '# %s\n' "$*"; }
+skip_all() {
+	echo "1..0 # SKIP $*"
+	exit 0
+}
+tap_done() {
+	echo "1..$_tap_n"
+	[ "$_tap_failed" -eq 0 ]
+	exit $?
+}
+
+_run_at_exit() {
+	local i
+	for ((i = ${#_at_exit[@]} - 1; i >= 0; i--)); do
+		eval "${_at_exit[$i]}" >/dev/null 2>&1 || true
+	done
+}
+trap _run_at_exit EXIT
+trap 'exit 130' INT TERM
+at_exit() { _at_exit+=("$*"); }
+
+mktmp() {
+	local d
+	d=$(mktemp -d "${TMPDIR:-/tmp}/sesverify-test.XXXXXX")
+	at_exit "rm -rf '$d'"
+	echo "$d"
+}
+
+# free_port - a port free for both TCP and UDP on 127.0.0.1
+free_port() {
+	python3 - <<'PY'
+import socket, random
+for _ in range(200):
+    p = random.randint(20000, 60000)
+    try:
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM); t.bind(("127.0.0.1", p))
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", p))
+        t.close(); u.close(); print(p); break
+    except OSError:
+        pass
+PY
+}
+
+# wait_port PORT SECONDS [PID] - wait until a TCP listener answers
+wait_port() {
+	local port=$1 secs=$2 pid=${3:-} i
+	for ((i = 0; i < secs * 20; i++)); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			return 0
+		fi
+		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+			return 1
+		fi
+		sleep 0.05
+	done
+	return 1
+}
+
+# kill_wait PID - TERM, then KILL after 5 s
+kill_wait() {
+	local pid=$1 i
+	kill "$pid" 2>/dev/null || return 0
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.05
+	done
+	kill -9 "$pid" 2>/dev/null
+}

@@ -1,0 +1,102 @@
+#!/bin/bash
+# tests/run-all.sh - build sesverify and run its whole test suite.
+#
+# On a fresh Debian 12 machine, as root, this installs the packages listed
+# in tests/debian-packages.txt, then builds twice out of tree:
+#   _build/normal  -Werror build, "make check"
+#   _build/asan    AddressSanitizer + UndefinedBehaviorSanitizer, "make check"
+# and prints one summary line "N passed, M failed" counting every TAP test
+# point of both runs.  Exit status 0 only when nothing failed.
+#
+# Environment: SV_NO_INSTALL=1 skips apt-get; SV_NO_ASAN=1 skips the
+# sanitizer build; JOBS=N sets make's parallelism (default: nproc).
+set -u
+srcdir=$(cd "$(dirname "$0")/.." && pwd)
+cd "$srcdir" || exit 2
+jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+logdir="$srcdir/_build/logs"
+
+if [ "$(id -u)" = 0 ] && [ "${SV_NO_INSTALL:-0}" != 1 ]; then
+	echo "== installing Debian packages"
+	export DEBIAN_FRONTEND=noninteractive
+	# postfix must not ask questions nor be configured as a system MTA here.
+	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections 2>/dev/null || true
+	pkgs=$(grep -v '^#' tests/debian-packages.txt | tr '\n' ' ')
+	apt-get update -qq >/dev/null 2>&1 || apt-get update
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $pkgs >"${TMPDIR:-/tmp}/sesverify-apt.log" 2>&1 || {
+		tail -n 30 "${TMPDIR:-/tmp}/sesverify-apt.log"
+		echo "0 passed, 1 failed"
+		exit 1
+	}
+fi
+
+mkdir -p "$logdir"
+echo "== autoreconf"
+autoreconf -fi >"$logdir/autoreconf.log" 2>&1 || {
+	cat "$logdir/autoreconf.log"
+	echo "0 passed, 1 failed"
+	exit 1
+}
+
+total_pass=0
+total_fail=0
+
+# run_build NAME CONFIGURE-ARGS... : configure, build and check in _build/NAME
+run_build() {
+	local name=$1
+	shift
+	local dir="$srcdir/_build/$name"
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	echo "== $name: configure $*"
+	if ! (cd "$dir" && "$srcdir/configure" "$@" >"$logdir/$name-configure.log" 2>&1); then
+		tail -n 20 "$logdir/$name-configure.log"
+		total_fail=$((total_fail + 1))
+		return
+	fi
+	echo "== $name: make"
+	if ! make -C "$dir" -j"$jobs" >"$logdir/$name-make.log" 2>&1; then
+		grep -E 'error|warning' "$logdir/$name-make.log" | head -n 40
+		total_fail=$((total_fail + 1))
+		return
+	fi
+	echo "== $name: make check"
+	make -C "$dir" -j"$jobs" check >"$logdir/$name-check.log" 2>&1
+	grep -E '^(FAIL|ERROR|XPASS):' "$logdir/$name-check.log" | head -n 60
+	local p f e x
+	p=$(sed -n 's/^# PASS: *//p' "$logdir/$name-check.log" | tail -n 1)
+	f=$(sed -n 's/^# FAIL: *//p' "$logdir/$name-check.log" | tail -n 1)
+	e=$(sed -n 's/^# ERROR: *//p' "$logdir/$name-check.log" | tail -n 1)
+	x=$(sed -n 's/^# XPASS: *//p' "$logdir/$name-check.log" | tail -n 1)
+	if [ -z "$p" ]; then
+		echo "$name: make check produced no summary" >&2
+		tail -n 30 "$logdir/$name-check.log"
+		total_fail=$((total_fail + 1))
+		return
+	fi
+	echo "$name: ${p} passed, $((f + e + x)) failed"
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f + e + x))
+	# keep the logs of failed tests where CI shows them
+	if [ $((f + e + x)) -gt 0 ]; then
+		find "$dir/tests" -name '*.log' -newer "$logdir/$name-make.log" -print0 2>/dev/null |
+			xargs -0 grep -l -E '^not ok|^ERROR' 2>/dev/null | head -n 10 | while read -r l; do
+				echo "---- $l"
+				grep -v '^ok ' "$l" | head -n 40
+			done
+	fi
+}
+
+run_build normal --enable-werror
+if [ "${SV_NO_ASAN:-0}" != 1 ]; then
+	export SV_SANITIZE=1
+	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
+	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+	run_build asan --enable-werror \
+		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+		LDFLAGS="-fsanitize=address,undefined"
+fi
+
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
