@@ -22,6 +22,11 @@ if [ "$(id -u)" = 0 ] && [ "${SV_NO_INSTALL:-0}" != 1 ]; then
 	# postfix must not ask questions nor be configured as a system MTA here.
 	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections 2>/dev/null || true
 	pkgs=$(grep -v '^#' tests/debian-packages.txt | tr '\n' ' ')
+	# Node.js and npm (for the cross-check against the official signer): the
+	# machine may already carry a Node.js build that bundles npm and conflicts
+	# with Debian's npm package, so only install them when absent.
+	command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
+	command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
 	apt-get update -qq >/dev/null 2>&1 || apt-get update
 	# shellcheck disable=SC2086
 	apt-get install -y -qq --no-install-recommends $pkgs >"${TMPDIR:-/tmp}/sesverify-apt.log" 2>&1 || {
