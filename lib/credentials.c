@@ -1,0 +1,282 @@
+/*
+ * credentials.c - resolve SecretId/SecretKey/token for the API client.
+ *	Owns the precedence rules, the INI credentials file reader and the
+ *	wiping of secrets.  Does not own the config file (config.c; its own
+ *	permission check covers inline SecretKey) nor any network use.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "credentials.h"
+
+#define CRED_FILE_MAX (64 * 1024)
+
+/* wipe_free - zero then free a secret string */
+static void wipe_free(char *s)
+{
+	if (s == NULL)
+		return;
+	OPENSSL_cleanse(s, strlen(s));
+	free(s);
+}
+
+/* sv_credentials_clear - wipe and release */
+void sv_credentials_clear(sv_credentials *c)
+{
+	if (c == NULL)
+		return;
+	free(c->secret_id);
+	wipe_free(c->secret_key);
+	wipe_free(c->token);
+	memset(c, 0, sizeof(*c));
+}
+
+/* sv_cred_source_name - for log lines */
+const char *sv_cred_source_name(sv_cred_source src)
+{
+	switch (src) {
+	case SV_CRED_CONFIG:
+		return "config";
+	case SV_CRED_FILE:
+		return "credentials file";
+	case SV_CRED_ENV:
+		return "environment";
+	default:
+		return "none";
+	}
+}
+
+/* printable - printable ASCII, non-empty: values go into HTTP headers */
+static int printable(const char *s)
+{
+	if (s == NULL || *s == 0)
+		return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+			return 0;
+	return 1;
+}
+
+/* set3 - copy id/key/token into out after checking them */
+static int set3(sv_credentials *out, sv_cred_source src, const char *id, const char *key,
+                const char *token, const char *where, char *err, size_t errlen)
+{
+	const char *bad = NULL;
+
+	if (!printable(id))
+		bad = "secret id";
+	else if (!printable(key))
+		bad = "secret key";
+	else if (token && *token && !printable(token))
+		bad = "token";
+	if (bad) {
+		snprintf(err, errlen, "%s: %s is empty or contains spaces or non-ASCII characters",
+		         where, bad);
+		return -1;
+	}
+	out->secret_id = strdup(id);
+	out->secret_key = strdup(key);
+	out->token = token && *token ? strdup(token) : NULL;
+	out->source = src;
+	if (!out->secret_id || !out->secret_key || (token && *token && !out->token)) {
+		sv_credentials_clear(out);
+		snprintf(err, errlen, "%s: out of memory", where);
+		return -1;
+	}
+	return 0;
+}
+
+/* trim - strip spaces and tabs at both ends, in place */
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = 0;
+	return s;
+}
+
+typedef struct ini_keys {
+	char *id, *key, *token; /* pointers into the file buffer */
+} ini_keys;
+
+/* ini_line - one line of the file; only [default] matters */
+static int ini_line(char *line, int *in_default, ini_keys *k, const char *path, int lineno,
+                    char *err, size_t errlen)
+{
+	char *eq, *name, *value, **slot;
+
+	line = trim(line);
+	if (*line == 0 || *line == '#' || *line == ';')
+		return 0;
+	if (*line == '[') {
+		char *close = strchr(line, ']');
+		if (close == NULL || *trim(close + 1) != 0) {
+			snprintf(err, errlen, "%s:%d: malformed section header", path, lineno);
+			return -1;
+		}
+		*close = 0;
+		*in_default = strcmp(trim(line + 1), "default") == 0;
+		return 0;
+	}
+	if (!*in_default)
+		return 0;
+	if ((eq = strchr(line, '=')) == NULL) {
+		snprintf(err, errlen, "%s:%d: expected 'name = value'", path, lineno);
+		return -1;
+	}
+	*eq = 0;
+	name = trim(line);
+	value = trim(eq + 1);
+	if (strcmp(name, "secret_id") == 0)
+		slot = &k->id;
+	else if (strcmp(name, "secret_key") == 0)
+		slot = &k->key;
+	else if (strcmp(name, "token") == 0)
+		slot = &k->token;
+	else
+		return 0; /* role_arn, region...: other SDKs' keys */
+	if (*slot) {
+		snprintf(err, errlen, "%s:%d: %s given twice in [default]", path, lineno, name);
+		return -1;
+	}
+	*slot = value;
+	return 0;
+}
+
+/* read_all - the whole file, after the ownership and mode checks */
+static char *read_all(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	char *buf = NULL;
+	ssize_t n;
+	size_t got = 0;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+		snprintf(err, errlen, "credentials file %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "credentials file %s: not a regular file", path);
+		goto fail;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		snprintf(err, errlen,
+		         "credentials file %s: mode %04o gives access to group/other; "
+		         "refusing it (chmod 600 %s)",
+		         path, (unsigned)(st.st_mode & 07777), path);
+		goto fail;
+	}
+	if (st.st_size > CRED_FILE_MAX) {
+		snprintf(err, errlen, "credentials file %s: larger than %d bytes", path,
+		         CRED_FILE_MAX);
+		goto fail;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		snprintf(err, errlen, "credentials file %s: out of memory", path);
+		goto fail;
+	}
+	while (got < (size_t)st.st_size && (n = read(fd, buf + got, (size_t)st.st_size - got)) > 0)
+		got += (size_t)n;
+	buf[got] = 0;
+	if (memchr(buf, 0, got)) {
+		snprintf(err, errlen, "credentials file %s: contains a NUL byte", path);
+		goto fail;
+	}
+	close(fd);
+	return buf;
+fail:
+	if (buf) {
+		OPENSSL_cleanse(buf, (size_t)st.st_size);
+		free(buf);
+	}
+	close(fd);
+	return NULL;
+}
+
+/* sv_credentials_read_file - INI [default] secret_id / secret_key / token */
+int sv_credentials_read_file(const char *path, sv_credentials *out, char *err, size_t errlen)
+{
+	ini_keys k = {0};
+	char *buf, *line, *next, where[512];
+	size_t size;
+	int in_default = 0, lineno = 0, rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if ((buf = read_all(path, err, errlen)) == NULL)
+		return -1;
+	size = strlen(buf);
+	for (line = buf; line; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = 0;
+		if (ini_line(line, &in_default, &k, path, ++lineno, err, errlen) < 0)
+			goto out;
+	}
+	if (k.id == NULL || k.key == NULL) {
+		snprintf(err, errlen, "credentials file %s: [default] lacks %s", path,
+		         k.id == NULL ? "secret_id" : "secret_key");
+		goto out;
+	}
+	snprintf(where, sizeof(where), "credentials file %s", path);
+	rc = set3(out, SV_CRED_FILE, k.id, k.key, k.token, where, err, errlen);
+out:
+	OPENSSL_cleanse(buf, size);
+	free(buf);
+	return rc;
+}
+
+/* from_env - TENCENTCLOUD_* as the official SDKs and tccli name them */
+static int from_env(sv_credentials *out, char *err, size_t errlen)
+{
+	const char *id = getenv("TENCENTCLOUD_SECRET_ID");
+	const char *key = getenv("TENCENTCLOUD_SECRET_KEY");
+	const char *token = getenv("TENCENTCLOUD_SESSION_TOKEN");
+
+	if (token == NULL || *token == 0)
+		token = getenv("TENCENTCLOUD_TOKEN");
+	if ((id == NULL || *id == 0) && (key == NULL || *key == 0)) {
+		snprintf(err, errlen,
+		         "no API credentials: set SecretId and SecretKey, or CredentialsFile, "
+		         "or TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY");
+		return -1;
+	}
+	if (id == NULL || *id == 0 || key == NULL || *key == 0) {
+		snprintf(err, errlen, "environment: %s is set but %s is not",
+		         id && *id ? "TENCENTCLOUD_SECRET_ID" : "TENCENTCLOUD_SECRET_KEY",
+		         id && *id ? "TENCENTCLOUD_SECRET_KEY" : "TENCENTCLOUD_SECRET_ID");
+		return -1;
+	}
+	return set3(out, SV_CRED_ENV, id, key, token, "environment", err, errlen);
+}
+
+/* sv_credentials_resolve - the first configured source wins */
+int sv_credentials_resolve(const sv_config *cfg, sv_credentials *out, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	if (cfg && (cfg->secret_id || cfg->secret_key)) {
+		if (cfg->secret_id == NULL || cfg->secret_key == NULL) {
+			snprintf(err, errlen, "config: %s is set but %s is not",
+			         cfg->secret_id ? "SecretId" : "SecretKey",
+			         cfg->secret_id ? "SecretKey" : "SecretId");
+			return -1;
+		}
+		return set3(out, SV_CRED_CONFIG, cfg->secret_id, cfg->secret_key, cfg->token,
+		            "config", err, errlen);
+	}
+	if (cfg && cfg->credentials_file)
+		return sv_credentials_read_file(cfg->credentials_file, out, err, errlen);
+	return from_env(out, err, errlen);
+}

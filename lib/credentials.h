@@ -1,0 +1,49 @@
+/*
+ * NAME
+ *	credentials 3 - where the API key comes from
+ * SYNOPSIS
+ *	#include "credentials.h"
+ *
+ *	int sv_credentials_resolve(const sv_config *cfg, sv_credentials *out,
+ *				   char *err, size_t errlen);
+ *	int sv_credentials_read_file(const char *path, sv_credentials *out,
+ *				     char *err, size_t errlen);
+ *	void sv_credentials_clear(sv_credentials *c);
+ * DESCRIPTION
+ *	Precedence (DESIGN.md): SecretId/SecretKey (and Token) in the config;
+ *	else CredentialsFile, an INI file whose [default] section holds
+ *	secret_id, secret_key and optionally token, as the official SDKs read
+ *	~/.tencentcloud/credentials; else the environment,
+ *	TENCENTCLOUD_SECRET_ID, TENCENTCLOUD_SECRET_KEY and a session token
+ *	from TENCENTCLOUD_SESSION_TOKEN (Node SDK) or TENCENTCLOUD_TOKEN
+ *	(tccli).  A source that is configured but broken is an error; the
+ *	next source is not tried, so a typo never silently switches keys.
+ *
+ *	A credentials file readable or writable by group or other is
+ *	refused.  Every value must be printable ASCII (it goes into HTTP
+ *	headers).  sv_credentials_clear() wipes the secret and the token.
+ * DIAGNOSTICS
+ *	-1 with a reason naming the file, line or variable; never the secret.
+ */
+#ifndef SV_CREDENTIALS_H
+#define SV_CREDENTIALS_H
+
+#include <stddef.h>
+#include "sesverify.h"
+
+typedef enum { SV_CRED_NONE = 0, SV_CRED_CONFIG, SV_CRED_FILE, SV_CRED_ENV } sv_cred_source;
+
+typedef struct sv_credentials {
+	char *secret_id;
+	char *secret_key;
+	char *token; /* NULL for a long-term key */
+	sv_cred_source source;
+} sv_credentials;
+
+int sv_credentials_resolve(const sv_config *cfg, sv_credentials *out, char *err, size_t errlen);
+int sv_credentials_read_file(const char *path, sv_credentials *out, char *err, size_t errlen);
+void sv_credentials_clear(sv_credentials *c);
+/* sv_cred_source_name - "config", "credentials file", "environment" */
+const char *sv_cred_source_name(sv_cred_source src);
+
+#endif
