@@ -1,0 +1,113 @@
+# tests/e2e/common.sh - milter and SMTP client helpers shared by the e2e tests and the demo (sourced).
+#
+# Owns: starting/stopping sesverify-milter (or the null milter) for an MTA
+# test, and reading swaks transcripts.  Does not own the MTAs
+# (postfix.sh, sendmail.sh), the SES emulator (tests/emulator/emulator.sh)
+# or the test DNS (tests/dns/dns.sh).
+#
+#   e2e_milter_conf DIR PORT     write DIR/milter.conf from the emulator's
+#                                EMU_CONF plus Socket, Nameserver, CacheFile...
+#   e2e_milter_start DIR PORT    start sesverify-milter -f on inet:PORT@127.0.0.1;
+#                                sets E2E_MILTER_PID, log in DIR/milter.log
+#   e2e_null_milter_start DIR PORT [ARGS]  the null milter instead
+#   e2e_milter_stop              SIGTERM, wait until the port is closed
+#   e2e_swaks PORT FROM ID [SWAKS-ARGS...]  one SMTP transaction to x@dest.test
+#                                (header "X-Test-Id: ID"); prints the transcript
+#   e2e_reply_to CMD TRANSCRIPT  the server's reply line to the command
+#                                starting with CMD (e.g. "MAIL FROM", "DATA"
+#                                for the end-of-data reply: the last reply)
+#   e2e_ms_since T0              milliseconds since T0 ($(date +%s%N))
+
+E2E_MILTER=${E2E_MILTER:-$top_builddir/milter/sesverify-milter}
+E2E_NULL_MILTER=${E2E_NULL_MILTER:-$top_builddir/tests/bench/null-milter}
+
+# e2e_milter_conf - the milter's configuration for one test directory
+e2e_milter_conf() {
+	local dir=$1 port=$2
+	(
+		umask 077
+		cat "$EMU_CONF"
+		cat <<EOF
+# e2e additions (tests/e2e/common.sh)
+Socket inet:$port@127.0.0.1
+ControlSocket unix:$dir/control.sock
+Nameserver ${DNS_NAMESERVERS:-127.0.0.1@${DNS_PORT:-53}}
+CacheFile $dir/cache
+# No warm-up: the first message from each domain meets an unknown entry,
+# which is what the "unknown becomes verified within UnknownWait" case needs.
+WarmUp no
+UnknownAction wait
+UnknownWait 5s
+LogLevel debug
+EOF
+	) >"$dir/milter.conf"
+}
+
+# e2e_milter_start - start sesverify-milter in the foreground (logs to stderr)
+e2e_milter_start() {
+	local dir=$1 port=$2
+	"$E2E_MILTER" -f -c "$dir/milter.conf" >>"$dir/milter.log" 2>&1 &
+	E2E_MILTER_PID=$!
+	E2E_MILTER_PORT=$port
+	at_exit e2e_milter_stop
+	wait_port "$port" 15 "$E2E_MILTER_PID"
+}
+
+# e2e_null_milter_start - the null milter, for harness checks and baselines
+e2e_null_milter_start() {
+	local dir=$1 port=$2
+	shift 2
+	"$E2E_NULL_MILTER" -p "inet:$port@127.0.0.1" "$@" >>"$dir/milter.log" 2>&1 &
+	E2E_MILTER_PID=$!
+	E2E_MILTER_PORT=$port
+	at_exit e2e_milter_stop
+	wait_port "$port" 15 "$E2E_MILTER_PID"
+}
+
+# e2e_milter_stop - stop the milter gracefully and wait for it to exit
+e2e_milter_stop() {
+	local pid=${E2E_MILTER_PID:-} i
+	[ -n "$pid" ] || return 0
+	E2E_MILTER_PID=
+	# libmilter takes up to ~5 s to leave smfi_main after SIGTERM; a
+	# supervisor parent must get the time to stop its child too, so
+	# SIGKILL only after 15 s.
+	kill "$pid" 2>/dev/null
+	for ((i = 0; i < 300; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+# e2e_swaks - one SMTP transaction from FROM to x@dest.test, transcript on stdout
+e2e_swaks() {
+	local port=$1 from=$2 id=$3
+	shift 3
+	swaks --server 127.0.0.1 --port "$port" --helo client.test --timeout 30 \
+		--from "$from" --to x@dest.test --header "X-Test-Id: $id" \
+		--header "Subject: sesverify e2e $id" "$@" 2>&1
+}
+
+# e2e_reply_to - first server reply after the client line starting with CMD
+e2e_reply_to() {
+	local cmd=$1 transcript=$2
+	# swaks: " -> CMD" client lines, "<-  " good and "<** " error replies;
+	# the message body is sent as " -> " lines too, so DATA's second reply
+	# (end of data) is the last reply before QUIT.
+	if [ "$cmd" = "EOD" ]; then
+		printf '%s\n' "$transcript" | awk '/^ -> QUIT/ { exit } /^<(-|\*\*) / { r = $0 } END { print r }' |
+			sed -E 's/^<(-|\*\*) +//'
+		return
+	fi
+	printf '%s\n' "$transcript" | awk -v c=" -> $cmd" '
+		index($0, c) == 1 { want = 1; next }
+		want && /^<(-|\*\*) / { print; exit }' | sed -E 's/^<(-|\*\*) +//'
+}
+
+# e2e_ms_since - elapsed milliseconds since T0 (nanoseconds from date +%s%N)
+e2e_ms_since() {
+	echo $((($(date +%s%N) - $1) / 1000000))
+}
