@@ -1,68 +1,515 @@
-/* engine.c - STUB: replaced by the cache/refresher module */
+/*
+ * NAME
+ *	engine 3 - sv_engine_*: the cache and its refresher behind one handle
+ * DESCRIPTION
+ *	Owns the public engine API of sesverify.h: the lookup hot path, the
+ *	waiter (one condition variable and a generation counter bumped each
+ *	time a refresh completes), the snapshot timer (every five minutes
+ *	when something changed, and at sv_engine_free), the periodic refresh
+ *	of the identity list, statistics and reconfiguration.  Storage and
+ *	TTL rules are cache.c's, network work is refresher.c's, pacing is
+ *	ratelimit.c's, the file format is snapshot.c's.
+ *
+ *	sv_engine_lookup() normalises the domain, copies the record into the
+ *	caller's view under one shard lock and decides, without I/O, whether
+ *	to queue a refresh: a never-seen domain (or one past MaxStale) with
+ *	top priority, an expired one (when its retry backoff allows), or a
+ *	fresh one in the last tenth of its TTL (refresh ahead).  Records past
+ *	MaxStale are reported as unknown.
+ *
+ *	sv_engine_walk() copies the list of domains first and calls fn
+ *	without holding any cache lock, so fn may call back into the engine.
+ */
 #include "config.h"
-#include <stdio.h>
-#include <string.h>
-#include "sesverify.h"
 
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cache.h"
+#include "log.h"
+#include "ratelimit.h"
+#include "refresher.h"
+#include "sesverify.h"
+#include "snapshot.h"
+#include "stats.h"
+
+#define DEF_RATE        20
+#define DEF_WORKERS     4
+#define DEF_MAX_ENTRIES 200000
+#define SAVE_EVERY_MS   (5 * 60 * 1000)
+#define LIST_EVERY_MS   (5 * 60 * 1000)
+
+struct sv_engine {
+	const sv_config *cfg;
+	sv_config *own_cfg; /* when created with NULL */
+	sv_cache *cache;
+	sv_ratelimit *rl;
+	sv_refresher *ref;
+	sv_cache_ttl ttl; /* fields read with __atomic on the hot path */
+	char *cache_file;
+	int warm_up, started;
+
+	pthread_mutex_t wait_lock;
+	pthread_cond_t wait_cond;
+	uint64_t gen;
+
+	pthread_mutex_t hk_lock, save_lock;
+	pthread_cond_t hk_cond;
+	pthread_t hk;
+	int hk_started, hk_stop;
+	uint64_t dirty;
+
+	struct {
+		uint64_t *hit, *miss, *stale_served, *ahead, *invalid, *saves, *save_errors;
+	} st;
+};
+
+/* ------------------------------------------------------------------ */
+
+/* on_done - a refresh finished: wake waiters, remember to save */
+static void on_done(const char *domain, void *arg)
+{
+	sv_engine *e = arg;
+
+	(void)domain;
+	__atomic_fetch_add(&e->dirty, 1, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&e->wait_lock);
+	e->gen++;
+	pthread_cond_broadcast(&e->wait_cond);
+	pthread_mutex_unlock(&e->wait_lock);
+}
+
+/* apply_config - copy the scalar settings of cfg */
+static void apply_config(sv_engine *e, const sv_config *cfg)
+{
+	sv_cache_ttl t;
+
+	sv_cache_ttl_init(&t, cfg);
+	__atomic_store_n(&e->ttl.max_stale, t.max_stale, __ATOMIC_RELAXED);
+	e->ttl.verified = t.verified;
+	e->ttl.unverified = t.unverified;
+	e->ttl.not_exist = t.not_exist;
+	e->ttl.error = t.error;
+	e->ttl.max_api_age = t.max_api_age;
+}
+
+/* sv_engine_new - cache + refresher for cfg; NULL and err on failure */
 sv_engine *sv_engine_new(const sv_config *cfg, char *err, size_t errlen)
 {
-	(void)cfg;
-	snprintf(err, errlen, "engine not implemented");
+	sv_engine *e;
+	sv_refresher_env env;
+	size_t max_entries;
+
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		goto nomem;
+	pthread_mutex_init(&e->wait_lock, NULL);
+	pthread_cond_init(&e->wait_cond, NULL);
+	pthread_mutex_init(&e->hk_lock, NULL);
+	pthread_mutex_init(&e->save_lock, NULL);
+	pthread_cond_init(&e->hk_cond, NULL);
+	if (cfg == NULL && (cfg = e->own_cfg = sv_config_defaults()) == NULL)
+		goto nomem;
+	e->cfg = cfg;
+	apply_config(e, cfg);
+	e->warm_up = cfg->warm_up;
+	if (cfg->cache_file && (e->cache_file = strdup(cfg->cache_file)) == NULL)
+		goto nomem;
+	max_entries = cfg->max_entries ? cfg->max_entries : DEF_MAX_ENTRIES;
+	if ((e->cache = sv_cache_open(NULL, max_entries, err, errlen)) == NULL)
+		goto fail;
+	if ((e->rl = sv_ratelimit_new(cfg->api_rate > 0 ? cfg->api_rate : DEF_RATE, NULL, NULL)) ==
+	    NULL)
+		goto nomem;
+	memset(&env, 0, sizeof(env));
+	env.cache = e->cache;
+	env.rl = e->rl;
+	env.cfg = cfg;
+	env.ttl = e->ttl;
+	env.workers = cfg->refresh_workers > 0 ? cfg->refresh_workers : DEF_WORKERS;
+	env.max_jobs = max_entries < 10000 ? 10000 : max_entries;
+	env.done = on_done;
+	env.done_arg = e;
+	if ((e->ref = sv_refresher_new(&env, err, errlen)) == NULL)
+		goto fail;
+	e->st.hit = sv_stat_counter("cache.hit");
+	e->st.miss = sv_stat_counter("cache.miss");
+	e->st.stale_served = sv_stat_counter("cache.stale_served");
+	e->st.ahead = sv_stat_counter("cache.refresh_ahead");
+	e->st.invalid = sv_stat_counter("cache.invalid_domain");
+	e->st.saves = sv_stat_counter("snapshot.saves");
+	e->st.save_errors = sv_stat_counter("snapshot.errors");
+	return e;
+nomem:
+	snprintf(err, errlen, "out of memory");
+fail:
+	sv_engine_free(e);
 	return NULL;
 }
+
+/* load_put - a snapshot record into the cache */
+static int load_put(const char *domain, const sv_cache_rec *rec, void *arg)
+{
+	sv_engine *e = arg;
+
+	return sv_cache_put(e->cache, domain, rec);
+}
+
+/* save_now - write the snapshot (serialised) */
+static int save_now(sv_engine *e)
+{
+	char err[512];
+	size_t n = 0;
+	uint64_t dirty = __atomic_load_n(&e->dirty, __ATOMIC_RELAXED);
+	int rc;
+
+	if (!e->cache_file)
+		return -1;
+	pthread_mutex_lock(&e->save_lock);
+	rc = sv_snapshot_save(e->cache, e->cache_file, sv_cache_now_ms(), &n, err, sizeof(err));
+	pthread_mutex_unlock(&e->save_lock);
+	if (rc < 0) {
+		sv_stat_inc(e->st.save_errors, 1);
+		sv_log(SV_LOG_ERR, "cache snapshot not saved: %s", err);
+		return -1;
+	}
+	__atomic_fetch_sub(&e->dirty, dirty, __ATOMIC_RELAXED);
+	sv_stat_inc(e->st.saves, 1);
+	sv_log(SV_LOG_INFO, "cache snapshot saved: %zu records to %s", n, e->cache_file);
+	return 0;
+}
+
+/* housekeeper - periodic snapshot and identity-list refresh */
+static void *housekeeper(void *arg)
+{
+	sv_engine *e = arg;
+	int64_t last_save = sv_cache_now_ms(), last_list = last_save;
+
+	pthread_mutex_lock(&e->hk_lock);
+	while (!e->hk_stop) {
+		struct timespec ts;
+		int64_t now;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&e->hk_cond, &e->hk_lock, &ts);
+		if (e->hk_stop)
+			break;
+		pthread_mutex_unlock(&e->hk_lock);
+		now = sv_cache_now_ms();
+		if (now - last_save >= SAVE_EVERY_MS) {
+			last_save = now;
+			if (__atomic_load_n(&e->dirty, __ATOMIC_RELAXED))
+				save_now(e);
+		}
+		if (now - last_list >= LIST_EVERY_MS) {
+			last_list = now;
+			sv_refresher_want_list(e->ref);
+		}
+		pthread_mutex_lock(&e->hk_lock);
+	}
+	pthread_mutex_unlock(&e->hk_lock);
+	return NULL;
+}
+
+/* sv_engine_start - load the snapshot, start workers, warm up */
 int sv_engine_start(sv_engine *e)
 {
-	(void)e;
+	sv_snapshot_stats st;
+	char err[512];
+
+	if (e->started)
+		return 0;
+	if (e->cache_file) {
+		if (sv_snapshot_load(e->cache_file, sv_cache_now_ms(), &e->ttl, load_put, e, &st,
+		                     err, sizeof(err)) < 0)
+			sv_log(SV_LOG_WARNING, "cache snapshot ignored, starting empty: %s", err);
+		else if (st.loaded || st.bad || st.expired)
+			sv_log(st.bad ? SV_LOG_WARNING : SV_LOG_INFO,
+			       "cache snapshot %s: %zu records loaded, %zu invalid skipped, %zu "
+			       "too old",
+			       e->cache_file, st.loaded, st.bad, st.expired);
+	}
+	if (sv_refresher_start(e->ref, e->warm_up) < 0) {
+		sv_log(SV_LOG_ERR, "cannot start refresher threads");
+		return -1;
+	}
+	if (pthread_create(&e->hk, NULL, housekeeper, e) == 0)
+		e->hk_started = 1;
+	e->started = 1;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+
+/* age_view - final state of a view: past MaxStale is unknown; what to queue */
+static int age_view(sv_engine *e, const sv_cache_rec *meta, int64_t now, sv_entry_view *v)
+{
+	sv_cache_ttl t = {0};
+
+	t.max_stale = __atomic_load_n(&e->ttl.max_stale, __ATOMIC_RELAXED);
+	if (!sv_cache_servable(meta, now, &t)) {
+		v->state = SV_STATE_UNKNOWN;
+		return SV_PRIO_UNKNOWN;
+	}
+	if (now >= meta->expires_at)
+		return now >= meta->next_try ? SV_PRIO_EXPIRED : -1;
+	if (now >= meta->expires_at - (meta->expires_at - meta->fetched_at) / 10)
+		return SV_PRIO_AHEAD;
 	return -1;
 }
+
+/* sv_engine_lookup - hot path: copy, maybe queue, never wait */
 sv_state sv_engine_lookup(sv_engine *e, const char *domain, sv_entry_view *out)
 {
-	(void)e;
-	(void)domain;
+	char norm[SV_DOMAIN_MAX + 1];
+	const char *why;
+	sv_cache_rec meta;
+	int64_t now = sv_cache_now_ms();
+	int prio;
+
 	memset(out, 0, sizeof(*out));
-	return SV_STATE_UNKNOWN;
+	if (sv_domain_normalize(domain, norm, &why) < 0) {
+		sv_stat_inc(e->st.invalid, 1);
+		out->state = SV_STATE_ERROR;
+		snprintf(out->error_code, sizeof(out->error_code), "Domain.Invalid");
+		return out->state;
+	}
+	if (sv_cache_peek(e->cache, norm, now, out, &meta) < 0) {
+		sv_stat_inc(e->st.miss, 1);
+		memset(out, 0, sizeof(*out));
+		out->state = SV_STATE_UNKNOWN;
+		out->refreshing = sv_refresher_enqueue(e->ref, norm, SV_PRIO_UNKNOWN, 0) == 0;
+		return out->state;
+	}
+	prio = age_view(e, &meta, now, out);
+	if (out->state == SV_STATE_UNKNOWN)
+		sv_stat_inc(e->st.miss, 1);
+	else if (out->stale)
+		sv_stat_inc(e->st.stale_served, 1);
+	else
+		sv_stat_inc(e->st.hit, 1);
+	if (prio >= 0 && !(meta.flags & SV_REC_REFRESHING)) {
+		if (prio == SV_PRIO_AHEAD)
+			sv_stat_inc(e->st.ahead, 1);
+		if (sv_refresher_enqueue(e->ref, norm, prio, 0) == 0)
+			out->refreshing = true;
+	}
+	return out->state;
 }
+
+/* deadline - CLOCK_REALTIME timespec timeout_ms from now */
+static struct timespec deadline(int64_t timeout_ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(timeout_ms / 1000);
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	return ts;
+}
+
+/* sv_engine_wait - wait up to timeout_ms for a non-unknown answer */
 sv_state sv_engine_wait(sv_engine *e, const char *domain, int64_t timeout_ms, sv_entry_view *out)
 {
-	(void)timeout_ms;
-	return sv_engine_lookup(e, domain, out);
+	struct timespec until = deadline(timeout_ms > 0 ? timeout_ms : 0);
+	uint64_t gen;
+	sv_state s;
+
+	for (;;) {
+		pthread_mutex_lock(&e->wait_lock);
+		gen = e->gen;
+		pthread_mutex_unlock(&e->wait_lock);
+		if ((s = sv_engine_lookup(e, domain, out)) != SV_STATE_UNKNOWN || timeout_ms <= 0)
+			return s;
+		pthread_mutex_lock(&e->wait_lock);
+		while (e->gen == gen) {
+			if (pthread_cond_timedwait(&e->wait_cond, &e->wait_lock, &until) != 0) {
+				pthread_mutex_unlock(&e->wait_lock);
+				return sv_engine_lookup(e, domain, out);
+			}
+		}
+		pthread_mutex_unlock(&e->wait_lock);
+	}
 }
+
+/* sv_engine_refresh - queue an immediate refresh (API call) of a domain */
 int sv_engine_refresh(sv_engine *e, const char *domain)
 {
-	(void)e;
-	(void)domain;
-	return -1;
+	char norm[SV_DOMAIN_MAX + 1];
+	const char *why;
+
+	if (sv_domain_normalize(domain, norm, &why) < 0)
+		return -1;
+	return sv_refresher_enqueue(e->ref, norm, SV_PRIO_UNKNOWN, SV_JOB_FORCE);
 }
+
+/* sv_engine_forget - drop a domain from the cache; 0, or -1 when absent */
 int sv_engine_forget(sv_engine *e, const char *domain)
 {
-	(void)e;
+	char norm[SV_DOMAIN_MAX + 1];
+	const char *why;
+
+	if (sv_domain_normalize(domain, norm, &why) < 0)
+		return -1;
+	if (sv_cache_del(e->cache, norm) < 0)
+		return -1;
+	__atomic_fetch_add(&e->dirty, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+struct names {
+	char **v;
+	size_t n, cap;
+	int failed;
+};
+
+/* collect - remember one domain name */
+static void collect(const char *domain, const sv_cache_rec *rec, void *arg)
+{
+	struct names *nm = arg;
+
+	(void)rec;
+	if (nm->failed)
+		return;
+	if (nm->n == nm->cap) {
+		size_t nc = nm->cap ? nm->cap * 2 : 256;
+		char **nv = realloc(nm->v, nc * sizeof(*nv));
+		if (!nv) {
+			nm->failed = 1;
+			return;
+		}
+		nm->v = nv;
+		nm->cap = nc;
+	}
+	if ((nm->v[nm->n] = strdup(domain)) == NULL)
+		nm->failed = 1;
+	else
+		nm->n++;
+}
+
+/* sv_engine_walk - fn for each entry, no lock held while fn runs */
+void sv_engine_walk(sv_engine *e, void (*fn)(const char *domain, const sv_entry_view *v, void *arg),
+                    void *arg)
+{
+	struct names nm = {0};
+	sv_entry_view v;
+	sv_cache_rec meta;
+	int64_t now = sv_cache_now_ms();
+
+	sv_cache_walk(e->cache, collect, &nm);
+	if (nm.failed)
+		sv_log(SV_LOG_WARNING, "cache walk: out of memory, listing is incomplete");
+	for (size_t i = 0; i < nm.n; i++) {
+		if (sv_cache_peek(e->cache, nm.v[i], now, &v, &meta) == 0) {
+			age_view(e, &meta, now, &v);
+			fn(nm.v[i], &v, arg);
+		}
+		free(nm.v[i]);
+	}
+	free(nm.v);
+}
+
+struct by_state {
+	uint64_t n[SV_STATE_ERROR + 1];
+	uint64_t stale, total;
+	int64_t now;
+};
+
+/* count_state - tally one record */
+static void count_state(const char *domain, const sv_cache_rec *rec, void *arg)
+{
+	struct by_state *bs = arg;
+
 	(void)domain;
-	return -1;
+	if ((unsigned)rec->state <= SV_STATE_ERROR)
+		bs->n[rec->state]++;
+	if (rec->state != SV_STATE_UNKNOWN && bs->now >= rec->expires_at)
+		bs->stale++;
+	bs->total++;
 }
-void sv_engine_walk(sv_engine *e, void (*fn)(const char *, const sv_entry_view *, void *), void *arg)
+
+/* sv_engine_stats - every counter, then cache.entries.* and queue figures */
+void sv_engine_stats(sv_engine *e, void (*fn)(const char *name, uint64_t value, void *arg),
+                     void *arg)
 {
-	(void)e;
-	(void)fn;
-	(void)arg;
+	struct by_state bs;
+	char name[64];
+
+	memset(&bs, 0, sizeof(bs));
+	bs.now = sv_cache_now_ms();
+	sv_stat_walk(fn, arg);
+	sv_cache_walk(e->cache, count_state, &bs);
+	fn("cache.entries", bs.total, arg);
+	for (int s = 0; s <= SV_STATE_ERROR; s++) {
+		snprintf(name, sizeof(name), "cache.entries.%s", sv_state_name((sv_state)s));
+		fn(name, bs.n[s], arg);
+	}
+	fn("cache.entries.stale", bs.stale, arg);
+	fn("refresh.pending", sv_refresher_pending(e->ref), arg);
+	fn("ratelimit.rate", (uint64_t)sv_ratelimit_current(e->rl), arg);
 }
-void sv_engine_stats(sv_engine *e, void (*fn)(const char *, uint64_t, void *), void *arg)
-{
-	(void)e;
-	(void)fn;
-	(void)arg;
-}
+
+/* sv_engine_save - write the snapshot to CacheFile now */
 int sv_engine_save(sv_engine *e)
 {
-	(void)e;
-	return -1;
+	return save_now(e);
 }
+
+/* sv_engine_reconfigure - TTLs, rate, endpoint/credentials (new clients), CacheFile */
 int sv_engine_reconfigure(sv_engine *e, const sv_config *cfg)
 {
-	(void)e;
-	(void)cfg;
-	return -1;
+	char *file = NULL;
+
+	if (!cfg)
+		return -1;
+	if (cfg->cache_file && (file = strdup(cfg->cache_file)) == NULL)
+		return -1;
+	apply_config(e, cfg);
+	sv_ratelimit_set_rate(e->rl, cfg->api_rate > 0 ? cfg->api_rate : DEF_RATE);
+	if (sv_refresher_reconfigure(e->ref, cfg, &e->ttl) < 0)
+		sv_log(SV_LOG_WARNING, "reconfigure: some refresher threads have not switched yet");
+	pthread_mutex_lock(&e->save_lock);
+	free(e->cache_file);
+	e->cache_file = file;
+	pthread_mutex_unlock(&e->save_lock);
+	if (cfg->max_entries && e->cfg->max_entries != cfg->max_entries)
+		sv_log(SV_LOG_NOTICE, "MaxEntries changes take effect at the next start");
+	e->cfg = cfg;
+	e->warm_up = cfg->warm_up;
+	return 0;
 }
+
+/* sv_engine_free - stop workers, save the snapshot, release everything */
 void sv_engine_free(sv_engine *e)
 {
-	(void)e;
+	if (!e)
+		return;
+	if (e->hk_started) {
+		pthread_mutex_lock(&e->hk_lock);
+		e->hk_stop = 1;
+		pthread_cond_broadcast(&e->hk_cond);
+		pthread_mutex_unlock(&e->hk_lock);
+		pthread_join(e->hk, NULL);
+	}
+	if (e->ref)
+		sv_refresher_stop(e->ref);
+	if (e->started && e->cache_file)
+		save_now(e);
+	sv_refresher_free(e->ref);
+	sv_ratelimit_free(e->rl);
+	sv_cache_close(e->cache);
+	pthread_cond_destroy(&e->wait_cond);
+	pthread_mutex_destroy(&e->wait_lock);
+	pthread_cond_destroy(&e->hk_cond);
+	pthread_mutex_destroy(&e->hk_lock);
+	pthread_mutex_destroy(&e->save_lock);
+	free(e->cache_file);
+	sv_config_free(e->own_cfg);
+	free(e);
 }

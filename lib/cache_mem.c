@@ -1,0 +1,440 @@
+/*
+ * cache_mem.c - the in-process cache backend (struct sv_cache_backend).
+ *	Owns storage only: 64 shards, each a mutex, a chained hash table and
+ *	an LRU list, so that milter threads looking up different domains
+ *	rarely meet on a lock and a lookup holds one for a few hundred ns.
+ *	The size bound (max_entries) is enforced per shard (max/64 each) by
+ *	evicting the least recently used record.  TTL rules, validation and
+ *	refresh policy live in cache.c and refresher.c.
+ *
+ *	An entry is one allocation: fixed fields, then the domain and the
+ *	request id as NUL-terminated strings.  Attributes and error texts,
+ *	which only unverified and failed records carry, hang off pointers.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+#include "stats.h"
+
+#define NSHARD     64
+#define SHARD_BITS 6
+
+struct ent {
+	struct ent *hnext;       /* hash chain */
+	struct ent *prev, *next; /* LRU list, most recent first */
+	int64_t fetched_at, expires_at, api_checked_at, next_try;
+	sv_attr *attrs;
+	char *errmsg;
+	char *ecode; /* NULL when no error code */
+	uint32_t hash;
+	uint16_t nattrs;
+	uint16_t failures;
+	uint8_t state, flags;
+	uint8_t dlen;
+	char strs[]; /* domain NUL request_id NUL */
+};
+
+struct shard {
+	pthread_mutex_t lock;
+	struct ent **tab;
+	size_t mask; /* buckets - 1 */
+	size_t count, max;
+	struct ent *head, *tail;
+	char pad[64];
+};
+
+struct mem {
+	struct shard shards[NSHARD];
+	uint64_t *stat_evicted;
+};
+
+/* hash - FNV-1a 32 */
+static uint32_t hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
+}
+
+/* shard_of - the shard a hash lives in */
+static struct shard *shard_of(struct mem *m, uint32_t h)
+{
+	return &m->shards[h & (NSHARD - 1)];
+}
+
+/* mem_open - empty shards */
+static void *mem_open(size_t max_entries, char *err, size_t errlen)
+{
+	struct mem *m;
+
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		goto nomem;
+	for (int i = 0; i < NSHARD; i++) {
+		struct shard *s = &m->shards[i];
+		pthread_mutex_init(&s->lock, NULL);
+		s->mask = 63;
+		s->max = max_entries ? (max_entries + NSHARD - 1) / NSHARD : SIZE_MAX;
+		if ((s->tab = calloc(s->mask + 1, sizeof(*s->tab))) == NULL)
+			goto nomem;
+	}
+	m->stat_evicted = sv_stat_counter("cache.evicted");
+	return m;
+nomem:
+	if (m)
+		for (int i = 0; i < NSHARD; i++)
+			free(m->shards[i].tab);
+	free(m);
+	snprintf(err, errlen, "out of memory");
+	return NULL;
+}
+
+/* ent_free - release an entry and what hangs off it */
+static void ent_free(struct ent *e)
+{
+	for (size_t i = 0; i < e->nattrs; i++) {
+		free(e->attrs[i].send_domain);
+		free(e->attrs[i].expected);
+		free(e->attrs[i].current);
+	}
+	free(e->attrs);
+	free(e->errmsg);
+	free(e->ecode);
+	free(e);
+}
+
+/* mem_close - free every entry */
+static void mem_close(void *be)
+{
+	struct mem *m = be;
+
+	for (int i = 0; i < NSHARD; i++) {
+		struct shard *s = &m->shards[i];
+		struct ent *e, *n;
+		for (e = s->head; e; e = n) {
+			n = e->next;
+			ent_free(e);
+		}
+		free(s->tab);
+		pthread_mutex_destroy(&s->lock);
+	}
+	free(m);
+}
+
+/* find - the entry for domain in a locked shard, or NULL */
+static struct ent *find(struct shard *s, const char *domain, uint32_t h, struct ent ***link)
+{
+	struct ent **pp = &s->tab[(h >> SHARD_BITS) & s->mask];
+
+	for (; *pp; pp = &(*pp)->hnext)
+		if ((*pp)->hash == h && strcmp((*pp)->strs, domain) == 0)
+			break;
+	if (link)
+		*link = pp;
+	return *pp;
+}
+
+/* lru_unlink - take e out of the LRU list */
+static void lru_unlink(struct shard *s, struct ent *e)
+{
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		s->head = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	else
+		s->tail = e->prev;
+	e->prev = e->next = NULL;
+}
+
+/* lru_front - make e the most recently used */
+static void lru_front(struct shard *s, struct ent *e)
+{
+	e->prev = NULL;
+	e->next = s->head;
+	if (s->head)
+		s->head->prev = e;
+	s->head = e;
+	if (!s->tail)
+		s->tail = e;
+}
+
+/* grow - double the bucket array when chains get long */
+static void grow(struct shard *s)
+{
+	size_t nb = (s->mask + 1) * 2;
+	struct ent **tab = calloc(nb, sizeof(*tab));
+
+	if (!tab)
+		return; /* longer chains, still correct */
+	for (size_t i = 0; i <= s->mask; i++) {
+		struct ent *e, *n;
+		for (e = s->tab[i]; e; e = n) {
+			n = e->hnext;
+			size_t b = (e->hash >> SHARD_BITS) & (nb - 1);
+			e->hnext = tab[b];
+			tab[b] = e;
+		}
+	}
+	free(s->tab);
+	s->tab = tab;
+	s->mask = nb - 1;
+}
+
+/* unlink_ent - remove e from hash chain and LRU list (caller frees) */
+static void unlink_ent(struct shard *s, struct ent *e)
+{
+	struct ent **pp;
+
+	find(s, e->strs, e->hash, &pp);
+	*pp = e->hnext;
+	lru_unlink(s, e);
+	s->count--;
+}
+
+/* insert - add a new entry, evicting the least recently used beyond max */
+static void insert(struct mem *m, struct shard *s, struct ent *e)
+{
+	size_t b;
+
+	if (s->count + 1 > (s->mask + 1) * 2)
+		grow(s);
+	b = (e->hash >> SHARD_BITS) & s->mask;
+	e->hnext = s->tab[b];
+	s->tab[b] = e;
+	lru_front(s, e);
+	s->count++;
+	while (s->count > s->max && s->tail && s->tail != e) {
+		struct ent *old = s->tail;
+		unlink_ent(s, old);
+		ent_free(old);
+		sv_stat_inc(m->stat_evicted, 1);
+	}
+}
+
+/* ent_new - an entry holding rec (deep copy), NULL on ENOMEM */
+static struct ent *ent_new(const char *domain, uint32_t h, const sv_cache_rec *rec)
+{
+	size_t dl = strlen(domain), rl = strlen(rec->request_id);
+	struct ent *e;
+
+	if (dl > SV_DOMAIN_MAX || (e = calloc(1, sizeof(*e) + dl + rl + 2)) == NULL)
+		return NULL;
+	memcpy(e->strs, domain, dl + 1);
+	memcpy(e->strs + dl + 1, rec->request_id, rl + 1);
+	e->dlen = (uint8_t)dl;
+	e->hash = h;
+	e->state = (uint8_t)rec->state;
+	e->flags = (uint8_t)rec->flags;
+	e->failures = rec->failures > 65535 ? 65535 : (uint16_t)rec->failures;
+	e->fetched_at = rec->fetched_at;
+	e->expires_at = rec->expires_at;
+	e->api_checked_at = rec->api_checked_at;
+	e->next_try = rec->next_try;
+	if (rec->error_code[0] && (e->ecode = strdup(rec->error_code)) == NULL)
+		goto err;
+	if (rec->error_message && (e->errmsg = strdup(rec->error_message)) == NULL)
+		goto err;
+	if (rec->nattrs) {
+		sv_cache_rec tmp = {0};
+		if (sv_cache_rec_set_attrs(&tmp, rec->attrs, rec->nattrs) < 0)
+			goto err;
+		e->attrs = tmp.attrs;
+		e->nattrs = (uint16_t)tmp.nattrs;
+	}
+	return e;
+err:
+	ent_free(e);
+	return NULL;
+}
+
+/* shallow - a record viewing e's data (no allocation; valid under the lock) */
+static void shallow(const struct ent *e, sv_cache_rec *r)
+{
+	r->state = (sv_state)e->state;
+	r->flags = e->flags;
+	r->fetched_at = e->fetched_at;
+	r->expires_at = e->expires_at;
+	r->api_checked_at = e->api_checked_at;
+	r->next_try = e->next_try;
+	r->failures = e->failures;
+	snprintf(r->request_id, sizeof(r->request_id), "%s", e->strs + e->dlen + 1);
+	snprintf(r->error_code, sizeof(r->error_code), "%s", e->ecode ? e->ecode : "");
+	r->error_message = e->errmsg;
+	r->attrs = e->attrs;
+	r->nattrs = e->nattrs;
+}
+
+/* mem_peek - hot path copy */
+static int mem_peek(void *be, const char *domain, int64_t now, sv_entry_view *v, sv_cache_rec *meta)
+{
+	struct mem *m = be;
+	uint32_t h = hash(domain);
+	struct shard *s = shard_of(m, h);
+	struct ent *e;
+	sv_cache_rec r;
+
+	pthread_mutex_lock(&s->lock);
+	if ((e = find(s, domain, h, NULL)) == NULL) {
+		pthread_mutex_unlock(&s->lock);
+		return -1;
+	}
+	if (s->head != e) {
+		lru_unlink(s, e);
+		lru_front(s, e);
+	}
+	shallow(e, &r);
+	if (v)
+		sv_cache_fill_view(&r, now, v);
+	if (meta) {
+		*meta = r;
+		meta->error_message = NULL;
+		meta->attrs = NULL;
+		meta->nattrs = 0;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+/* mem_mark - change flags; maybe create an unknown entry */
+static int mem_mark(void *be, const char *domain, unsigned set, unsigned clear, int create)
+{
+	struct mem *m = be;
+	uint32_t h = hash(domain);
+	struct shard *s = shard_of(m, h);
+	struct ent *e;
+	int old;
+
+	pthread_mutex_lock(&s->lock);
+	if ((e = find(s, domain, h, NULL)) == NULL) {
+		sv_cache_rec r = {0};
+		if (!create) {
+			pthread_mutex_unlock(&s->lock);
+			return -1;
+		}
+		if ((e = ent_new(domain, h, &r)) == NULL) {
+			pthread_mutex_unlock(&s->lock);
+			return -2;
+		}
+		insert(m, s, e);
+	}
+	old = e->flags;
+	e->flags = (uint8_t)((e->flags | set) & ~clear);
+	pthread_mutex_unlock(&s->lock);
+	return old;
+}
+
+/* mem_get - deep copy out */
+static int mem_get(void *be, const char *domain, sv_cache_rec *out)
+{
+	struct mem *m = be;
+	uint32_t h = hash(domain);
+	struct shard *s = shard_of(m, h);
+	struct ent *e;
+	sv_cache_rec r;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&s->lock);
+	if ((e = find(s, domain, h, NULL)) != NULL) {
+		shallow(e, &r);
+		rc = sv_cache_rec_copy(out, &r);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+/* mem_put - replace (or insert) a record; the refreshing bit stays as it is */
+static int mem_put(void *be, const char *domain, const sv_cache_rec *rec)
+{
+	struct mem *m = be;
+	uint32_t h = hash(domain);
+	struct shard *s = shard_of(m, h);
+	struct ent *e, *old, **pp;
+
+	if ((e = ent_new(domain, h, rec)) == NULL)
+		return -1;
+	e->flags &= (uint8_t)~SV_REC_REFRESHING;
+	pthread_mutex_lock(&s->lock);
+	if ((old = find(s, domain, h, &pp)) != NULL) {
+		e->flags |= old->flags & SV_REC_REFRESHING;
+		e->hnext = old->hnext;
+		*pp = e;
+		lru_unlink(s, old);
+		lru_front(s, e);
+		ent_free(old);
+	} else {
+		insert(m, s, e);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+/* mem_del - drop a record; -1 when absent */
+static int mem_del(void *be, const char *domain)
+{
+	struct mem *m = be;
+	uint32_t h = hash(domain);
+	struct shard *s = shard_of(m, h);
+	struct ent *e;
+
+	pthread_mutex_lock(&s->lock);
+	if ((e = find(s, domain, h, NULL)) != NULL)
+		unlink_ent(s, e);
+	pthread_mutex_unlock(&s->lock);
+	if (!e)
+		return -1;
+	ent_free(e);
+	return 0;
+}
+
+/* mem_walk - every record, one shard lock at a time */
+static void mem_walk(void *be, sv_cache_walk_fn fn, void *arg)
+{
+	struct mem *m = be;
+	sv_cache_rec r;
+
+	for (int i = 0; i < NSHARD; i++) {
+		struct shard *s = &m->shards[i];
+		pthread_mutex_lock(&s->lock);
+		for (struct ent *e = s->head; e; e = e->next) {
+			shallow(e, &r);
+			fn(e->strs, &r, arg);
+		}
+		pthread_mutex_unlock(&s->lock);
+	}
+}
+
+/* mem_count - records held */
+static size_t mem_count(void *be)
+{
+	struct mem *m = be;
+	size_t n = 0;
+
+	for (int i = 0; i < NSHARD; i++) {
+		pthread_mutex_lock(&m->shards[i].lock);
+		n += m->shards[i].count;
+		pthread_mutex_unlock(&m->shards[i].lock);
+	}
+	return n;
+}
+
+const sv_cache_backend sv_cache_mem_backend = {
+    .name = "memory",
+    .open = mem_open,
+    .close = mem_close,
+    .peek = mem_peek,
+    .mark = mem_mark,
+    .get = mem_get,
+    .put = mem_put,
+    .del = mem_del,
+    .walk = mem_walk,
+    .count = mem_count,
+};

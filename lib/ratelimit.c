@@ -1,0 +1,243 @@
+/*
+ * ratelimit.c - the process-wide API rate limiter (see ratelimit.h).
+ *	Owns the token bucket, the sliding-window ring of grant times and the
+ *	adaptive slow-down.  It does not know what an API call is: callers
+ *	acquire before each request and penalize on a rate-limit answer.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ratelimit.h"
+#include "stats.h"
+
+struct sv_ratelimit {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	sv_rl_clock_fn clock;
+	void *clock_arg;
+	int rate;   /* configured: hard cap per window */
+	double cur; /* bucket rate now (adaptive) */
+	double tokens;
+	int64_t last_refill, last_penalty;
+	int64_t *ring; /* grant times, oldest at head */
+	int head, count;
+	int shutdown;
+	uint64_t waits;
+	uint64_t *stat_waits, *stat_penalties;
+};
+
+/* mono_us - real monotonic clock in microseconds */
+static int64_t mono_us(void *arg)
+{
+	struct timespec ts;
+
+	(void)arg;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* sv_ratelimit_new - a limiter at rate per second (clock NULL: monotonic) */
+sv_ratelimit *sv_ratelimit_new(int rate, sv_rl_clock_fn clock, void *arg)
+{
+	sv_ratelimit *rl;
+	pthread_condattr_t ca;
+
+	if (rate < 1)
+		rate = 1;
+	if ((rl = calloc(1, sizeof(*rl))) == NULL)
+		return NULL;
+	if ((rl->ring = calloc((size_t)rate, sizeof(*rl->ring))) == NULL) {
+		free(rl);
+		return NULL;
+	}
+	pthread_mutex_init(&rl->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&rl->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	rl->clock = clock ? clock : mono_us;
+	rl->clock_arg = arg;
+	rl->rate = rate;
+	rl->cur = rate;
+	rl->tokens = rate;
+	rl->last_refill = rl->clock(rl->clock_arg);
+	rl->last_penalty = INT64_MIN / 2;
+	rl->stat_waits = sv_stat_counter("ratelimit.waits");
+	rl->stat_penalties = sv_stat_counter("ratelimit.penalties");
+	return rl;
+}
+
+/* sv_ratelimit_free - release (no thread may be inside) */
+void sv_ratelimit_free(sv_ratelimit *rl)
+{
+	if (!rl)
+		return;
+	pthread_cond_destroy(&rl->cond);
+	pthread_mutex_destroy(&rl->lock);
+	free(rl->ring);
+	free(rl);
+}
+
+/* refill - add tokens and recover the rate for the time since the last call */
+static void refill(sv_ratelimit *rl, int64_t now)
+{
+	double secs;
+
+	if (now <= rl->last_refill)
+		return;
+	secs = (double)(now - rl->last_refill) / 1e6;
+	rl->last_refill = now;
+	if (rl->cur < rl->rate) {
+		/* additive recovery: back to full speed in about ten seconds */
+		rl->cur += secs * (rl->rate / 10.0 > 0.5 ? rl->rate / 10.0 : 0.5);
+		if (rl->cur > rl->rate)
+			rl->cur = rl->rate;
+	}
+	rl->tokens += secs * rl->cur;
+	if (rl->tokens > (rl->cur < 1 ? 1 : rl->cur))
+		rl->tokens = rl->cur < 1 ? 1 : rl->cur;
+}
+
+/* try_locked - grant now (0) or say how long to wait (us) */
+static int64_t try_locked(sv_ratelimit *rl, int64_t now)
+{
+	refill(rl, now);
+	if (rl->count >= rl->rate) {
+		int64_t due = rl->ring[rl->head] + 1000000 + SV_RL_MARGIN_US;
+		if (now < due)
+			return due - now;
+	}
+	if (rl->tokens < 1.0) {
+		int64_t w = (int64_t)((1.0 - rl->tokens) / rl->cur * 1e6) + 1;
+		return w > 0 ? w : 1;
+	}
+	rl->tokens -= 1.0;
+	if (rl->count >= rl->rate) {
+		rl->ring[rl->head] = now;
+		rl->head = (rl->head + 1) % rl->rate;
+	} else {
+		rl->ring[(rl->head + rl->count) % rl->rate] = now;
+		rl->count++;
+	}
+	return 0;
+}
+
+/* sv_ratelimit_try - non-blocking grant attempt */
+int64_t sv_ratelimit_try(sv_ratelimit *rl)
+{
+	int64_t w;
+
+	pthread_mutex_lock(&rl->lock);
+	w = rl->shutdown ? -1 : try_locked(rl, rl->clock(rl->clock_arg));
+	pthread_mutex_unlock(&rl->lock);
+	return w;
+}
+
+/* sv_ratelimit_acquire - block until granted (0) or shut down (-1) */
+int sv_ratelimit_acquire(sv_ratelimit *rl)
+{
+	int waited = 0, rc = -1;
+	struct timespec ts;
+	int64_t w, until;
+
+	pthread_mutex_lock(&rl->lock);
+	while (!rl->shutdown) {
+		if ((w = try_locked(rl, rl->clock(rl->clock_arg))) == 0) {
+			rc = 0;
+			break;
+		}
+		waited = 1;
+		until = mono_us(NULL) + w;
+		ts.tv_sec = until / 1000000;
+		ts.tv_nsec = (long)(until % 1000000) * 1000;
+		pthread_cond_timedwait(&rl->cond, &rl->lock, &ts);
+	}
+	if (waited) {
+		rl->waits++;
+		sv_stat_inc(rl->stat_waits, 1);
+	}
+	pthread_mutex_unlock(&rl->lock);
+	return rc;
+}
+
+/* sv_ratelimit_penalize - the server said "too fast": halve the rate */
+void sv_ratelimit_penalize(sv_ratelimit *rl)
+{
+	int64_t now;
+
+	pthread_mutex_lock(&rl->lock);
+	now = rl->clock(rl->clock_arg);
+	refill(rl, now);
+	/* one burst of rejections is one signal, not N halvings */
+	if (now - rl->last_penalty >= 1000000) {
+		rl->last_penalty = now;
+		rl->cur = rl->cur / 2 < 1 ? 1 : rl->cur / 2;
+		rl->tokens = 0;
+		sv_stat_inc(rl->stat_penalties, 1);
+	}
+	pthread_mutex_unlock(&rl->lock);
+}
+
+/* sv_ratelimit_set_rate - apply a new ApiRate, keeping the recent grants */
+void sv_ratelimit_set_rate(sv_ratelimit *rl, int rate)
+{
+	int64_t *ring;
+	int keep, i;
+
+	if (rate < 1)
+		rate = 1;
+	if ((ring = calloc((size_t)rate, sizeof(*ring))) == NULL)
+		return;
+	pthread_mutex_lock(&rl->lock);
+	keep = rl->count < rate ? rl->count : rate;
+	for (i = 0; i < keep; i++)
+		ring[i] = rl->ring[(rl->head + rl->count - keep + i) % rl->rate];
+	free(rl->ring);
+	rl->ring = ring;
+	rl->head = 0;
+	rl->count = keep;
+	rl->rate = rate;
+	if (rl->cur > rate)
+		rl->cur = rate;
+	if (rl->tokens > rate)
+		rl->tokens = rate;
+	pthread_cond_broadcast(&rl->cond);
+	pthread_mutex_unlock(&rl->lock);
+}
+
+/* sv_ratelimit_shutdown - make every current and future acquire fail */
+void sv_ratelimit_shutdown(sv_ratelimit *rl)
+{
+	pthread_mutex_lock(&rl->lock);
+	rl->shutdown = 1;
+	pthread_cond_broadcast(&rl->cond);
+	pthread_mutex_unlock(&rl->lock);
+}
+
+/* sv_ratelimit_current - current bucket rate */
+double sv_ratelimit_current(sv_ratelimit *rl)
+{
+	double r;
+
+	pthread_mutex_lock(&rl->lock);
+	refill(rl, rl->clock(rl->clock_arg));
+	r = rl->cur;
+	pthread_mutex_unlock(&rl->lock);
+	return r;
+}
+
+/* sv_ratelimit_waits - acquire calls that waited */
+uint64_t sv_ratelimit_waits(sv_ratelimit *rl)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&rl->lock);
+	n = rl->waits;
+	pthread_mutex_unlock(&rl->lock);
+	return n;
+}

@@ -1,0 +1,905 @@
+/*
+ * refresher.c - worker threads, priority queues, single-flight, identity
+ *	list and the refresh rules (see refresher.h).
+ *	Owns every network call the engine makes (API via sv_client, DNS via
+ *	sv_resolver) and the order in which they happen.  It does not store
+ *	records (cache*.c), does not decide TTL arithmetic (cache.c) and
+ *	does not pace calls itself (ratelimit.c).
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "refresher.h"
+#include "stats.h"
+
+#define NBUCKET       65536
+#define LIST_FRESH_MS (60 * 1000) /* a never-seen domain trusts a list this young */
+#define LIST_RETRY_MS (60 * 1000) /* after a failed list fetch, per-domain calls */
+#define LOG_EVERY_MS  (60 * 1000) /* configuration errors: at most one line a minute */
+#define RATE_ATTEMPTS 3
+#define LIST_PAGE     100 /* items the client asks per ListEmailIdentities page */
+
+struct job {
+	struct job *qnext, *qprev, *hnext;
+	int prio;
+	unsigned flags;
+	int inflight, again;
+	uint32_t hash;
+	char domain[];
+};
+
+struct worker {
+	sv_refresher *r;
+	pthread_t tid;
+	int started;
+	unsigned gen;
+	sv_client *client;
+	sv_resolver *res;
+	char client_err[200];
+	uint64_t rnd;
+};
+
+struct sv_refresher {
+	sv_refresher_env env;
+	pthread_mutex_t lock;
+	pthread_cond_t cond, ack;
+	struct job *head[SV_PRIO_N], *tail[SV_PRIO_N];
+	struct job **tab;
+	size_t njobs;
+	int stop, list_wanted, warm_wanted;
+	unsigned gen;
+	struct worker *w;
+	int nw;
+
+	pthread_mutex_t list_lock;
+	pthread_cond_t list_cond;
+	sv_listed *items; /* sorted by name */
+	size_t nitems;
+	int list_ok, list_fetching;
+	int64_t list_fetched_at, list_attempt_at;
+
+	int64_t last_config_log;
+	struct {
+		uint64_t *calls, *errors, *rate_limited, *list_calls, *saved_precheck, *saved_list;
+		uint64_t *queued, *coalesced, *dropped, *done, *extended, *config_errors;
+	} st;
+};
+
+/* xrand - per-worker xorshift64 (jitter only, no security use) */
+static unsigned xrand(struct worker *w)
+{
+	w->rnd ^= w->rnd << 13;
+	w->rnd ^= w->rnd >> 7;
+	w->rnd ^= w->rnd << 17;
+	return (unsigned)(w->rnd >> 32);
+}
+
+/* fnv - FNV-1a 32 */
+static uint32_t fnv(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
+}
+
+/* ------------------------------------------------------------------ */
+/* queues                                                             */
+
+/* q_push - append job to its priority's FIFO (lock held) */
+static void q_push(sv_refresher *r, struct job *j)
+{
+	j->qnext = NULL;
+	j->qprev = r->tail[j->prio];
+	if (r->tail[j->prio])
+		r->tail[j->prio]->qnext = j;
+	else
+		r->head[j->prio] = j;
+	r->tail[j->prio] = j;
+}
+
+/* q_remove - take a queued job out of its FIFO (lock held) */
+static void q_remove(sv_refresher *r, struct job *j)
+{
+	if (j->qprev)
+		j->qprev->qnext = j->qnext;
+	else
+		r->head[j->prio] = j->qnext;
+	if (j->qnext)
+		j->qnext->qprev = j->qprev;
+	else
+		r->tail[j->prio] = j->qprev;
+	j->qnext = j->qprev = NULL;
+}
+
+/* t_find - the job of domain (lock held) */
+static struct job **t_find(sv_refresher *r, const char *domain, uint32_t h)
+{
+	struct job **pp = &r->tab[h % NBUCKET];
+
+	for (; *pp; pp = &(*pp)->hnext)
+		if ((*pp)->hash == h && strcmp((*pp)->domain, domain) == 0)
+			break;
+	return pp;
+}
+
+/* enqueue - add or coalesce; 1 new, 0 coalesced, -1 full or stopped */
+static int enqueue(sv_refresher *r, const char *domain, int prio, unsigned flags)
+{
+	uint32_t h = fnv(domain);
+	struct job **pp, *j;
+	size_t dl = strlen(domain);
+	int rc = 0;
+
+	if (prio < 0 || prio >= SV_PRIO_N)
+		prio = SV_PRIO_EXPIRED;
+	pthread_mutex_lock(&r->lock);
+	if (r->stop) {
+		rc = -1;
+		goto out;
+	}
+	pp = t_find(r, domain, h);
+	if ((j = *pp) != NULL) {
+		sv_stat_inc(r->st.coalesced, 1);
+		j->flags |= flags;
+		if (j->inflight) {
+			j->again = 1;
+			if (prio < j->prio)
+				j->prio = prio;
+		} else if (prio < j->prio) {
+			q_remove(r, j);
+			j->prio = prio;
+			q_push(r, j);
+		}
+		goto out;
+	}
+	if (r->njobs >= r->env.max_jobs || (j = calloc(1, sizeof(*j) + dl + 1)) == NULL) {
+		sv_stat_inc(r->st.dropped, 1);
+		rc = -1;
+		goto out;
+	}
+	memcpy(j->domain, domain, dl + 1);
+	j->hash = h;
+	j->prio = prio;
+	j->flags = flags;
+	*pp = j;
+	r->njobs++;
+	q_push(r, j);
+	sv_stat_inc(r->st.queued, 1);
+	pthread_cond_signal(&r->cond);
+	rc = 1;
+out:
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+/*
+ * sv_refresher_enqueue - ask for a refresh of domain
+ *	The record's refreshing bit is set before the job exists and cleared
+ *	only by the worker that finishes the job, so a set bit always has a
+ *	job behind it.  Returns 0, or -1 when the queue is full or stopped.
+ */
+int sv_refresher_enqueue(sv_refresher *r, const char *domain, int prio, unsigned flags)
+{
+	int old = sv_cache_mark(r->env.cache, domain, SV_REC_REFRESHING, 0, 1);
+
+	if (old < 0)
+		return -1;
+	if ((old & SV_REC_REFRESHING) && !(flags & SV_JOB_FORCE) && prio != SV_PRIO_UNKNOWN)
+		return 0;
+	if (enqueue(r, domain, prio, flags) < 0) {
+		if (!(old & SV_REC_REFRESHING))
+			sv_cache_mark(r->env.cache, domain, 0, SV_REC_REFRESHING, 0);
+		return -1;
+	}
+	return 0;
+}
+
+/* finish_job - store done; rerun when asked meanwhile, else free */
+static void finish_job(sv_refresher *r, struct job *j)
+{
+	char domain[SV_DOMAIN_MAX + 1];
+	int again;
+
+	snprintf(domain, sizeof(domain), "%s", j->domain);
+	pthread_mutex_lock(&r->lock);
+	j->inflight = 0;
+	if ((again = j->again && !r->stop) != 0) {
+		j->again = 0;
+		q_push(r, j);
+		pthread_cond_signal(&r->cond);
+	} else {
+		struct job **pp = t_find(r, j->domain, j->hash);
+		*pp = j->hnext;
+		r->njobs--;
+		free(j);
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (!again)
+		sv_cache_mark(r->env.cache, domain, 0, SV_REC_REFRESHING, 0);
+	sv_stat_inc(r->st.done, 1);
+	if (r->env.done)
+		r->env.done(domain, r->env.done_arg);
+}
+
+/* sv_refresher_pending - jobs queued or in flight */
+size_t sv_refresher_pending(sv_refresher *r)
+{
+	size_t n;
+
+	pthread_mutex_lock(&r->lock);
+	n = r->njobs;
+	pthread_mutex_unlock(&r->lock);
+	return n;
+}
+
+/* sv_refresher_want_list - have a worker refresh the identity list soon */
+void sv_refresher_want_list(sv_refresher *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->list_wanted = 1;
+	pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* helpers around the API                                             */
+
+/* config_error - log a configuration/auth failure at most once a minute */
+static void config_error(sv_refresher *r, const char *what, const sv_identity *id)
+{
+	int64_t now = sv_cache_now_ms();
+	int say = 0;
+
+	sv_stat_inc(r->st.config_errors, 1);
+	pthread_mutex_lock(&r->lock);
+	if (now - r->last_config_log >= LOG_EVERY_MS) {
+		r->last_config_log = now;
+		say = 1;
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (say)
+		sv_log(SV_LOG_ERR,
+		       "%s: %s%s%s (fix the configuration; further errors of this kind are "
+		       "logged once a minute)",
+		       what, id->error_code, id->error_message ? ": " : "",
+		       id->error_message ? id->error_message : "");
+}
+
+/* no_client - describe why this worker cannot call the API */
+static void no_client(struct worker *w, const char *domain, sv_identity *id)
+{
+	memset(id, 0, sizeof(*id));
+	snprintf(id->domain, sizeof(id->domain), "%s", domain);
+	id->state = SV_STATE_ERROR;
+	snprintf(id->error_code, sizeof(id->error_code), "Client.Unavailable");
+	id->error_message = strdup(w->client_err[0] ? w->client_err : "API client unavailable");
+	id->error_class = SV_ECLASS_CONFIG;
+}
+
+/* call_update - one UpdateEmailIdentity, paced, retried on rate limits */
+static void call_update(sv_refresher *r, struct worker *w, const char *domain, sv_identity *id)
+{
+	memset(id, 0, sizeof(*id));
+	for (int attempt = 0; attempt < RATE_ATTEMPTS; attempt++) {
+		sv_identity_clear(id);
+		if (!w->client) {
+			no_client(w, domain, id);
+			return;
+		}
+		if (sv_ratelimit_acquire(r->env.rl) < 0) {
+			snprintf(id->domain, sizeof(id->domain), "%s", domain);
+			id->state = SV_STATE_ERROR;
+			snprintf(id->error_code, sizeof(id->error_code), "Shutdown");
+			id->error_class = SV_ECLASS_RETRYABLE;
+			return;
+		}
+		sv_stat_inc(r->st.calls, 1);
+		sv_client_update_identity(w->client, domain, id);
+		if (id->error_class != SV_ECLASS_RATE_LIMITED)
+			return;
+		sv_stat_inc(r->st.rate_limited, 1);
+		sv_ratelimit_penalize(r->env.rl);
+	}
+}
+
+/* cmp_listed - order identities by name */
+static int cmp_listed(const void *a, const void *b)
+{
+	return strcmp(((const sv_listed *)a)->name, ((const sv_listed *)b)->name);
+}
+
+/* find_listed - bsearch in a sorted list */
+static const sv_listed *find_listed(const sv_listed *items, size_t n, const char *domain)
+{
+	sv_listed key;
+
+	snprintf(key.name, sizeof(key.name), "%s", domain);
+	return n ? bsearch(&key, items, n, sizeof(*items), cmp_listed) : NULL;
+}
+
+struct recon {
+	const sv_listed *items;
+	size_t n;
+	char **names;
+	size_t count, cap;
+};
+
+/* recon_one - does this record contradict the fresh list? */
+static void recon_one(const char *domain, const sv_cache_rec *rec, void *arg)
+{
+	struct recon *rc = arg;
+	const sv_listed *l = find_listed(rc->items, rc->n, domain);
+	int bad = 0;
+
+	switch (rec->state) {
+	case SV_STATE_VERIFIED:
+		bad = !l || !l->sending_enabled;
+		break;
+	case SV_STATE_UNVERIFIED:
+		bad = !l || l->sending_enabled;
+		break;
+	case SV_STATE_NOT_EXIST:
+		bad = l != NULL;
+		break;
+	default:
+		break;
+	}
+	if (!bad || rc->count >= 10000)
+		return;
+	if (rc->count == rc->cap) {
+		size_t nc = rc->cap ? rc->cap * 2 : 16;
+		char **nn = realloc(rc->names, nc * sizeof(*nn));
+		if (!nn)
+			return;
+		rc->names = nn;
+		rc->cap = nc;
+	}
+	if ((rc->names[rc->count] = strdup(domain)) != NULL)
+		rc->count++;
+}
+
+/* reconcile - queue records that a new identity list contradicts */
+static void reconcile(sv_refresher *r, const sv_listed *items, size_t n)
+{
+	struct recon rc = {items, n, NULL, 0, 0};
+
+	sv_cache_walk(r->env.cache, recon_one, &rc);
+	for (size_t i = 0; i < rc.count; i++) {
+		sv_refresher_enqueue(r, rc.names[i], SV_PRIO_EXPIRED, 0);
+		free(rc.names[i]);
+	}
+	free(rc.names);
+}
+
+/*
+ * fetch_list - ListEmailIdentities (all pages), caller set list_fetching
+ *	The client walks the pages itself, so the limiter is asked for one
+ *	token per page the last list needed.
+ */
+static int fetch_list(sv_refresher *r, struct worker *w)
+{
+	sv_listed *items = NULL;
+	sv_identity err;
+	size_t n = 0, pages;
+	int rc = -1;
+
+	memset(&err, 0, sizeof(err));
+	pthread_mutex_lock(&r->list_lock);
+	pages = 1 + r->nitems / LIST_PAGE;
+	pthread_mutex_unlock(&r->list_lock);
+	if (!w->client) {
+		no_client(w, "", &err);
+		config_error(r, "ListEmailIdentities", &err);
+		goto done;
+	}
+	for (size_t i = 0; i < pages; i++)
+		if (sv_ratelimit_acquire(r->env.rl) < 0)
+			goto done;
+	sv_stat_inc(r->st.calls, 1);
+	sv_stat_inc(r->st.list_calls, 1);
+	if (sv_client_list_identities(w->client, &items, &n, &err) < 0) {
+		sv_stat_inc(r->st.errors, 1);
+		if (err.error_class == SV_ECLASS_RATE_LIMITED) {
+			sv_stat_inc(r->st.rate_limited, 1);
+			sv_ratelimit_penalize(r->env.rl);
+		}
+		if (err.error_class == SV_ECLASS_CONFIG)
+			config_error(r, "ListEmailIdentities", &err);
+		else
+			sv_log(SV_LOG_WARNING,
+			       "ListEmailIdentities failed: %s%s%s; checking domains one by one",
+			       err.error_code, err.error_message ? ": " : "",
+			       err.error_message ? err.error_message : "");
+		free(items);
+		items = NULL;
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char norm[SV_DOMAIN_MAX + 1];
+		const char *why;
+		if (sv_domain_normalize(items[i].name, norm, &why) == 0)
+			memcpy(items[i].name, norm, sizeof(norm));
+	}
+	qsort(items, n, sizeof(*items), cmp_listed);
+	sv_log(SV_LOG_INFO, "identity list: %zu sender domains", n);
+	reconcile(r, items, n);
+	rc = 0;
+done:
+	pthread_mutex_lock(&r->list_lock);
+	r->list_attempt_at = sv_cache_now_ms();
+	if (rc == 0) {
+		free(r->items);
+		r->items = items;
+		r->nitems = n;
+		r->list_ok = 1;
+		r->list_fetched_at = r->list_attempt_at;
+	}
+	r->list_fetching = 0;
+	pthread_cond_broadcast(&r->list_cond);
+	pthread_mutex_unlock(&r->list_lock);
+	sv_identity_clear(&err);
+	return rc;
+}
+
+enum { L_ABSENT, L_PRESENT, L_UNAVAILABLE };
+
+/* list_check - existence of domain per a list at most a minute old */
+static int list_check(sv_refresher *r, struct worker *w, const char *domain, int force)
+{
+	const sv_listed *l;
+	int64_t now = sv_cache_now_ms();
+	int rc = L_UNAVAILABLE;
+
+	pthread_mutex_lock(&r->list_lock);
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED) &&
+	       (force || !r->list_ok || now - r->list_fetched_at > LIST_FRESH_MS)) {
+		if (r->list_fetching) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			pthread_cond_timedwait(&r->list_cond, &r->list_lock, &ts);
+			now = sv_cache_now_ms();
+			force = 0;
+			continue;
+		}
+		if (!force && r->list_attempt_at && now - r->list_attempt_at < LIST_RETRY_MS)
+			break;
+		r->list_fetching = 1;
+		pthread_mutex_unlock(&r->list_lock);
+		fetch_list(r, w);
+		pthread_mutex_lock(&r->list_lock);
+		now = sv_cache_now_ms();
+		break;
+	}
+	if (r->list_ok && now - r->list_fetched_at <= LIST_FRESH_MS + 5000) {
+		l = find_listed(r->items, r->nitems, domain);
+		rc = l ? L_PRESENT : L_ABSENT;
+	}
+	pthread_mutex_unlock(&r->list_lock);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* the refresh rules                                                  */
+
+/* store - put the new record and log what happened */
+static void store(sv_refresher *r, const char *domain, sv_cache_rec *rec)
+{
+	if (sv_cache_put(r->env.cache, domain, rec) < 0)
+		sv_log(SV_LOG_WARNING, "%s: cannot store the cache record (out of memory?)",
+		       domain);
+}
+
+/* api_refresh - call the API and fold the answer into rec */
+static void api_refresh(sv_refresher *r, struct worker *w, const char *domain, sv_cache_rec *rec,
+                        const sv_cache_ttl *t)
+{
+	sv_identity id;
+	int64_t now;
+
+	call_update(r, w, domain, &id);
+	now = sv_cache_now_ms();
+	if (id.error_class == SV_ECLASS_NOT_EXIST || id.state == SV_STATE_NOT_EXIST) {
+		id.state = SV_STATE_NOT_EXIST;
+		sv_cache_apply_answer(rec, &id, now, t);
+	} else if (id.error_class == SV_ECLASS_NONE &&
+	           (id.state == SV_STATE_VERIFIED || id.state == SV_STATE_UNVERIFIED)) {
+		sv_cache_apply_answer(rec, &id, now, t);
+	} else {
+		sv_stat_inc(r->st.errors, 1);
+		if (!id.error_code[0])
+			snprintf(id.error_code, sizeof(id.error_code), "Transport.Failed");
+		if (id.error_class == SV_ECLASS_CONFIG)
+			config_error(r, "UpdateEmailIdentity", &id);
+		else
+			sv_log(SV_LOG_INFO, "%s: UpdateEmailIdentity failed (%s): %s%s%s", domain,
+			       sv_error_class_name(id.error_class), id.error_code,
+			       id.error_message ? ": " : "",
+			       id.error_message ? id.error_message : "");
+		sv_cache_apply_error(rec, &id, now, t, xrand(w));
+	}
+	sv_log(SV_LOG_DEBUG, "%s: API says %s (RequestId %s)", domain, sv_state_name(rec->state),
+	       id.request_id[0] ? id.request_id : "-");
+	sv_identity_clear(&id);
+}
+
+/* precheck - run the DNS pre-check; the verdict, or UNAVAILABLE */
+static sv_precheck_verdict precheck(struct worker *w, const char *domain, const sv_cache_rec *rec)
+{
+	sv_precheck_result pc;
+	sv_precheck_verdict v;
+
+	if (!w->res)
+		return SV_PRECHECK_UNAVAILABLE;
+	memset(&pc, 0, sizeof(pc));
+	if (sv_precheck(w->res, domain, rec ? rec->attrs : NULL, rec ? rec->nattrs : 0, &pc) < 0)
+		v = SV_PRECHECK_UNAVAILABLE;
+	else
+		v = pc.verdict;
+	sv_precheck_result_clear(&pc);
+	return v;
+}
+
+/* refresh_answered - verified/unverified: pre-check may spare the call */
+static void refresh_answered(sv_refresher *r, struct worker *w, const char *domain,
+                             sv_cache_rec *rec, const sv_cache_ttl *t)
+{
+	sv_precheck_verdict v = precheck(w, domain, rec);
+	int64_t now = sv_cache_now_ms();
+
+	if (v == SV_PRECHECK_NXDOMAIN) {
+		sv_stat_inc(r->st.saved_precheck, 1);
+		sv_cache_apply_not_exist(rec, "domain does not exist in DNS (NXDOMAIN)", now, t);
+		return;
+	}
+	if (rec->nattrs > 0 && ((rec->state == SV_STATE_VERIFIED && v == SV_PRECHECK_MATCHES) ||
+	                        (rec->state == SV_STATE_UNVERIFIED && v == SV_PRECHECK_LACKS))) {
+		if (sv_cache_apply_extend(rec, now, t) == 0) {
+			sv_stat_inc(r->st.saved_precheck, 1);
+			sv_stat_inc(r->st.extended, 1);
+			return;
+		}
+	}
+	api_refresh(r, w, domain, rec, t);
+}
+
+/* refresh_existence - never-seen, not_exist, error: list, NXDOMAIN, then API */
+static void refresh_existence(sv_refresher *r, struct worker *w, const char *domain,
+                              sv_cache_rec *rec, const sv_cache_ttl *t)
+{
+	int l = list_check(r, w, domain, 0);
+
+	if (l == L_ABSENT) {
+		sv_stat_inc(r->st.saved_list, 1);
+		sv_cache_apply_not_exist(
+		    rec, "not set up in Tencent Cloud SES (absent from ListEmailIdentities)",
+		    sv_cache_now_ms(), t);
+		return;
+	}
+	if (precheck(w, domain, NULL) == SV_PRECHECK_NXDOMAIN) {
+		sv_stat_inc(r->st.saved_precheck, 1);
+		sv_cache_apply_not_exist(rec, "domain does not exist in DNS (NXDOMAIN)",
+		                         sv_cache_now_ms(), t);
+		return;
+	}
+	api_refresh(r, w, domain, rec, t);
+}
+
+/* process - one job */
+static void process(sv_refresher *r, struct worker *w, const char *domain, unsigned flags)
+{
+	sv_cache_rec rec;
+	sv_cache_ttl t;
+
+	pthread_mutex_lock(&r->lock);
+	t = r->env.ttl;
+	pthread_mutex_unlock(&r->lock);
+	if (sv_cache_get(r->env.cache, domain, &rec) < 0)
+		memset(&rec, 0, sizeof(rec));
+	if (flags & SV_JOB_FORCE)
+		api_refresh(r, w, domain, &rec, &t);
+	else if (rec.state == SV_STATE_VERIFIED || rec.state == SV_STATE_UNVERIFIED)
+		refresh_answered(r, w, domain, &rec, &t);
+	else
+		refresh_existence(r, w, domain, &rec, &t);
+	store(r, domain, &rec);
+	sv_cache_rec_clear(&rec);
+}
+
+/* ------------------------------------------------------------------ */
+/* warm-up                                                            */
+
+/* warm_up - fill the cache from the identity list */
+static void warm_up(sv_refresher *r, struct worker *w)
+{
+	sv_listed *items;
+	size_t n;
+	int64_t now;
+	sv_cache_ttl t;
+
+	if (list_check(r, w, "", 1) == L_UNAVAILABLE)
+		return;
+	pthread_mutex_lock(&r->list_lock);
+	n = r->nitems;
+	items = n ? malloc(n * sizeof(*items)) : NULL;
+	if (items)
+		memcpy(items, r->items, n * sizeof(*items));
+	else
+		n = 0;
+	pthread_mutex_unlock(&r->list_lock);
+	pthread_mutex_lock(&r->lock);
+	t = r->env.ttl;
+	pthread_mutex_unlock(&r->lock);
+	now = sv_cache_now_ms();
+	for (size_t i = 0; i < n; i++) {
+		sv_cache_rec rec;
+		if (sv_cache_get(r->env.cache, items[i].name, &rec) == 0 &&
+		    (rec.state == SV_STATE_VERIFIED || rec.state == SV_STATE_UNVERIFIED)) {
+			sv_cache_rec_clear(&rec);
+			continue; /* a snapshot answer; reconcile queued it if contradicted */
+		}
+		sv_cache_rec_clear(&rec);
+		if (items[i].sending_enabled) {
+			rec.state = SV_STATE_VERIFIED;
+			rec.flags = SV_REC_LISTED | SV_REC_ENABLED;
+			rec.fetched_at = rec.api_checked_at = now;
+			rec.expires_at = now + t.verified;
+			store(r, items[i].name, &rec);
+		} else {
+			/* DESIGN.md: listed but not enabled is unknown until its attributes are in
+			 */
+			sv_cache_mark(r->env.cache, items[i].name, SV_REC_LISTED, 0, 1);
+			sv_refresher_enqueue(r, items[i].name, SV_PRIO_EXPIRED, 0);
+		}
+		if (r->env.done)
+			r->env.done(items[i].name, r->env.done_arg);
+	}
+	sv_log(SV_LOG_INFO, "warm-up: %zu sender domains from ListEmailIdentities", n);
+	free(items);
+}
+
+/* ------------------------------------------------------------------ */
+/* workers                                                            */
+
+/* swap_clients - (re)build this worker's API client and resolver */
+static void swap_clients(sv_refresher *r, struct worker *w)
+{
+	const sv_config *cfg;
+	unsigned gen;
+	char err[200];
+
+	pthread_mutex_lock(&r->lock);
+	cfg = r->env.cfg;
+	gen = r->gen;
+	pthread_mutex_unlock(&r->lock);
+	sv_client_free(w->client);
+	sv_resolver_free(w->res);
+	w->client_err[0] = 0;
+	if ((w->client = sv_client_new(cfg, w->client_err, sizeof(w->client_err))) == NULL &&
+	    !w->client_err[0])
+		snprintf(w->client_err, sizeof(w->client_err), "cannot create the API client");
+	err[0] = 0;
+	if ((w->res = sv_resolver_new(cfg, err, sizeof(err))) == NULL)
+		sv_log(SV_LOG_DEBUG, "pre-check unavailable: %s", err);
+	if (!w->client)
+		sv_log(SV_LOG_DEBUG, "API client unavailable: %s", w->client_err);
+	pthread_mutex_lock(&r->lock);
+	w->gen = gen;
+	pthread_cond_broadcast(&r->ack);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* pop - next job, or NULL at stop; also runs list and client chores */
+static struct job *pop(sv_refresher *r, struct worker *w)
+{
+	struct job *j;
+
+	pthread_mutex_lock(&r->lock);
+	for (;;) {
+		if (r->stop) {
+			pthread_mutex_unlock(&r->lock);
+			return NULL;
+		}
+		if (w->gen != r->gen) {
+			pthread_mutex_unlock(&r->lock);
+			swap_clients(r, w);
+			pthread_mutex_lock(&r->lock);
+			continue;
+		}
+		if (r->warm_wanted || r->list_wanted) {
+			int warm = r->warm_wanted;
+			r->warm_wanted = r->list_wanted = 0;
+			pthread_mutex_unlock(&r->lock);
+			if (warm)
+				warm_up(r, w);
+			else
+				list_check(r, w, "", 1);
+			pthread_mutex_lock(&r->lock);
+			continue;
+		}
+		for (int p = 0; p < SV_PRIO_N; p++) {
+			if ((j = r->head[p]) != NULL) {
+				q_remove(r, j);
+				j->inflight = 1;
+				pthread_mutex_unlock(&r->lock);
+				return j;
+			}
+		}
+		pthread_cond_wait(&r->cond, &r->lock);
+	}
+}
+
+/* worker_main - take jobs until stopped */
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	sv_refresher *r = w->r;
+	struct job *j;
+
+	while ((j = pop(r, w)) != NULL) {
+		unsigned flags;
+		/* flags asked while this run is in flight belong to the rerun */
+		pthread_mutex_lock(&r->lock);
+		flags = j->flags;
+		j->flags = 0;
+		pthread_mutex_unlock(&r->lock);
+		process(r, w, j->domain, flags);
+		finish_job(r, j);
+	}
+	sv_client_free(w->client);
+	sv_resolver_free(w->res);
+	w->client = NULL;
+	w->res = NULL;
+	return NULL;
+}
+
+/* sv_refresher_new - queues and workers (not yet running) */
+sv_refresher *sv_refresher_new(const sv_refresher_env *env, char *err, size_t errlen)
+{
+	sv_refresher *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (r->tab = calloc(NBUCKET, sizeof(*r->tab))) == NULL)
+		goto nomem;
+	r->env = *env;
+	if (r->env.workers < 1)
+		r->env.workers = 1;
+	if (r->env.max_jobs < 1000)
+		r->env.max_jobs = 1000;
+	if ((r->w = calloc((size_t)r->env.workers, sizeof(*r->w))) == NULL)
+		goto nomem;
+	r->nw = r->env.workers;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->cond, NULL);
+	pthread_cond_init(&r->ack, NULL);
+	pthread_mutex_init(&r->list_lock, NULL);
+	pthread_cond_init(&r->list_cond, NULL);
+	r->gen = 1;
+	r->last_config_log = -LOG_EVERY_MS;
+	r->st.calls = sv_stat_counter("api.calls");
+	r->st.errors = sv_stat_counter("api.errors");
+	r->st.rate_limited = sv_stat_counter("api.rate_limited");
+	r->st.list_calls = sv_stat_counter("api.list_calls");
+	r->st.saved_precheck = sv_stat_counter("api.saved.precheck");
+	r->st.saved_list = sv_stat_counter("api.saved.list");
+	r->st.queued = sv_stat_counter("refresh.queued");
+	r->st.coalesced = sv_stat_counter("refresh.coalesced");
+	r->st.dropped = sv_stat_counter("refresh.dropped");
+	r->st.done = sv_stat_counter("refresh.done");
+	r->st.extended = sv_stat_counter("refresh.extended");
+	r->st.config_errors = sv_stat_counter("api.config_errors");
+	return r;
+nomem:
+	if (r)
+		free(r->tab);
+	free(r);
+	snprintf(err, errlen, "out of memory");
+	return NULL;
+}
+
+/* sv_refresher_start - run the workers; warm_up queues the list fill first */
+int sv_refresher_start(sv_refresher *r, int warm_up_first)
+{
+	int started = 0;
+
+	pthread_mutex_lock(&r->lock);
+	r->warm_wanted = warm_up_first;
+	pthread_mutex_unlock(&r->lock);
+	for (int i = 0; i < r->nw; i++) {
+		struct worker *w = &r->w[i];
+		w->r = r;
+		w->gen = 0;
+		w->rnd = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)(i + 1) * 0xBF58476D1CE4E5B9ULL) ^
+		         (uint64_t)sv_cache_now_ms();
+		if (pthread_create(&w->tid, NULL, worker_main, w) == 0) {
+			w->started = 1;
+			started++;
+		}
+	}
+	return started > 0 ? 0 : -1;
+}
+
+/*
+ * sv_refresher_reconfigure - new TTLs now; new clients before returning
+ *	Waits until every worker has rebuilt its client from cfg (a worker in
+ *	the middle of a request finishes it first), so that the caller may
+ *	free the old config afterwards.
+ */
+int sv_refresher_reconfigure(sv_refresher *r, const sv_config *cfg, const sv_cache_ttl *ttl)
+{
+	struct timespec ts;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 30;
+	pthread_mutex_lock(&r->lock);
+	r->env.ttl = *ttl;
+	r->env.cfg = cfg;
+	r->gen++;
+	pthread_cond_broadcast(&r->cond);
+	for (;;) {
+		int behind = 0;
+		for (int i = 0; i < r->nw; i++)
+			if (r->w[i].started && r->w[i].gen != r->gen)
+				behind++;
+		if (!behind || r->stop)
+			break;
+		if (pthread_cond_timedwait(&r->ack, &r->lock, &ts) != 0) {
+			rc = -1;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+/* sv_refresher_stop - stop taking jobs, wake everybody, join */
+void sv_refresher_stop(sv_refresher *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->stop = 1;
+	pthread_cond_broadcast(&r->cond);
+	pthread_cond_broadcast(&r->ack);
+	pthread_mutex_unlock(&r->lock);
+	pthread_mutex_lock(&r->list_lock);
+	pthread_cond_broadcast(&r->list_cond);
+	pthread_mutex_unlock(&r->list_lock);
+	sv_ratelimit_shutdown(r->env.rl);
+	for (int i = 0; i < r->nw; i++) {
+		if (r->w[i].started)
+			pthread_join(r->w[i].tid, NULL);
+		r->w[i].started = 0;
+	}
+}
+
+/* sv_refresher_free - stop and release; queued jobs are dropped */
+void sv_refresher_free(sv_refresher *r)
+{
+	if (!r)
+		return;
+	sv_refresher_stop(r);
+	for (size_t i = 0; i < NBUCKET; i++) {
+		struct job *j, *n;
+		for (j = r->tab[i]; j; j = n) {
+			n = j->hnext;
+			free(j);
+		}
+	}
+	free(r->tab);
+	free(r->items);
+	free(r->w);
+	pthread_cond_destroy(&r->cond);
+	pthread_cond_destroy(&r->ack);
+	pthread_cond_destroy(&r->list_cond);
+	pthread_mutex_destroy(&r->list_lock);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
