@@ -268,9 +268,14 @@ static void decide_defect(const policy_facts *f, policy_result *out, char *raw, 
 		snprintf(raw, len, "message has more than one From: header");
 		break;
 	default:
-		out->verdict = "bad_from";
-		out->why = "From: header has no usable address";
-		snprintf(raw, len, "From: header has no usable sender address");
+		out->verdict = "bad_sender";
+		if (f->source && strcmp(f->source, "envelope") == 0) {
+			out->why = "envelope sender has no usable domain";
+			snprintf(raw, len, "envelope sender address has no usable domain");
+		} else {
+			out->why = "From: header has no usable address";
+			snprintf(raw, len, "From: header has no usable sender address");
+		}
 		break;
 	}
 	set_reply(out, R_FROM, raw);

@@ -53,7 +53,7 @@ typedef enum {
 	POLICY_DOMAIN = 0,    /* a sender domain looked up in the cache */
 	POLICY_MISSING_FROM,  /* CheckFrom header, but no From: header */
 	POLICY_MULTIPLE_FROM, /* more than one From: header */
-	POLICY_BAD_FROM       /* a From: header without any usable address */
+	POLICY_BAD_FROM       /* a From: header (or envelope) without a usable domain */
 } policy_subject;
 
 typedef struct policy_facts {
@@ -64,13 +64,13 @@ typedef struct policy_facts {
 } policy_facts;
 
 typedef struct policy_result {
-	policy_action action;               /* what the milter returns */
-	policy_action enforce;              /* what Mode enforce does (== action there) */
-	bool monitor;                       /* Mode monitor: add the header, never reject */
-	const char *verdict;                /* "verified", "unverified", ..., "missing_from" */
-	const char *why;                    /* short reason for the log line */
-	char code[4];                       /* "550", "451"; "" when accepting */
-	char dsn[8];                        /* "5.7.1", ...; "" when accepting */
+	policy_action action;  /* what the milter returns */
+	policy_action enforce; /* what Mode enforce does (== action there) */
+	bool monitor;          /* Mode monitor: add the header, never reject */
+	const char *verdict;   /* "verified", "unverified", ..., "missing_from", "bad_sender" */
+	const char *why;       /* short reason for the log line */
+	char code[4];          /* "550", "451"; "" when accepting */
+	char dsn[8];           /* "5.7.1", ...; "" when accepting */
 	char text[POLICY_REPLY_MAX + 1];    /* escaped reply text */
 	char header[POLICY_HEADER_MAX + 1]; /* X-SESVerify value */
 } policy_result;

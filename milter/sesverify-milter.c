@@ -1,0 +1,235 @@
+/*
+ * sesverify-milter.c - main program of the sesverify milter daemon.
+ *	Owns the command line (-c -f -n -p -V), the start-up order and the
+ *	worker's life: open the milter socket and the ControlSocket (as root
+ *	when started as root), drop to UserID, start the engine, serve until
+ *	SIGTERM, then drain and save the cache snapshot.  The supervisor
+ *	(supervisor.c) runs the worker; see sesverify-milter(8).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+
+#include "control.h"
+#include "milter.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+
+sv_engine *milter_engine;
+bool milter_foreground;
+
+static sv_config *boot_cfg; /* supervisor: the last good config */
+static pthread_t reload_thread;
+static volatile int reload_stop;
+
+/* usage - the synopsis on stderr */
+static void usage(void)
+{
+	fprintf(stderr, "usage: %s [-c FILE] [-f] [-n] [-p SOCKET] [-V]\n", MILTER_NAME);
+}
+
+/* supervisor_reload - keep a validated config for restarted workers */
+static void supervisor_reload(void)
+{
+	sv_config *cfg;
+
+	if (conf_load(conf_path, &cfg, CONF_QUIET) == 0) {
+		sv_config_free(boot_cfg);
+		boot_cfg = cfg;
+	}
+}
+
+/* reload_main - the worker's SIGUSR1 thread */
+static void *reload_main(void *arg)
+{
+	sigset_t set;
+	int sig;
+
+	(void)arg;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (reload_stop)
+			break;
+		conf_reload();
+	}
+	return NULL;
+}
+
+/* own_socket - give a Unix socket to UserID, mode 0660 */
+static void own_socket(const char *spec, const char *user_id)
+{
+	char path[256], name[256];
+	uid_t uid;
+	gid_t gid;
+
+	if (daemon_unix_path(spec, path, sizeof(path)) < 0)
+		return;
+	if (chmod(path, 0660) < 0)
+		mlog(SV_LOG_WARNING, "chmod %s: %s", path, strerror(errno));
+	if (user_id && *user_id && geteuid() == 0 &&
+	    daemon_user_lookup(user_id, &uid, &gid, name, sizeof(name)) == 0 &&
+	    chown(path, uid, gid) < 0)
+		mlog(SV_LOG_WARNING, "chown %s: %s", path, strerror(errno));
+}
+
+/* worker_open - milter socket and ControlSocket; -1 is fatal */
+static int worker_open(const sv_config *cfg, int *control_fd)
+{
+	char err[512];
+
+	*control_fd = -1;
+	if (smfi_register(*milter_desc()) != MI_SUCCESS) {
+		mlog(SV_LOG_ERR, "smfi_register failed");
+		return -1;
+	}
+	if (smfi_setconn(cfg->socket) != MI_SUCCESS || smfi_opensocket(1) != MI_SUCCESS) {
+		mlog(SV_LOG_ERR, "cannot listen on milter socket %s", cfg->socket);
+		return -1;
+	}
+	own_socket(cfg->socket, cfg->user_id);
+	if (cfg->control_socket && *cfg->control_socket) {
+		*control_fd = control_open(cfg->control_socket, err, sizeof(err));
+		if (*control_fd < 0) {
+			mlog(SV_LOG_ERR, "%s", err);
+			return -1;
+		}
+		own_socket(cfg->control_socket, cfg->user_id);
+	}
+	return 0;
+}
+
+/* worker_stop - after smfi_main: drain, stop threads, save the snapshot */
+static void worker_stop(const char *control_socket)
+{
+	char path[256];
+
+	milter_drain(10000);
+	control_stop();
+	if (daemon_unix_path(control_socket, path, sizeof(path)) == 0)
+		unlink(path);
+	reload_stop = 1;
+	pthread_kill(reload_thread, SIGUSR1);
+	pthread_join(reload_thread, NULL);
+	if (milter_engine) {
+		sv_engine_free(milter_engine); /* stops workers, writes CacheFile */
+		milter_engine = NULL;
+		mlog(SV_LOG_INFO, "cache engine stopped, snapshot saved");
+	}
+}
+
+/* worker - the child process: everything that talks to the MTA */
+static int worker(void *arg)
+{
+	sv_config *cfg = boot_cfg;
+	char err[512], *control_socket = NULL;
+	int control_fd, rc;
+
+	(void)arg;
+	boot_cfg = NULL;
+	conf_install(cfg); /* the current config now owns cfg */
+	umask(007);
+	if (worker_open(cfg, &control_fd) < 0)
+		return WORKER_EXIT_FATAL;
+	if (daemon_drop(cfg->user_id) < 0)
+		return WORKER_EXIT_FATAL;
+	if (sv_library_init() < 0) {
+		mlog(SV_LOG_ERR, "library initialisation failed");
+		return WORKER_EXIT_FATAL;
+	}
+	milter_engine = sv_engine_new(cfg, err, sizeof(err));
+	if (milter_engine == NULL) {
+		mlog(SV_LOG_ERR, "cache engine: %s", err);
+		return WORKER_EXIT_FATAL;
+	}
+	conf_engine_pin();
+	if (sv_engine_start(milter_engine) < 0)
+		mlog(SV_LOG_WARNING, "cache engine start-up was incomplete (see above)");
+	if (control_fd >= 0 && control_start(control_fd, milter_engine) < 0)
+		return WORKER_EXIT_FATAL;
+	if ((rc = pthread_create(&reload_thread, NULL, reload_main, NULL)) != 0) {
+		mlog(SV_LOG_ERR, "pthread_create: %s", strerror(rc));
+		return WORKER_EXIT_FATAL;
+	}
+	if (cfg->control_socket)
+		control_socket = strdup(cfg->control_socket);
+	mlog(SV_LOG_NOTICE, "%s %s ready on %s (Mode %s)", MILTER_NAME, PACKAGE_VERSION,
+	     cfg->socket, cfg->mode == SV_MODE_MONITOR ? "monitor" : "enforce");
+	rc = smfi_main();
+	mlog(SV_LOG_NOTICE, "stopping");
+	worker_stop(control_socket);
+	free(control_socket);
+	conf_shutdown();
+	sv_library_cleanup();
+	mlog(SV_LOG_NOTICE, "stopped");
+	return rc == MI_SUCCESS ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	bool check_only = false;
+	sv_config *cfg;
+	int ch, rc;
+
+	conf_path = SYSCONFDIR "/sesverify-milter.conf";
+	while ((ch = getopt(argc, argv, "c:fnp:Vh")) != -1) {
+		switch (ch) {
+		case 'c':
+			conf_path = optarg;
+			break;
+		case 'f':
+			milter_foreground = true;
+			break;
+		case 'n':
+			check_only = true;
+			break;
+		case 'p':
+			conf_socket_arg = optarg;
+			break;
+		case 'V':
+			printf("%s %s (libsesverify %s)\n", MILTER_NAME, PACKAGE_VERSION,
+			       sv_version());
+			return 0;
+		default:
+			usage();
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage();
+		return 2;
+	}
+	if (conf_load(conf_path, &cfg, CONF_STDERR) > 0)
+		return 1;
+	if (check_only) {
+		sv_config_free(cfg);
+		return 0;
+	}
+	mlog_open(cfg, milter_foreground);
+	if (!milter_foreground && daemon_detach() < 0) {
+		mlog(SV_LOG_ERR, "cannot detach: %s", strerror(errno));
+		return 1;
+	}
+	if (daemon_pidfile_write(cfg->pid_file) < 0) {
+		sv_config_free(cfg);
+		return 1;
+	}
+	boot_cfg = cfg;
+	rc = supervise(worker, NULL, supervisor_reload);
+	daemon_pidfile_remove(boot_cfg ? boot_cfg->pid_file : NULL);
+	sv_config_free(boot_cfg);
+	return rc;
+}
