@@ -55,6 +55,18 @@ pf_available() {
 	fi
 }
 
+# pf_traversable - let the postfix user reach DIR: o+x on it and its ancestors
+pf_traversable() {
+	local d
+	d=$(cd "$1" && pwd) || return 1
+	# A test's private temp dir is 0700; search permission (not read) is
+	# all the postfix-owned daemons need to reach their files below it.
+	while [ "$d" != / ]; do
+		[ -n "$(find "$d" -maxdepth 0 -perm -o+x)" ] || chmod o+x "$d" || return 1
+		d=$(dirname "$d")
+	done
+}
+
 # pf_init - write the private configuration; pick free ports
 pf_init() {
 	PF_DIR=$1
@@ -69,6 +81,7 @@ pf_init() {
 	# smtp-sink and the Postfix daemons run as "postfix" and must reach
 	# their directories; the test's temp dir is 0700 by default.
 	chmod 755 "$PF_DIR"
+	pf_traversable "$PF_DIR" || return 1
 	chown postfix "$PF_DIR/data" "$PF_SINK"
 	cat >"$PF_ETC/main.cf" <<EOF
 # Private Postfix test instance written by tests/e2e/postfix.sh.
@@ -220,9 +233,19 @@ pf_flush() {
 	/usr/sbin/postqueue -c "$PF_ETC" -f >/dev/null 2>&1
 }
 
-# pf_sink_file - the sink file of the message with header "X-Test-Id: ID"
+# pf_sink_file - sink file of the message whose own header has "X-Test-Id: ID"
 pf_sink_file() {
-	grep -rlsF -- "X-Test-Id: $1" "$PF_SINK" | head -n 1 | grep .
+	local f
+	# Only the top-level header counts: a bounce quotes the original
+	# message, X-Test-Id included, in its body.
+	for f in "$PF_SINK"/*; do
+		[ -f "$f" ] || continue
+		if awk -v h="X-Test-Id: $1" '/^\r?$/ { exit } $0 == h || $0 == h "\r" { m = 1; exit } END { exit !m }' "$f"; then
+			echo "$f"
+			return 0
+		fi
+	done
+	return 1
 }
 
 # pf_wait_sink - wait up to SECS for the message ID to reach the sink

@@ -77,6 +77,18 @@ sm_fetch_deb() {
 	[ -n "$deb" ] && echo "$deb"
 }
 
+# sm_traversable - let the postfix user reach DIR: o+x on it and its ancestors
+sm_traversable() {
+	local d
+	d=$(cd "$1" && pwd) || return 1
+	# A test's private temp dir is 0700; search permission (not read) is
+	# all the postfix-owned daemons need to reach their files below it.
+	while [ "$d" != / ]; do
+		[ -n "$(find "$d" -maxdepth 0 -perm -o+x)" ] || chmod o+x "$d" || return 1
+		d=$(dirname "$d")
+	done
+}
+
 # sm_init - unpack the MTA, write the .mc, compile it to .cf, pick ports
 sm_init() {
 	SM_DIR=$1
@@ -102,6 +114,7 @@ sm_init() {
 		return 1
 	fi
 	chmod 755 "$SM_DIR"      # smtp-sink runs as postfix and must reach sink/
+	sm_traversable "$SM_DIR" || return 1
 	chmod 700 "$SM_QUEUE"    # sendmail refuses a group/world accessible queue
 	chown postfix "$SM_SINK" # smtp-sink -u postfix writes one file per message
 
@@ -217,9 +230,19 @@ sm_queue_count() {
 	find "$SM_QUEUE" -name 'qf*' -type f 2>/dev/null | wc -l
 }
 
-# sm_sink_file - sink file of the message with header "X-Test-Id: ID"
+# sm_sink_file - sink file of the message whose own header has "X-Test-Id: ID"
 sm_sink_file() {
-	grep -rlsF -- "X-Test-Id: $1" "$SM_SINK" | head -n 1 | grep .
+	local f
+	# Only the top-level header counts: a bounce quotes the original
+	# message, X-Test-Id included, in its body.
+	for f in "$SM_SINK"/*; do
+		[ -f "$f" ] || continue
+		if awk -v h="X-Test-Id: $1" '/^\r?$/ { exit } $0 == h || $0 == h "\r" { m = 1; exit } END { exit !m }' "$f"; then
+			echo "$f"
+			return 0
+		fi
+	done
+	return 1
 }
 
 # sm_wait_sink - wait up to SECS for message ID in the sink
