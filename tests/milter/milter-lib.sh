@@ -1,0 +1,137 @@
+# tests/milter/milter-lib.sh - run the real sesverify-milter for a TAP test (sourced).
+#
+# Owns: a private directory with the test DNS server, the SES emulator, a
+# config file and a foreground sesverify-milter on a Unix socket; helpers to
+# drive it with miltertest (tests/milter/msg.lua) and to read its log.
+#
+#   ml_setup [SCENARIO]     mktmp + dns_start + emu_start; sets ML_DIR
+#   ml_conf [LINES...]      write $ML_CONF: emulator + DNS + sockets + LINES
+#   ml_start                start the milter (-f); sets ML_PID ML_SOCK ML_CTL ML_LOG
+#   ml_stop                 SIGTERM and wait; sets ML_STATUS
+#   ml_worker               pid of the current worker child
+#   ml_msg DESC VAR=VAL...  one miltertest run of msg.lua: one TAP point
+#   ml_log_wait REGEX [SECS] wait until the milter log matches
+#   ml_ctl LINE             one raw control-socket exchange, answer on stdout
+. "$top_srcdir/tests/dns/dns.sh"
+. "$top_srcdir/tests/emulator/emulator.sh"
+
+ML_BIN=$top_builddir/milter/sesverify-milter
+ML_LUA=$top_srcdir/tests/milter/msg.lua
+
+ml_setup() {
+	command -v miltertest >/dev/null || skip_all "miltertest not installed (Debian package miltertest)"
+	command -v nsd >/dev/null || skip_all "nsd not installed"
+	[ -x "$ML_BIN" ] || skip_all "sesverify-milter not built"
+	ML_DIR=$(mktmp)
+	dns_start "$ML_DIR" || { echo "Bail out! DNS server did not start"; exit 1; }
+	emu_start "$ML_DIR" ${1:+"$1"} || { echo "Bail out! SES emulator did not start"; exit 1; }
+	ML_SOCK=$ML_DIR/milter.sock
+	ML_CTL=$ML_DIR/control.sock
+	ML_LOG=$ML_DIR/milter.log
+	ML_CONF=$ML_DIR/milter.conf
+	: >"$ML_LOG"
+}
+
+# ml_conf [LINES...] - the config file, mode 0600 (it holds SecretKey); pass
+# only keys not written here.
+ml_conf() {
+	(
+		umask 077
+		{
+		cat "$EMU_CONF"
+		cat <<CONF
+Socket unix:$ML_SOCK
+ControlSocket unix:$ML_CTL
+Nameserver $DNS_NAMESERVERS
+CacheFile $ML_DIR/cache
+PidFile $ML_DIR/milter.pid
+LogLevel debug
+CONF
+		for l in "$@"; do printf '%s\n' "$l"; done
+		} >"$ML_CONF.new"
+	) && mv -f "$ML_CONF.new" "$ML_CONF"
+}
+
+ml_start() {
+	rm -f "$ML_SOCK"
+	"$ML_BIN" -f -c "$ML_CONF" >>"$ML_LOG" 2>&1 &
+	ML_PID=$!
+	at_exit "ml_stop"
+	local i
+	for ((i = 0; i < 200; i++)); do
+		[ -S "$ML_SOCK" ] && [ -S "$ML_CTL" ] && grep -q 'ready on' "$ML_LOG" && return 0
+		kill -0 "$ML_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "# sesverify-milter did not start:"
+	sed 's/^/#   /' "$ML_LOG" | tail -n 30
+	return 1
+}
+
+ml_stop() {
+	[ -n "${ML_PID:-}" ] || return 0
+	kill -TERM "$ML_PID" 2>/dev/null
+	local i
+	for ((i = 0; i < 300; i++)); do
+		kill -0 "$ML_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -9 "$ML_PID" 2>/dev/null
+	wait "$ML_PID" 2>/dev/null
+	ML_STATUS=$?
+	ML_PID=
+}
+
+ml_worker() {
+	pgrep -P "$ML_PID" -x sesverify-milte 2>/dev/null | head -n 1 ||
+		pgrep -P "$ML_PID" | head -n 1
+}
+
+# ml_msg DESC [name=value...] - run msg.lua with those globals; one TAP point
+ml_msg() {
+	local desc=$1 out rc
+	shift
+	local args=(-D "socket=unix:$ML_SOCK")
+	for a in "$@"; do args+=(-D "$a"); done
+	out=$(miltertest -s "$ML_LUA" "${args[@]}" 2>&1)
+	rc=$?
+	if [ $rc -eq 0 ]; then
+		ok "$desc"
+	else
+		not_ok "$desc"
+		printf '%s\n' "$out" | sed 's/^/#   /' | tail -n 15
+	fi
+	ML_OUT=$out
+	return $rc
+}
+
+# ml_log_wait REGEX [SECS] - 0 when the log matches within SECS (default 5)
+ml_log_wait() {
+	local re=$1 secs=${2:-5} i
+	for ((i = 0; i < secs * 20; i++)); do
+		grep -Eq -- "$re" "$ML_LOG" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# ml_log_count REGEX - matching log lines
+ml_log_count() { grep -Ec -- "$1" "$ML_LOG"; }
+
+# ml_ctl LINE - raw control protocol exchange
+ml_ctl() {
+	python3 - "$ML_CTL" "$1" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode("latin-1", "replace"))
+out = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    out += b
+sys.stdout.write(out.decode("utf-8", "replace"))
+PY
+}
