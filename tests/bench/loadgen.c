@@ -21,7 +21,9 @@
  *	-m	messages per connection (default 100).
  *	-d	sender-domain mix "DOMAIN:WEIGHT,...", where the domain "rand"
  *		stands for a fresh random domain (rNNNN.loadgen.test) on every
- *		message; default "verified.test:1".
+ *		message, and "seq" for s0.loadgen.test, s1.loadgen.test, ...
+ *		numbered across all connections (a driver can make exactly
+ *		those known to the SES emulator); default "verified.test:1".
  *	-t	stop starting messages after SECS seconds (default 300).
  *	-r	recipients per message (default 1).
  *	-a	client address sent in CONNECT and {client_addr} (127.0.0.1).
@@ -32,6 +34,10 @@
  *	-T	per-reply timeout in seconds (default 30, Postfix's
  *		milter_command_timeout).
  *	-v	print the negotiated options and per-class latencies.
+ *
+ *	SIGTERM or SIGINT ends the run early: no new message is started,
+ *	messages in flight are finished, and the report covers what was done
+ *	(a driver measures "during some other load" this way).
  *
  *	The clock starts when every connection has negotiated and said
  *	CONNECT/HELO, and stops when the last message is answered; connection
@@ -62,6 +68,8 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -89,7 +97,8 @@ enum { ST_CONNECT = 0, ST_HELO, ST_ENVFROM, ST_ENVRCPT, ST_DATA, ST_EOM, ST_EOH,
 typedef struct lg_class {
 	char name[256];
 	unsigned weight;
-	bool random;
+	bool random; /* "rand": a fresh random domain each time */
+	bool seq;    /* "seq": s0.loadgen.test, s1..., numbered across connections */
 } lg_class;
 
 typedef struct lg_outcome {
@@ -150,6 +159,8 @@ static struct {
 } opt;
 
 static pthread_barrier_t start_barrier;
+static atomic_ulong seq_next;                /* the next "seq" domain number */
+static volatile sig_atomic_t stop_requested; /* SIGTERM/SIGINT: finish and report */
 
 static const char *decided_name[4] = {"MAIL", "RCPT", "content", "EOM"};
 
@@ -246,6 +257,7 @@ static void parse_mix(const char *spec)
 				usage("-d: a domain holds a space, control, '<', '>' or '@'");
 		snprintf(c->name, sizeof(c->name), "%s", item);
 		c->random = strcmp(item, "rand") == 0;
+		c->seq = strcmp(item, "seq") == 0;
 		c->weight =
 		    colon != NULL ? (unsigned)parse_ulong(colon + 1, 0, 1000000, "-d weight") : 1;
 		opt.total_weight += c->weight;
@@ -776,6 +788,8 @@ static int pick_domain(lg_thread *t, char *domain, size_t size)
 	if (opt.classes[i].random)
 		snprintf(domain, size, "r%016" PRIx64 "-%d-%" PRIu64 ".loadgen.test",
 		         rng_next(&t->rng), t->idx, t->rand_seq++);
+	else if (opt.classes[i].seq)
+		snprintf(domain, size, "s%lu.loadgen.test", atomic_fetch_add(&seq_next, 1));
 	else
 		snprintf(domain, size, "%s", opt.classes[i].name);
 	return i;
@@ -917,11 +931,20 @@ nomem:
 	return -1;
 }
 
-/* past_deadline - has the -t cap passed? */
+/* on_stop - SIGTERM/SIGINT: start no new message, then report as usual */
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* past_deadline - has the -t cap passed, or a stop been asked for? */
 static bool past_deadline(void)
 {
 	struct timespec ts;
 
+	if (stop_requested)
+		return true;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec > opt.deadline.tv_sec ||
 	       (ts.tv_sec == opt.deadline.tv_sec && ts.tv_nsec >= opt.deadline.tv_nsec);
@@ -1162,8 +1185,14 @@ int main(int argc, char **argv)
 	int i, started = 0;
 	int64_t t_setup, t0, t1;
 	uint64_t errors;
+	struct sigaction sa;
 
 	parse_args(argc, argv);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 	th = calloc((size_t)opt.conns, sizeof(*th));
 	if (th == NULL)
 		return 1;
