@@ -66,23 +66,23 @@
 #define MAX_ECHO 64 /* bytes of a bad value quoted in a message */
 
 typedef enum {
-	T_STR,	    /* string, optional checker */
+	T_STR,      /* string, optional checker */
 	T_SECRET,   /* string never echoed */
-	T_PATH,	    /* absolute path */
+	T_PATH,     /* absolute path */
 	T_SOCKET,   /* unix:, local:, inet:, inet6: */
 	T_USOCKET,  /* unix: only */
-	T_URL,	    /* https:// */
-	T_INT,	    /* int in [min,max] */
-	T_SIZE,	    /* size_t in [min,max] */
-	T_DUR,	    /* duration ms in [min,max] */
-	T_BOOL,	    /* yes/no */
-	T_ENUM,	    /* one of names */
+	T_URL,      /* https:// */
+	T_INT,      /* int in [min,max] */
+	T_SIZE,     /* size_t in [min,max] */
+	T_DUR,      /* duration ms in [min,max] */
+	T_BOOL,     /* yes/no */
+	T_ENUM,     /* one of names */
 	T_FLAGS,    /* comma list of names -> unsigned bits */
 	T_OUTGOING, /* Outgoing: flags + daemon:NAME */
 	T_CIDRS,    /* InternalHosts */
 	T_DOMAINS,  /* SkipDomains */
-	T_NS,	    /* Nameserver */
-	T_SPF	    /* SpfInclude */
+	T_NS,       /* Nameserver */
+	T_SPF       /* SpfInclude */
 } key_type;
 
 typedef struct name_val {
@@ -96,7 +96,7 @@ typedef struct key {
 	const char *name;
 	key_type type;
 	const char *def; /* default as config text; NULL: unset */
-	size_t off;	 /* field in sv_config */
+	size_t off;      /* field in sv_config */
 	int64_t min, max;
 	const name_val *names; /* T_ENUM, T_FLAGS */
 	str_check_fn check;    /* T_STR */
@@ -105,7 +105,7 @@ typedef struct key {
 /* One parse run. */
 typedef struct ctx {
 	const char *name; /* file name in messages */
-	char *dir;	  /* for relative @FILE; NULL: cwd */
+	char *dir;        /* for relative @FILE; NULL: cwd */
 	unsigned flags;
 	unsigned line;
 	int errors;
@@ -124,73 +124,72 @@ static int check_user(const char *v, char *err, size_t errlen);
 static int check_facility(const char *v, char *err, size_t errlen);
 
 static const name_val mode_names[] = {
-	{"enforce", SV_MODE_ENFORCE}, {"monitor", SV_MODE_MONITOR}, {NULL, 0}};
+    {"enforce", SV_MODE_ENFORCE}, {"monitor", SV_MODE_MONITOR}, {NULL, 0}};
 static const name_val unknown_names[] = {{"wait", SV_UNKNOWN_WAIT},
-					 {"tempfail", SV_UNKNOWN_TEMPFAIL},
-					 {"accept", SV_UNKNOWN_ACCEPT},
-					 {NULL, 0}};
+                                         {"tempfail", SV_UNKNOWN_TEMPFAIL},
+                                         {"accept", SV_UNKNOWN_ACCEPT},
+                                         {NULL, 0}};
 static const name_val error_names[] = {{"tempfail", SV_ERROR_TEMPFAIL},
-				       {"accept", SV_ERROR_ACCEPT},
-				       {"reject", SV_ERROR_REJECT},
-				       {NULL, 0}};
-static const name_val level_names[] = {{"err", SV_LOG_ERR},	    {"warning", SV_LOG_WARNING},
-				       {"notice", SV_LOG_NOTICE}, {"info", SV_LOG_INFO},
-				       {"debug", SV_LOG_DEBUG},	    {NULL, 0}};
+                                       {"accept", SV_ERROR_ACCEPT},
+                                       {"reject", SV_ERROR_REJECT},
+                                       {NULL, 0}};
+static const name_val level_names[] = {{"err", SV_LOG_ERR},       {"warning", SV_LOG_WARNING},
+                                       {"notice", SV_LOG_NOTICE}, {"info", SV_LOG_INFO},
+                                       {"debug", SV_LOG_DEBUG},   {NULL, 0}};
 static const name_val check_names[] = {
-	{"envelope", SV_CHECK_ENVELOPE}, {"header", SV_CHECK_HEADER}, {NULL, 0}};
+    {"envelope", SV_CHECK_ENVELOPE}, {"header", SV_CHECK_HEADER}, {NULL, 0}};
 static const name_val facility_names[] = {
-	{"auth", 0},   {"authpriv", 0}, {"cron", 0},   {"daemon", 0}, {"ftp", 0},
-	{"kern", 0},   {"lpr", 0},	{"mail", 0},   {"news", 0},   {"syslog", 0},
-	{"user", 0},   {"uucp", 0},	{"local0", 0}, {"local1", 0}, {"local2", 0},
-	{"local3", 0}, {"local4", 0},	{"local5", 0}, {"local6", 0}, {"local7", 0},
-	{NULL, 0}};
+    {"auth", 0},   {"authpriv", 0}, {"cron", 0},   {"daemon", 0}, {"ftp", 0},    {"kern", 0},
+    {"lpr", 0},    {"mail", 0},     {"news", 0},   {"syslog", 0}, {"user", 0},   {"uucp", 0},
+    {"local0", 0}, {"local1", 0},   {"local2", 0}, {"local3", 0}, {"local4", 0}, {"local5", 0},
+    {"local6", 0}, {"local7", 0},   {NULL, 0}};
 
-#define MS(x) ((int64_t)(x))
-#define SEC MS(1000)
-#define MIN (60 * SEC)
-#define HOUR (60 * MIN)
-#define DAY (24 * HOUR)
+#define MS(x)  ((int64_t)(x))
+#define SEC    MS(1000)
+#define MIN    (60 * SEC)
+#define HOUR   (60 * MIN)
+#define DAY    (24 * HOUR)
 #define OFF(f) offsetof(sv_config, f)
 
 /* The contract of DESIGN.md, in the order of the sample file. */
 static const key keys[] = {
-	{"Socket", T_SOCKET, "unix:/run/sesverify/milter.sock", OFF(socket), 0, 0, NULL, NULL},
-	{"ControlSocket", T_USOCKET, "unix:/run/sesverify/control.sock", OFF(control_socket), 0, 0,
-	 NULL, NULL},
-	{"Region", T_STR, "ap-guangzhou", OFF(region), 0, 0, NULL, check_region},
-	{"Endpoint", T_URL, "https://ses.tencentcloudapi.com", OFF(endpoint), 0, 0, NULL, NULL},
-	{"CAFile", T_PATH, NULL, OFF(ca_file), 0, 0, NULL, NULL},
-	{"SecretId", T_STR, NULL, OFF(secret_id), 0, 0, NULL, check_secret_id},
-	{"SecretKey", T_SECRET, NULL, OFF(secret_key), 0, 0, NULL, NULL},
-	{"SessionToken", T_SECRET, NULL, OFF(token), 0, 0, NULL, NULL},
-	{"CredentialsFile", T_PATH, NULL, OFF(credentials_file), 0, 0, NULL, NULL},
-	{"ApiRate", T_INT, "20", OFF(api_rate), 1, 1000, NULL, NULL},
-	{"ApiTimeout", T_DUR, "5s", OFF(api_timeout), 100, 5 * MIN, NULL, NULL},
-	{"Nameserver", T_NS, "/etc/resolv.conf", OFF(nameservers), 0, 0, NULL, NULL},
-	{"DnsTimeout", T_DUR, "2s", OFF(dns_timeout), 100, MIN, NULL, NULL},
-	{"SpfInclude", T_SPF, "include:qcloudmail.com", OFF(spf_include), 0, 0, NULL, NULL},
-	{"CacheFile", T_PATH, "/var/lib/sesverify/cache", OFF(cache_file), 0, 0, NULL, NULL},
-	{"VerifiedTTL", T_DUR, "1h", OFF(verified_ttl), SEC, 30 * DAY, NULL, NULL},
-	{"UnverifiedTTL", T_DUR, "5m", OFF(unverified_ttl), SEC, 30 * DAY, NULL, NULL},
-	{"NotExistTTL", T_DUR, "1h", OFF(not_exist_ttl), SEC, 30 * DAY, NULL, NULL},
-	{"ErrorTTL", T_DUR, "1m", OFF(error_ttl), SEC, DAY, NULL, NULL},
-	{"MaxApiAge", T_DUR, "24h", OFF(max_api_age), MIN, 365 * DAY, NULL, NULL},
-	{"MaxStale", T_DUR, "24h", OFF(max_stale), 0, 365 * DAY, NULL, NULL},
-	{"MaxEntries", T_SIZE, "100000", OFF(max_entries), 1, 100000000, NULL, NULL},
-	{"RefreshWorkers", T_INT, "4", OFF(refresh_workers), 1, 64, NULL, NULL},
-	{"WarmUp", T_BOOL, "yes", OFF(warm_up), 0, 0, NULL, NULL},
-	{"Mode", T_ENUM, "enforce", OFF(mode), 0, 0, mode_names, NULL},
-	{"CheckFrom", T_FLAGS, "envelope,header", OFF(check_from), 0, 0, check_names, NULL},
-	{"Outgoing", T_OUTGOING, "auth,internal", OFF(outgoing), 0, 0, NULL, NULL},
-	{"InternalHosts", T_CIDRS, "127.0.0.0/8,::1", OFF(internal_hosts), 0, 0, NULL, NULL},
-	{"SkipDomains", T_DOMAINS, NULL, OFF(skip_domains), 0, 0, NULL, NULL},
-	{"UnknownAction", T_ENUM, "wait", OFF(unknown_action), 0, 0, unknown_names, NULL},
-	{"UnknownWait", T_DUR, "5s", OFF(unknown_wait), 0, 5 * MIN, NULL, NULL},
-	{"ErrorAction", T_ENUM, "tempfail", OFF(error_action), 0, 0, error_names, NULL},
-	{"PidFile", T_PATH, NULL, OFF(pid_file), 0, 0, NULL, NULL},
-	{"UserID", T_STR, NULL, OFF(user_id), 0, 0, NULL, check_user},
-	{"SyslogFacility", T_STR, "mail", OFF(syslog_facility), 0, 0, NULL, check_facility},
-	{"LogLevel", T_ENUM, "info", OFF(log_level), 0, 0, level_names, NULL},
+    {"Socket", T_SOCKET, "unix:/run/sesverify/milter.sock", OFF(socket), 0, 0, NULL, NULL},
+    {"ControlSocket", T_USOCKET, "unix:/run/sesverify/control.sock", OFF(control_socket), 0, 0,
+     NULL, NULL},
+    {"Region", T_STR, "ap-guangzhou", OFF(region), 0, 0, NULL, check_region},
+    {"Endpoint", T_URL, "https://ses.tencentcloudapi.com", OFF(endpoint), 0, 0, NULL, NULL},
+    {"CAFile", T_PATH, NULL, OFF(ca_file), 0, 0, NULL, NULL},
+    {"SecretId", T_STR, NULL, OFF(secret_id), 0, 0, NULL, check_secret_id},
+    {"SecretKey", T_SECRET, NULL, OFF(secret_key), 0, 0, NULL, NULL},
+    {"SessionToken", T_SECRET, NULL, OFF(token), 0, 0, NULL, NULL},
+    {"CredentialsFile", T_PATH, NULL, OFF(credentials_file), 0, 0, NULL, NULL},
+    {"ApiRate", T_INT, "20", OFF(api_rate), 1, 1000, NULL, NULL},
+    {"ApiTimeout", T_DUR, "5s", OFF(api_timeout), 100, 5 * MIN, NULL, NULL},
+    {"Nameserver", T_NS, "/etc/resolv.conf", OFF(nameservers), 0, 0, NULL, NULL},
+    {"DnsTimeout", T_DUR, "2s", OFF(dns_timeout), 100, MIN, NULL, NULL},
+    {"SpfInclude", T_SPF, "include:qcloudmail.com", OFF(spf_include), 0, 0, NULL, NULL},
+    {"CacheFile", T_PATH, "/var/lib/sesverify/cache", OFF(cache_file), 0, 0, NULL, NULL},
+    {"VerifiedTTL", T_DUR, "1h", OFF(verified_ttl), SEC, 30 * DAY, NULL, NULL},
+    {"UnverifiedTTL", T_DUR, "5m", OFF(unverified_ttl), SEC, 30 * DAY, NULL, NULL},
+    {"NotExistTTL", T_DUR, "1h", OFF(not_exist_ttl), SEC, 30 * DAY, NULL, NULL},
+    {"ErrorTTL", T_DUR, "1m", OFF(error_ttl), SEC, DAY, NULL, NULL},
+    {"MaxApiAge", T_DUR, "24h", OFF(max_api_age), MIN, 365 * DAY, NULL, NULL},
+    {"MaxStale", T_DUR, "24h", OFF(max_stale), 0, 365 * DAY, NULL, NULL},
+    {"MaxEntries", T_SIZE, "100000", OFF(max_entries), 1, 100000000, NULL, NULL},
+    {"RefreshWorkers", T_INT, "4", OFF(refresh_workers), 1, 64, NULL, NULL},
+    {"WarmUp", T_BOOL, "yes", OFF(warm_up), 0, 0, NULL, NULL},
+    {"Mode", T_ENUM, "enforce", OFF(mode), 0, 0, mode_names, NULL},
+    {"CheckFrom", T_FLAGS, "envelope,header", OFF(check_from), 0, 0, check_names, NULL},
+    {"Outgoing", T_OUTGOING, "auth,internal", OFF(outgoing), 0, 0, NULL, NULL},
+    {"InternalHosts", T_CIDRS, "127.0.0.0/8,::1", OFF(internal_hosts), 0, 0, NULL, NULL},
+    {"SkipDomains", T_DOMAINS, NULL, OFF(skip_domains), 0, 0, NULL, NULL},
+    {"UnknownAction", T_ENUM, "wait", OFF(unknown_action), 0, 0, unknown_names, NULL},
+    {"UnknownWait", T_DUR, "5s", OFF(unknown_wait), 0, 5 * MIN, NULL, NULL},
+    {"ErrorAction", T_ENUM, "tempfail", OFF(error_action), 0, 0, error_names, NULL},
+    {"PidFile", T_PATH, NULL, OFF(pid_file), 0, 0, NULL, NULL},
+    {"UserID", T_STR, NULL, OFF(user_id), 0, 0, NULL, check_user},
+    {"SyslogFacility", T_STR, "mail", OFF(syslog_facility), 0, 0, NULL, check_facility},
+    {"LogLevel", T_ENUM, "info", OFF(log_level), 0, 0, level_names, NULL},
 };
 #define NKEYS SV_ARRAY_LEN(keys)
 
@@ -267,8 +266,11 @@ static const char *names_list(const name_val *nv, char *buf, size_t len)
 		n++;
 	buf[0] = 0;
 	for (size_t i = 0; i < n && o < len; i++)
-		o += (size_t)snprintf(buf + o, len - o, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ",
-				      nv[i].name);
+		o += (size_t)snprintf(buf + o, len - o, "%s%s",
+		                      i == 0       ? ""
+		                      : i + 1 == n ? " or "
+		                                   : ", ",
+		                      nv[i].name);
 	return buf;
 }
 
@@ -331,7 +333,7 @@ int sv_duration_format(int64_t ms, char *buf, size_t len)
 		for (size_t i = 0; i < SV_ARRAY_LEN(units); i++)
 			if (ms % units[i].mult == 0)
 				return snprintf(buf, len, "%lld%s", (long long)(ms / units[i].mult),
-						units[i].unit);
+				                units[i].unit);
 	return snprintf(buf, len, ms == 0 ? "0s" : "%lldms", (long long)ms);
 }
 
@@ -357,7 +359,7 @@ static int check_region(const char *v, char *err, size_t errlen)
 	if (n > 0 && n <= 32 && strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-") == n)
 		return 0;
 	snprintf(err, errlen, "bad region %s (expected a name such as ap-guangzhou)",
-		 echo(v, e, sizeof(e)));
+	         echo(v, e, sizeof(e)));
 	return -1;
 }
 
@@ -379,11 +381,13 @@ static int check_secret_id(const char *v, char *err, size_t errlen)
 /* check_user - "user" or "user:group", names or numbers */
 static int check_user(const char *v, char *err, size_t errlen)
 {
-	static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
+	static const char ok[] =
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
 	size_t u = strspn(v, ok);
 	char e[MAX_ECHO * 4 + 8];
 
-	if (u > 0 && (v[u] == 0 || (v[u] == ':' && v[u + 1] && strspn(v + u + 1, ok) == strlen(v + u + 1))))
+	if (u > 0 &&
+	    (v[u] == 0 || (v[u] == ':' && v[u + 1] && strspn(v + u + 1, ok) == strlen(v + u + 1))))
 		return 0;
 	snprintf(err, errlen, "bad user %s (expected USER or USER:GROUP)", echo(v, e, sizeof(e)));
 	return -1;
@@ -397,8 +401,9 @@ static int check_facility(const char *v, char *err, size_t errlen)
 	for (const name_val *nv = facility_names; nv->name; nv++)
 		if (strcmp(v, nv->name) == 0)
 			return 0;
-	snprintf(err, errlen, "unknown syslog facility %s (expected mail, daemon, local0..local7, ...)",
-		 echo(v, e, sizeof(e)));
+	snprintf(err, errlen,
+	         "unknown syslog facility %s (expected mail, daemon, local0..local7, ...)",
+	         echo(v, e, sizeof(e)));
 	return -1;
 }
 
@@ -457,17 +462,18 @@ static int check_socket(const char *v, int unix_only, char *err, size_t errlen)
 		family = AF_INET6;
 	else {
 		snprintf(err, errlen, "bad socket %s (expected %s)", echo(v, e, sizeof(e)),
-			 unix_only ? "unix:PATH" : "unix:PATH, inet:PORT@HOST or inet6:PORT@HOST");
+		         unix_only ? "unix:PATH" : "unix:PATH, inet:PORT@HOST or inet6:PORT@HOST");
 		return -1;
 	}
 	if (path) {
 		if (path[0] != '/') {
-			snprintf(err, errlen, "socket path must be absolute in %s", echo(v, e, sizeof(e)));
+			snprintf(err, errlen, "socket path must be absolute in %s",
+			         echo(v, e, sizeof(e)));
 			return -1;
 		}
 		if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
 			snprintf(err, errlen, "socket path longer than %zu bytes",
-				 sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+			         sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
 			return -1;
 		}
 		return 0;
@@ -482,12 +488,13 @@ static int check_socket(const char *v, int unix_only, char *err, size_t errlen)
 		const char *h = at + 1;
 		size_t hl = strlen(h);
 		int good = family == AF_INET ? is_ip(h, hl, AF_INET) || is_hostname(h, hl)
-					     : is_ip(h, hl, AF_INET6) || is_hostname(h, hl) ||
-						   (hl > 2 && h[0] == '[' && h[hl - 1] == ']' &&
-						    is_ip(h + 1, hl - 2, AF_INET6));
+		                             : is_ip(h, hl, AF_INET6) || is_hostname(h, hl) ||
+		                                   (hl > 2 && h[0] == '[' && h[hl - 1] == ']' &&
+		                                    is_ip(h + 1, hl - 2, AF_INET6));
 		if (!good) {
-			snprintf(err, errlen, "bad host in %s (expected an %s address or a host name)",
-				 echo(v, e, sizeof(e)), family == AF_INET ? "IPv4" : "IPv6");
+			snprintf(err, errlen,
+			         "bad host in %s (expected an %s address or a host name)",
+			         echo(v, e, sizeof(e)), family == AF_INET ? "IPv4" : "IPv6");
 			return -1;
 		}
 	}
@@ -503,7 +510,7 @@ static int check_url(const char *v, char *err, size_t errlen)
 
 	if (strncasecmp(v, "https://", 8) != 0) {
 		snprintf(err, errlen, "must be an https:// URL (TLS cannot be turned off), not %s",
-			 echo(v, e, sizeof(e)));
+		         echo(v, e, sizeof(e)));
 		return -1;
 	}
 	auth = v + 8;
@@ -527,7 +534,8 @@ static int check_url(const char *v, char *err, size_t errlen)
 		goto bad;
 	return 0;
 bad:
-	snprintf(err, errlen, "bad URL %s (expected https://HOST[:PORT][/PATH])", echo(v, e, sizeof(e)));
+	snprintf(err, errlen, "bad URL %s (expected https://HOST[:PORT][/PATH])",
+	         echo(v, e, sizeof(e)));
 	return -1;
 }
 
@@ -630,9 +638,11 @@ int sv_cidr_match(const sv_cidr *list, size_t n, const struct sockaddr *sa)
 	} else
 		return 0;
 	for (size_t i = 0; i < n; i++) {
-		if (list[i].family == AF_INET && have4 && prefix_match(list[i].addr, v4, list[i].prefix))
+		if (list[i].family == AF_INET && have4 &&
+		    prefix_match(list[i].addr, v4, list[i].prefix))
 			return 1;
-		if (list[i].family == AF_INET6 && have6 && prefix_match(list[i].addr, v6, list[i].prefix))
+		if (list[i].family == AF_INET6 && have6 &&
+		    prefix_match(list[i].addr, v6, list[i].prefix))
 			return 1;
 	}
 	return 0;
@@ -844,7 +854,8 @@ static void cut_comment(char *s)
 /* load_domain_file - SkipDomains @FILE: one domain per line */
 static int load_domain_file(ctx *c, const char *name, char ***v, size_t *n)
 {
-	char *path = NULL, *data = NULL, *cursor, *end, *line, out[SV_DOMAIN_MAX + 1], e[MAX_ECHO * 4 + 8];
+	char *path = NULL, *data = NULL, *cursor, *end, *line, out[SV_DOMAIN_MAX + 1],
+	     e[MAX_ECHO * 4 + 8];
 	const char *why;
 	struct stat st;
 	size_t len, dummy;
@@ -862,7 +873,7 @@ static int load_domain_file(ctx *c, const char *name, char ***v, size_t *n)
 		return -1;
 	if (open_read(path, &data, &len, &st) < 0) {
 		report_at(c, c->name, c->line, "SkipDomains: cannot read %s: %s", path,
-			  file_error(errno));
+		          file_error(errno));
 		free(path);
 		return REPORTED;
 	}
@@ -880,10 +891,12 @@ static int load_domain_file(ctx *c, const char *name, char ***v, size_t *n)
 		if (*line == 0)
 			continue;
 		if (strpbrk(line, " \t,")) {
-			report_at(c, path, lineno, "one domain per line, not %s", echo(line, e, sizeof(e)));
+			report_at(c, path, lineno, "one domain per line, not %s",
+			          echo(line, e, sizeof(e)));
 			rc = REPORTED;
 		} else if (sv_domain_normalize(line, out, &why) < 0) {
-			report_at(c, path, lineno, "bad domain %s: %s", echo(line, e, sizeof(e)), why);
+			report_at(c, path, lineno, "bad domain %s: %s", echo(line, e, sizeof(e)),
+			          why);
 			rc = REPORTED;
 		} else if (strv_push(v, n, strdup(out)) < 0) {
 			rc = -1;
@@ -927,7 +940,7 @@ static int parse_enum(const key *k, const char *v, int *out, char *err, size_t e
 			return 0;
 		}
 	snprintf(err, errlen, "bad value %s (expected %s)", echo(v, e, sizeof(e)),
-		 names_list(k->names, l, sizeof(l)));
+	         names_list(k->names, l, sizeof(l)));
 	return -1;
 }
 
@@ -959,12 +972,12 @@ static int parse_number(const key *k, const char *v, int64_t *out, char *err, si
 
 	if (parse_uint(v, strlen(v), (uint64_t)INT64_MAX, &u) < 0) {
 		snprintf(err, errlen, "bad number %s (expected a whole number %lld..%lld)",
-			 echo(v, e, sizeof(e)), (long long)k->min, (long long)k->max);
+		         echo(v, e, sizeof(e)), (long long)k->min, (long long)k->max);
 		return -1;
 	}
 	if ((int64_t)u < k->min || (int64_t)u > k->max) {
 		snprintf(err, errlen, "%s out of range %lld..%lld", v, (long long)k->min,
-			 (long long)k->max);
+		         (long long)k->max);
 		return -1;
 	}
 	*out = (int64_t)u;
@@ -978,8 +991,9 @@ static int parse_duration_key(const key *k, const char *v, int64_t *out, char *e
 	int64_t ms;
 
 	if (sv_duration_parse(v, &ms) < 0) {
-		snprintf(err, errlen, "bad duration %s (expected a number with unit ms, s, m, h or d)",
-			 echo(v, e, sizeof(e)));
+		snprintf(err, errlen,
+		         "bad duration %s (expected a number with unit ms, s, m, h or d)",
+		         echo(v, e, sizeof(e)));
 		return -1;
 	}
 	if (ms < k->min || ms > k->max) {
@@ -1041,8 +1055,8 @@ static int parse_outgoing(ctx *c, const key *k, char *v)
 			}
 		} else {
 			report_at(c, c->name, c->line,
-				  "%s: bad value %s (expected auth, internal, daemon:NAME or all)",
-				  k->name, echo(item, e, sizeof(e)));
+			          "%s: bad value %s (expected auth, internal, daemon:NAME or all)",
+			          k->name, echo(item, e, sizeof(e)));
 			rc = REPORTED;
 		}
 	}
@@ -1069,7 +1083,7 @@ static int parse_cidrs(ctx *c, const key *k, char *v)
 		sv_cidr one;
 		if (cidr_parse(item, &one, &why) < 0) {
 			report_at(c, c->name, c->line, "%s: bad CIDR %s: %s", k->name,
-				  echo(item, e, sizeof(e)), why);
+			          echo(item, e, sizeof(e)), why);
 			rc = REPORTED;
 			continue;
 		}
@@ -1109,12 +1123,12 @@ static int parse_domains(ctx *c, const key *k, char *v)
 		while ((item = next_item(&cur)) != NULL) {
 			if (item[0] == '@') {
 				report_at(c, c->name, c->line,
-					  "%s: @FILE must be the whole value, not one list item",
-					  k->name);
+				          "%s: @FILE must be the whole value, not one list item",
+				          k->name);
 				rc = REPORTED;
 			} else if (sv_domain_normalize(item, out, &why) < 0) {
 				report_at(c, c->name, c->line, "%s: bad domain %s: %s", k->name,
-					  echo(item, e, sizeof(e)), why);
+				          echo(item, e, sizeof(e)), why);
 				rc = REPORTED;
 			} else if (strv_push(&list, &n, strdup(out)) < 0) {
 				rc = -1;
@@ -1150,8 +1164,8 @@ static int parse_ns(ctx *c, const key *k, char *v)
 		if (!is_ip(item, alen, AF_UNSPEC) ||
 		    (at && check_port(at + 1, strlen(at + 1)) < 0)) {
 			report_at(c, c->name, c->line,
-				  "%s: bad server %s (expected ADDR[@PORT] or /etc/resolv.conf)",
-				  k->name, echo(item, e, sizeof(e)));
+			          "%s: bad server %s (expected ADDR[@PORT] or /etc/resolv.conf)",
+			          k->name, echo(item, e, sizeof(e)));
 			rc = REPORTED;
 			continue;
 		}
@@ -1195,7 +1209,7 @@ static int parse_value(ctx *c, const key *k, char *v, char *err, size_t errlen)
 		if (has_space_or_ctl(v) && k->check != check_secret_id) {
 			char e[MAX_ECHO * 4 + 8];
 			snprintf(err, errlen, "bad value %s (no blanks or control characters)",
-				 echo(v, e, sizeof(e)));
+			         echo(v, e, sizeof(e)));
 			return -1;
 		}
 		if (k->check && k->check(v, err, errlen) < 0)
@@ -1205,7 +1219,7 @@ static int parse_value(ctx *c, const key *k, char *v, char *err, size_t errlen)
 		for (const char *p = v; *p; p++)
 			if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
 				snprintf(err, errlen,
-					 "contains blanks, control or non-ASCII characters");
+				         "contains blanks, control or non-ASCII characters");
 				return -1;
 			}
 		return set_str(field(cfg, k), v, err, errlen);
@@ -1213,7 +1227,7 @@ static int parse_value(ctx *c, const key *k, char *v, char *err, size_t errlen)
 		if (v[0] != '/' || has_space_or_ctl(v) || strlen(v) >= 4096) {
 			char e[MAX_ECHO * 4 + 8];
 			snprintf(err, errlen, "bad path %s (expected an absolute path)",
-				 echo(v, e, sizeof(e)));
+			         echo(v, e, sizeof(e)));
 			return -1;
 		}
 		return set_str(field(cfg, k), v, err, errlen);
@@ -1334,7 +1348,7 @@ static void parse_line(ctx *c, char *line)
 	}
 	if (c->seen[idx]) {
 		report_at(c, c->name, c->line, "%s: duplicate key (first set on line %u)", k->name,
-			  c->seen[idx]);
+		          c->seen[idx]);
 		return;
 	}
 	c->seen[idx] = c->line;
@@ -1372,7 +1386,7 @@ static void cross_check(ctx *c)
 {
 	const sv_config *cfg = c->cfg;
 	unsigned id_line = c->seen[find_key("SecretId")], key_line = c->seen[find_key("SecretKey")],
-		 tok_line = c->seen[find_key("SessionToken")];
+	         tok_line = c->seen[find_key("SessionToken")];
 
 	if (cfg->secret_key && !cfg->secret_id && key_line)
 		report_at(c, c->name, key_line, "SecretKey: set without SecretId");
@@ -1381,7 +1395,8 @@ static void cross_check(ctx *c)
 	if (cfg->token && (!cfg->secret_id || !cfg->secret_key) && tok_line)
 		report_at(c, c->name, tok_line, "SessionToken: set without SecretId and SecretKey");
 	if ((cfg->outgoing & SV_OUT_DAEMON) && cfg->daemon_names == NULL)
-		report_at(c, c->name, c->seen[find_key("Outgoing")], "Outgoing: daemon: needs a NAME");
+		report_at(c, c->name, c->seen[find_key("Outgoing")],
+		          "Outgoing: daemon: needs a NAME");
 	if (cfg->check_from == 0)
 		report_at(c, c->name, c->seen[find_key("CheckFrom")], "CheckFrom: empty");
 }
@@ -1417,10 +1432,11 @@ sv_config *sv_config_defaults(void)
 
 /* load_common - parse text into a fresh config; mode: file mode or 0 */
 static int load_common(const char *name, char *dir, char *data, size_t len, unsigned flags,
-		       mode_t mode, sv_config **out, sv_config_report_fn report, void *arg)
+                       mode_t mode, sv_config **out, sv_config_report_fn report, void *arg)
 {
 	unsigned seen[NKEYS] = {0};
-	ctx c = {.name = name, .dir = dir, .flags = flags, .report = report, .arg = arg, .seen = seen};
+	ctx c = {
+	    .name = name, .dir = dir, .flags = flags, .report = report, .arg = arg, .seen = seen};
 
 	*out = NULL;
 	if ((c.cfg = sv_config_defaults()) == NULL ||
@@ -1432,9 +1448,10 @@ static int load_common(const char *name, char *dir, char *data, size_t len, unsi
 	parse_text(&c, data, len);
 	cross_check(&c);
 	if ((c.cfg->secret_key || c.cfg->token) && (mode & (S_IRGRP | S_IROTH)))
-		report_at(&c, name, 0,
-			  "contains SecretKey but is readable by group/others (mode %04o); chmod 600",
-			  (unsigned)(mode & 07777));
+		report_at(
+		    &c, name, 0,
+		    "contains SecretKey but is readable by group/others (mode %04o); chmod 600",
+		    (unsigned)(mode & 07777));
 	if (c.errors) {
 		sv_config_free(c.cfg);
 		return c.errors;
@@ -1445,7 +1462,7 @@ static int load_common(const char *name, char *dir, char *data, size_t len, unsi
 
 /* sv_config_load_buffer - see config_int.h */
 int sv_config_load_buffer(const char *name, const char *data, size_t len, unsigned flags,
-			  sv_config **out, sv_config_report_fn report, void *arg)
+                          sv_config **out, sv_config_report_fn report, void *arg)
 {
 	char *copy = malloc(len + 1);
 	int rc;

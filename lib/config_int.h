@@ -38,7 +38,7 @@
 #define SV_CONFIG_NO_FILES 0x1 /* refuse SkipDomains @FILE */
 
 int sv_config_load_buffer(const char *name, const char *data, size_t len, unsigned flags,
-			  sv_config **out, sv_config_report_fn report, void *arg);
+                          sv_config **out, sv_config_report_fn report, void *arg);
 void sv_config_dump(const sv_config *cfg, FILE *fp);
 const char *sv_config_key_name(size_t i);
 int sv_config_skip_domain(const sv_config *cfg, const char *domain);

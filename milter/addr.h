@@ -30,22 +30,22 @@
 #include "sesverify.h"
 
 #define SV_ADDR_MAX_DOMAINS 32
-#define SV_ADDR_MAX_INPUT 65536 /* bytes of one From: value or MAIL FROM */
+#define SV_ADDR_MAX_INPUT   65536 /* bytes of one From: value or MAIL FROM */
 
 typedef enum {
 	SV_ADDR_OK = 0,
-	SV_ADDR_NULL,	    /* envelope "<>": the null sender */
-	SV_ADDR_EMPTY,	    /* From: holds no mailbox (empty, or only empty groups) */
+	SV_ADDR_NULL,       /* envelope "<>": the null sender */
+	SV_ADDR_EMPTY,      /* From: holds no mailbox (empty, or only empty groups) */
 	SV_ADDR_NO_DOMAIN,  /* an address without "@domain" ("<postmaster>") */
 	SV_ADDR_IP_LITERAL, /* the domain is an address literal: refused as sender */
 	SV_ADDR_BAD_DOMAIN, /* sv_domain_normalize refused the domain */
 	SV_ADDR_TOO_MANY,   /* more than SV_ADDR_MAX_DOMAINS distinct domains */
-	SV_ADDR_SYNTAX	    /* anything else malformed */
+	SV_ADDR_SYNTAX      /* anything else malformed */
 } sv_addr_status;
 
 typedef struct sv_addr_list {
-	size_t n;		/* distinct domains */
-	size_t mailboxes;	/* addresses seen, duplicates included */
+	size_t n;         /* distinct domains */
+	size_t mailboxes; /* addresses seen, duplicates included */
 	char domain[SV_ADDR_MAX_DOMAINS][SV_DOMAIN_MAX + 1];
 } sv_addr_list;
 
@@ -53,9 +53,9 @@ typedef struct sv_addr_list {
 const char *sv_addr_status_name(sv_addr_status st);
 
 sv_addr_status sv_addr_envelope(const char *arg, char domain[SV_DOMAIN_MAX + 1], const char **why,
-				size_t *where);
+                                size_t *where);
 
 sv_addr_status sv_addr_from(const char *value, size_t len, sv_addr_list *out, const char **why,
-			    size_t *where);
+                            size_t *where);
 
 #endif

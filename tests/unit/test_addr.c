@@ -15,129 +15,128 @@ typedef struct tcase {
 } tcase;
 
 static const tcase envelope[] = {
-	{"<user@example.com>", SV_ADDR_OK, "example.com"},
-	{"<User@Example.COM>", SV_ADDR_OK, "example.com"},
-	{"user@example.com", SV_ADDR_OK, "example.com"},
-	{"<user@example.com.>", SV_ADDR_OK, "example.com"},
-	{"<user@example.com> SIZE=1234 BODY=8BITMIME", SV_ADDR_OK, "example.com"},
-	{"<first.last+tag@mail.example.co.uk>", SV_ADDR_OK, "mail.example.co.uk"},
-	{"<>", SV_ADDR_NULL, "null sender"},
-	{"<> SIZE=10", SV_ADDR_NULL, "null sender"},
-	{"<@relay.example,@[192.0.2.1]:user@example.org>", SV_ADDR_OK, "example.org"},
-	{"<@relay.example:user@example.org>", SV_ADDR_OK, "example.org"},
-	{"<\"john doe\"@example.net>", SV_ADDR_OK, "example.net"},
-	{"<\"a@b\\\"c\"@example.net>", SV_ADDR_OK, "example.net"},
-	{"<\"\"@example.net>", SV_ADDR_OK, "example.net"},
-	{"<user@[192.0.2.1]>", SV_ADDR_IP_LITERAL, "address literal, not a domain"},
-	{"<user@[IPv6:2001:db8::1]>", SV_ADDR_IP_LITERAL, "address literal, not a domain"},
-	{"user@[192.0.2.1]", SV_ADDR_IP_LITERAL, "address literal, not a domain"},
-	{"<user@bücher.example>", SV_ADDR_OK, "xn--bcher-kva.example"},
-	{"<jörg@例え.テスト>", SV_ADDR_OK, "xn--r8jz45g.xn--zckzah"},
-	{"<postmaster>", SV_ADDR_NO_DOMAIN, "address has no domain"},
-	{"postmaster", SV_ADDR_NO_DOMAIN, "address has no domain"},
-	{"<user@>", SV_ADDR_NO_DOMAIN, "address has no domain"},
-	{"<user@192.0.2.1>", SV_ADDR_BAD_DOMAIN, "IP address, not a domain"},
-	{"<user@localhost>", SV_ADDR_BAD_DOMAIN, "domain has a single label"},
-	{"<user@exa_mple..com>", SV_ADDR_BAD_DOMAIN, "empty label in domain"},
-	{"<user@b@c.example>", SV_ADDR_BAD_DOMAIN, "invalid character in domain"},
-	{"", SV_ADDR_SYNTAX, "empty address"},
-	{"   ", SV_ADDR_SYNTAX, "empty address"},
-	{"<", SV_ADDR_SYNTAX, "empty local part"},
-	{"<user@example.com", SV_ADDR_SYNTAX, "missing '>' after address"},
-	{"user@example.com>", SV_ADDR_SYNTAX, "text after address"},
-	{"<user@example.com>x", SV_ADDR_SYNTAX, "text after address"},
-	{"<a b@example.com>", SV_ADDR_SYNTAX, "invalid character in local part"},
-	{"<\"unterminated@example.com>", SV_ADDR_SYNTAX, "unterminated quoted local part"},
-	{"<\"a\rb\"@example.com>", SV_ADDR_SYNTAX, "control character in quoted local part"},
-	{"<@relay.example user@example.org>", SV_ADDR_SYNTAX, "bad source route"},
-	{"<@:user@example.org>", SV_ADDR_SYNTAX, "bad source route"},
-	{"<user@[192.0.2.1>", SV_ADDR_SYNTAX, "unterminated address literal"},
-	{"<<user@example.com>>", SV_ADDR_SYNTAX, "empty local part"},
-	{"<(comment)user@example.com>", SV_ADDR_SYNTAX, "empty local part"},
+    {"<user@example.com>", SV_ADDR_OK, "example.com"},
+    {"<User@Example.COM>", SV_ADDR_OK, "example.com"},
+    {"user@example.com", SV_ADDR_OK, "example.com"},
+    {"<user@example.com.>", SV_ADDR_OK, "example.com"},
+    {"<user@example.com> SIZE=1234 BODY=8BITMIME", SV_ADDR_OK, "example.com"},
+    {"<first.last+tag@mail.example.co.uk>", SV_ADDR_OK, "mail.example.co.uk"},
+    {"<>", SV_ADDR_NULL, "null sender"},
+    {"<> SIZE=10", SV_ADDR_NULL, "null sender"},
+    {"<@relay.example,@[192.0.2.1]:user@example.org>", SV_ADDR_OK, "example.org"},
+    {"<@relay.example:user@example.org>", SV_ADDR_OK, "example.org"},
+    {"<\"john doe\"@example.net>", SV_ADDR_OK, "example.net"},
+    {"<\"a@b\\\"c\"@example.net>", SV_ADDR_OK, "example.net"},
+    {"<\"\"@example.net>", SV_ADDR_OK, "example.net"},
+    {"<user@[192.0.2.1]>", SV_ADDR_IP_LITERAL, "address literal, not a domain"},
+    {"<user@[IPv6:2001:db8::1]>", SV_ADDR_IP_LITERAL, "address literal, not a domain"},
+    {"user@[192.0.2.1]", SV_ADDR_IP_LITERAL, "address literal, not a domain"},
+    {"<user@bücher.example>", SV_ADDR_OK, "xn--bcher-kva.example"},
+    {"<jörg@例え.テスト>", SV_ADDR_OK, "xn--r8jz45g.xn--zckzah"},
+    {"<postmaster>", SV_ADDR_NO_DOMAIN, "address has no domain"},
+    {"postmaster", SV_ADDR_NO_DOMAIN, "address has no domain"},
+    {"<user@>", SV_ADDR_NO_DOMAIN, "address has no domain"},
+    {"<user@192.0.2.1>", SV_ADDR_BAD_DOMAIN, "IP address, not a domain"},
+    {"<user@localhost>", SV_ADDR_BAD_DOMAIN, "domain has a single label"},
+    {"<user@exa_mple..com>", SV_ADDR_BAD_DOMAIN, "empty label in domain"},
+    {"<user@b@c.example>", SV_ADDR_BAD_DOMAIN, "invalid character in domain"},
+    {"", SV_ADDR_SYNTAX, "empty address"},
+    {"   ", SV_ADDR_SYNTAX, "empty address"},
+    {"<", SV_ADDR_SYNTAX, "empty local part"},
+    {"<user@example.com", SV_ADDR_SYNTAX, "missing '>' after address"},
+    {"user@example.com>", SV_ADDR_SYNTAX, "text after address"},
+    {"<user@example.com>x", SV_ADDR_SYNTAX, "text after address"},
+    {"<a b@example.com>", SV_ADDR_SYNTAX, "invalid character in local part"},
+    {"<\"unterminated@example.com>", SV_ADDR_SYNTAX, "unterminated quoted local part"},
+    {"<\"a\rb\"@example.com>", SV_ADDR_SYNTAX, "control character in quoted local part"},
+    {"<@relay.example user@example.org>", SV_ADDR_SYNTAX, "bad source route"},
+    {"<@:user@example.org>", SV_ADDR_SYNTAX, "bad source route"},
+    {"<user@[192.0.2.1>", SV_ADDR_SYNTAX, "unterminated address literal"},
+    {"<<user@example.com>>", SV_ADDR_SYNTAX, "empty local part"},
+    {"<(comment)user@example.com>", SV_ADDR_SYNTAX, "empty local part"},
 };
 
 static const tcase from[] = {
-	/* plain forms */
-	{"user@example.com", SV_ADDR_OK, "example.com"},
-	{"<user@example.com>", SV_ADDR_OK, "example.com"},
-	{"John Doe <john@Example.COM>", SV_ADDR_OK, "example.com"},
-	{"\"Doe, John\" <john@example.com>", SV_ADDR_OK, "example.com"},
-	{"\"John \\\"JD\\\" Doe\" <john@example.com>", SV_ADDR_OK, "example.com"},
-	{"john@example.com (John Doe)", SV_ADDR_OK, "example.com"},
-	{"john(nested (comment) here)@(x)example.com", SV_ADDR_OK, "example.com"},
-	{"John Q. Public <jqp@example.com>", SV_ADDR_OK, "example.com"},
-	{"john@example.com <john@example.com>", SV_ADDR_OK, "example.com"},
-	{"jdoe@one.example <jdoe@two.example>", SV_ADDR_OK, "two.example"},
-	{"\"a@evil.example\" <x@good.example>", SV_ADDR_OK, "good.example"},
-	{"=?UTF-8?B?5byg5LiJ?= <zhang@example.cn>", SV_ADDR_OK, "example.cn"},
-	{"=?utf-8?Q?J=C3=B6rg_M.?= <joerg@example.de>", SV_ADDR_OK, "example.de"},
-	{"\"=?utf-8?Q?a,b?=\" <x@example.de>", SV_ADDR_OK, "example.de"},
-	{"=?utf-8?q?a?= =?utf-8?q?b?= <x@example.de>", SV_ADDR_OK, "example.de"},
-	{"Jörg <jörg@bücher.example>", SV_ADDR_OK, "xn--bcher-kva.example"},
-	{"John\r\n Doe\r\n\t<john@example.com>", SV_ADDR_OK, "example.com"},
-	{"John\n Doe <john@example.com>", SV_ADDR_OK, "example.com"},
-	{"  john@example.com  ", SV_ADDR_OK, "example.com"},
-	{"john . doe @ example . com", SV_ADDR_OK, "example.com"},
-	{"\"john doe\"@example.com", SV_ADDR_OK, "example.com"},
-	{"john..doe@example.com", SV_ADDR_OK, "example.com"},
-	{"john@example.com.", SV_ADDR_OK, "example.com"},
-	{"<@relay.example,@other.example:john@example.com>", SV_ADDR_OK, "example.com"},
-	{"Name <@[192.0.2.1]:john@example.com>", SV_ADDR_OK, "example.com"},
-	/* several addresses */
-	{"a@one.example, b@two.example", SV_ADDR_OK, "one.example two.example"},
-	{"A <a@one.example>, B <b@two.example>, c@ONE.example", SV_ADDR_OK,
-	 "one.example two.example"},
-	{"a@one.example,,b@two.example,", SV_ADDR_OK, "one.example two.example"},
-	{", a@one.example", SV_ADDR_OK, "one.example"},
-	/* groups */
-	{"team: a@one.example, b@two.example;", SV_ADDR_OK, "one.example two.example"},
-	{"team: A <a@one.example>;, c@three.example", SV_ADDR_OK, "one.example three.example"},
-	{"\"the team\": a@one.example", SV_ADDR_OK, "one.example"},
-	{"Undisclosed recipients: ;", SV_ADDR_EMPTY, "no address in From:"},
-	{"Undisclosed:;", SV_ADDR_EMPTY, "no address in From:"},
-	{"", SV_ADDR_EMPTY, "no address in From:"},
-	{"   (just a comment)  ", SV_ADDR_EMPTY, "no address in From:"},
-	{",,,", SV_ADDR_EMPTY, "no address in From:"},
-	{"a: b: c@x.example;;", SV_ADDR_SYNTAX, "group inside a group"},
-	{"a. b: c@x.example;", SV_ADDR_OK, "x.example"},
-	{"a@b: c@x.example;", SV_ADDR_SYNTAX, "unexpected character in group name"},
-	/* no domain, literals, bad domains */
-	{"MAILER-DAEMON", SV_ADDR_NO_DOMAIN, "address has no domain"},
-	{"John <john>", SV_ADDR_NO_DOMAIN, "address has no domain"},
-	{"Doe, John <john@example.com>", SV_ADDR_NO_DOMAIN, "address has no domain"},
-	{"john@", SV_ADDR_NO_DOMAIN, "address has no domain"},
-	{"john@[192.0.2.1]", SV_ADDR_IP_LITERAL, "address literal, not a domain"},
-	{"J <john@[IPv6:2001:db8::1]>", SV_ADDR_IP_LITERAL, "address literal, not a domain"},
-	{"john@192.0.2.1", SV_ADDR_BAD_DOMAIN, "IP address, not a domain"},
-	{"john@localhost", SV_ADDR_BAD_DOMAIN, "domain has a single label"},
-	{"john@ex!ample.com", SV_ADDR_BAD_DOMAIN, "invalid character in domain"},
-	{"john@=?utf-8?q?x?=.example", SV_ADDR_BAD_DOMAIN, "invalid character in domain"},
-	/* syntax errors */
-	{"john@exa mple.com", SV_ADDR_SYNTAX, "unexpected text after domain"},
-	{"a@one.example b@two.example", SV_ADDR_SYNTAX, "unexpected text after domain"},
-	{"<a@one.example> <b@two.example>", SV_ADDR_SYNTAX, "expected ',' between addresses"},
-	{"John <john@example.com", SV_ADDR_SYNTAX, "missing '>' after address"},
-	{"John <>", SV_ADDR_SYNTAX, "empty address <>"},
-	{"<>", SV_ADDR_SYNTAX, "empty address <>"},
-	{"John john@example.com>", SV_ADDR_SYNTAX, "unexpected word in address"},
-	{"\"unterminated <john@example.com>", SV_ADDR_SYNTAX, "unterminated quoted string"},
-	{"John (unbalanced <john@example.com>", SV_ADDR_SYNTAX, "unbalanced parenthesis in comment"},
-	{"John ((deep) <john@example.com>", SV_ADDR_SYNTAX, "unbalanced parenthesis in comment"},
-	{"John) <john@example.com>", SV_ADDR_SYNTAX, "unbalanced ')'"},
-	{"john@[192.0.2.1", SV_ADDR_SYNTAX, "unterminated domain literal"},
-	{"john@[1[2]", SV_ADDR_SYNTAX, "'[' inside a domain literal"},
-	{"Jo\\hn <john@example.com>", SV_ADDR_SYNTAX, "backslash outside a quoted string"},
-	{"John\x01 <john@example.com>", SV_ADDR_SYNTAX, "control character in header"},
-	{"John <john@example.com> trailing", SV_ADDR_SYNTAX, "expected ',' between addresses"},
-	{"John <<john@example.com>>", SV_ADDR_SYNTAX, "unexpected character in address"},
-	{"[x] <john@example.com>", SV_ADDR_SYNTAX, "unexpected character in display name"},
-	{"@example.com", SV_ADDR_SYNTAX, "empty local part"},
-	{"<john@example.com", SV_ADDR_SYNTAX, "missing '>' after address"},
-	{"john@example.com>", SV_ADDR_SYNTAX, "expected ',' between addresses"},
-	{"=?utf-8?q?<a@evil.example>?= <b@good.example>", SV_ADDR_SYNTAX,
-	 "expected ',' between addresses"},
-	{"Name <@relay.example john@example.com>", SV_ADDR_SYNTAX, "unexpected text after domain"},
-	{"Name <@relay.example;john@example.com>", SV_ADDR_SYNTAX, "bad source route"},
+    /* plain forms */
+    {"user@example.com", SV_ADDR_OK, "example.com"},
+    {"<user@example.com>", SV_ADDR_OK, "example.com"},
+    {"John Doe <john@Example.COM>", SV_ADDR_OK, "example.com"},
+    {"\"Doe, John\" <john@example.com>", SV_ADDR_OK, "example.com"},
+    {"\"John \\\"JD\\\" Doe\" <john@example.com>", SV_ADDR_OK, "example.com"},
+    {"john@example.com (John Doe)", SV_ADDR_OK, "example.com"},
+    {"john(nested (comment) here)@(x)example.com", SV_ADDR_OK, "example.com"},
+    {"John Q. Public <jqp@example.com>", SV_ADDR_OK, "example.com"},
+    {"john@example.com <john@example.com>", SV_ADDR_OK, "example.com"},
+    {"jdoe@one.example <jdoe@two.example>", SV_ADDR_OK, "two.example"},
+    {"\"a@evil.example\" <x@good.example>", SV_ADDR_OK, "good.example"},
+    {"=?UTF-8?B?5byg5LiJ?= <zhang@example.cn>", SV_ADDR_OK, "example.cn"},
+    {"=?utf-8?Q?J=C3=B6rg_M.?= <joerg@example.de>", SV_ADDR_OK, "example.de"},
+    {"\"=?utf-8?Q?a,b?=\" <x@example.de>", SV_ADDR_OK, "example.de"},
+    {"=?utf-8?q?a?= =?utf-8?q?b?= <x@example.de>", SV_ADDR_OK, "example.de"},
+    {"Jörg <jörg@bücher.example>", SV_ADDR_OK, "xn--bcher-kva.example"},
+    {"John\r\n Doe\r\n\t<john@example.com>", SV_ADDR_OK, "example.com"},
+    {"John\n Doe <john@example.com>", SV_ADDR_OK, "example.com"},
+    {"  john@example.com  ", SV_ADDR_OK, "example.com"},
+    {"john . doe @ example . com", SV_ADDR_OK, "example.com"},
+    {"\"john doe\"@example.com", SV_ADDR_OK, "example.com"},
+    {"john..doe@example.com", SV_ADDR_OK, "example.com"},
+    {"john@example.com.", SV_ADDR_OK, "example.com"},
+    {"<@relay.example,@other.example:john@example.com>", SV_ADDR_OK, "example.com"},
+    {"Name <@[192.0.2.1]:john@example.com>", SV_ADDR_OK, "example.com"},
+    /* several addresses */
+    {"a@one.example, b@two.example", SV_ADDR_OK, "one.example two.example"},
+    {"A <a@one.example>, B <b@two.example>, c@ONE.example", SV_ADDR_OK, "one.example two.example"},
+    {"a@one.example,,b@two.example,", SV_ADDR_OK, "one.example two.example"},
+    {", a@one.example", SV_ADDR_OK, "one.example"},
+    /* groups */
+    {"team: a@one.example, b@two.example;", SV_ADDR_OK, "one.example two.example"},
+    {"team: A <a@one.example>;, c@three.example", SV_ADDR_OK, "one.example three.example"},
+    {"\"the team\": a@one.example", SV_ADDR_OK, "one.example"},
+    {"Undisclosed recipients: ;", SV_ADDR_EMPTY, "no address in From:"},
+    {"Undisclosed:;", SV_ADDR_EMPTY, "no address in From:"},
+    {"", SV_ADDR_EMPTY, "no address in From:"},
+    {"   (just a comment)  ", SV_ADDR_EMPTY, "no address in From:"},
+    {",,,", SV_ADDR_EMPTY, "no address in From:"},
+    {"a: b: c@x.example;;", SV_ADDR_SYNTAX, "group inside a group"},
+    {"a. b: c@x.example;", SV_ADDR_OK, "x.example"},
+    {"a@b: c@x.example;", SV_ADDR_SYNTAX, "unexpected character in group name"},
+    /* no domain, literals, bad domains */
+    {"MAILER-DAEMON", SV_ADDR_NO_DOMAIN, "address has no domain"},
+    {"John <john>", SV_ADDR_NO_DOMAIN, "address has no domain"},
+    {"Doe, John <john@example.com>", SV_ADDR_NO_DOMAIN, "address has no domain"},
+    {"john@", SV_ADDR_NO_DOMAIN, "address has no domain"},
+    {"john@[192.0.2.1]", SV_ADDR_IP_LITERAL, "address literal, not a domain"},
+    {"J <john@[IPv6:2001:db8::1]>", SV_ADDR_IP_LITERAL, "address literal, not a domain"},
+    {"john@192.0.2.1", SV_ADDR_BAD_DOMAIN, "IP address, not a domain"},
+    {"john@localhost", SV_ADDR_BAD_DOMAIN, "domain has a single label"},
+    {"john@ex!ample.com", SV_ADDR_BAD_DOMAIN, "invalid character in domain"},
+    {"john@=?utf-8?q?x?=.example", SV_ADDR_BAD_DOMAIN, "invalid character in domain"},
+    /* syntax errors */
+    {"john@exa mple.com", SV_ADDR_SYNTAX, "unexpected text after domain"},
+    {"a@one.example b@two.example", SV_ADDR_SYNTAX, "unexpected text after domain"},
+    {"<a@one.example> <b@two.example>", SV_ADDR_SYNTAX, "expected ',' between addresses"},
+    {"John <john@example.com", SV_ADDR_SYNTAX, "missing '>' after address"},
+    {"John <>", SV_ADDR_SYNTAX, "empty address <>"},
+    {"<>", SV_ADDR_SYNTAX, "empty address <>"},
+    {"John john@example.com>", SV_ADDR_SYNTAX, "unexpected word in address"},
+    {"\"unterminated <john@example.com>", SV_ADDR_SYNTAX, "unterminated quoted string"},
+    {"John (unbalanced <john@example.com>", SV_ADDR_SYNTAX, "unbalanced parenthesis in comment"},
+    {"John ((deep) <john@example.com>", SV_ADDR_SYNTAX, "unbalanced parenthesis in comment"},
+    {"John) <john@example.com>", SV_ADDR_SYNTAX, "unbalanced ')'"},
+    {"john@[192.0.2.1", SV_ADDR_SYNTAX, "unterminated domain literal"},
+    {"john@[1[2]", SV_ADDR_SYNTAX, "'[' inside a domain literal"},
+    {"Jo\\hn <john@example.com>", SV_ADDR_SYNTAX, "backslash outside a quoted string"},
+    {"John\x01 <john@example.com>", SV_ADDR_SYNTAX, "control character in header"},
+    {"John <john@example.com> trailing", SV_ADDR_SYNTAX, "expected ',' between addresses"},
+    {"John <<john@example.com>>", SV_ADDR_SYNTAX, "unexpected character in address"},
+    {"[x] <john@example.com>", SV_ADDR_SYNTAX, "unexpected character in display name"},
+    {"@example.com", SV_ADDR_SYNTAX, "empty local part"},
+    {"<john@example.com", SV_ADDR_SYNTAX, "missing '>' after address"},
+    {"john@example.com>", SV_ADDR_SYNTAX, "expected ',' between addresses"},
+    {"=?utf-8?q?<a@evil.example>?= <b@good.example>", SV_ADDR_SYNTAX,
+     "expected ',' between addresses"},
+    {"Name <@relay.example john@example.com>", SV_ADDR_SYNTAX, "unexpected text after domain"},
+    {"Name <@relay.example;john@example.com>", SV_ADDR_SYNTAX, "bad source route"},
 };
 
 /* join - domains of a list, space-separated */
@@ -188,9 +187,10 @@ static void test_tables(void)
 		const tcase *t = &from[i];
 		st = sv_addr_from(t->in, strlen(t->in), &list, &why, NULL);
 		printable(t->in, desc, sizeof(desc));
-		is_str(sv_addr_status_name(st), sv_addr_status_name(t->st), "From: %s: status", desc);
-		is_str(st == SV_ADDR_OK ? join(&list, got, sizeof(got)) : why, t->want, "From: %s: %s",
-		       desc, st == SV_ADDR_OK ? "domains" : "reason");
+		is_str(sv_addr_status_name(st), sv_addr_status_name(t->st), "From: %s: status",
+		       desc);
+		is_str(st == SV_ADDR_OK ? join(&list, got, sizeof(got)) : why, t->want,
+		       "From: %s: %s", desc, st == SV_ADDR_OK ? "domains" : "reason");
 	}
 }
 
@@ -211,12 +211,14 @@ static void test_hostile(void)
 	/* exactly-sized buffer without a terminating NUL: no overread (ASan checks) */
 	p = malloc(18);
 	memcpy(p, "\"unterminated (x\\", 17);
-	is_int(sv_addr_from(p, 17, &list, &why, NULL), SV_ADDR_SYNTAX, "unterminated at buffer end");
+	is_int(sv_addr_from(p, 17, &list, &why, NULL), SV_ADDR_SYNTAX,
+	       "unterminated at buffer end");
 	memcpy(p, "a@b.example (((\\", 16);
 	is_int(sv_addr_from(p, 16, &list, &why, NULL), SV_ADDR_SYNTAX,
 	       "backslash at the very end of a comment");
 	memcpy(p, "a@example.com", 13);
-	is_int(sv_addr_from(p, 13, &list, &why, NULL), SV_ADDR_OK, "unterminated buffer parsed by length");
+	is_int(sv_addr_from(p, 13, &list, &why, NULL), SV_ADDR_OK,
+	       "unterminated buffer parsed by length");
 	free(p);
 
 	big = malloc(SV_ADDR_MAX_INPUT + 2);
@@ -224,7 +226,8 @@ static void test_hostile(void)
 	big[SV_ADDR_MAX_INPUT + 1] = 0;
 	is_int(sv_addr_from(big, SV_ADDR_MAX_INPUT + 1, &list, &why, NULL), SV_ADDR_SYNTAX,
 	       "over-long From: refused");
-	is_int(sv_addr_envelope(big, dom, &why, NULL), SV_ADDR_SYNTAX, "over-long MAIL FROM refused");
+	is_int(sv_addr_envelope(big, dom, &why, NULL), SV_ADDR_SYNTAX,
+	       "over-long MAIL FROM refused");
 	is_str(why, "address too long", "over-long MAIL FROM reason");
 
 	/* 30000 nested comments: iterative, no stack growth */
@@ -232,7 +235,8 @@ static void test_hostile(void)
 	memset(big, '(', n);
 	memset(big + n, ')', n);
 	memcpy(big + 2 * n, "a@example.com", 13);
-	is_int(sv_addr_from(big, 2 * n + 13, &list, &why, NULL), SV_ADDR_OK, "deeply nested comment");
+	is_int(sv_addr_from(big, 2 * n + 13, &list, &why, NULL), SV_ADDR_OK,
+	       "deeply nested comment");
 	is_int(sv_addr_from(big, 2 * n - 1, &list, &why, NULL), SV_ADDR_SYNTAX,
 	       "deeply nested comment, one ')' short");
 
@@ -256,7 +260,8 @@ static void test_hostile(void)
 	memset(p, 'a', 3000);
 	p[3000] = 0;
 	strcat(big, ".example");
-	is_int(sv_addr_from(big, strlen(big), &list, &why, NULL), SV_ADDR_BAD_DOMAIN, "huge domain");
+	is_int(sv_addr_from(big, strlen(big), &list, &why, NULL), SV_ADDR_BAD_DOMAIN,
+	       "huge domain");
 	is_int(sv_addr_envelope(big, dom, &why, NULL), SV_ADDR_BAD_DOMAIN, "huge envelope domain");
 	is_str(dom, "", "domain cleared on error");
 	free(big);

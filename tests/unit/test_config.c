@@ -54,13 +54,29 @@ static void test_durations(void)
 		const char *in;
 		int64_t ms; /* -1: refused */
 	} t[] = {
-		{"0", 0},	  {"5", 5000},	    {"5s", 5000},	{"250ms", 250},
-		{"1m", 60000},	  {"2h", 7200000},  {"1d", 86400000},	{"0ms", 0},
-		{"", -1},	  {"s", -1},	    {"5 s", -1},	{" 5s", -1},
-		{"5S", -1},	  {"-5s", -1},	    {"+5s", -1},	{"5.5s", -1},
-		{"5sec", -1},	  {"5mm", -1},	    {"1h30m", -1},	{"5s ", -1},
-		{"106751991168d", -1}, {"9223372036854775807ms", INT64_MAX},
-		{"9223372036854775808ms", -1},
+	    {"0", 0},
+	    {"5", 5000},
+	    {"5s", 5000},
+	    {"250ms", 250},
+	    {"1m", 60000},
+	    {"2h", 7200000},
+	    {"1d", 86400000},
+	    {"0ms", 0},
+	    {"", -1},
+	    {"s", -1},
+	    {"5 s", -1},
+	    {" 5s", -1},
+	    {"5S", -1},
+	    {"-5s", -1},
+	    {"+5s", -1},
+	    {"5.5s", -1},
+	    {"5sec", -1},
+	    {"5mm", -1},
+	    {"1h30m", -1},
+	    {"5s ", -1},
+	    {"106751991168d", -1},
+	    {"9223372036854775807ms", INT64_MAX},
+	    {"9223372036854775808ms", -1},
 	};
 	char buf[64];
 	int64_t ms;
@@ -180,43 +196,43 @@ static void test_defaults(void)
 static void test_every_key(void)
 {
 	static const char text[] =
-		"\xef\xbb\xbf# all keys, odd spellings\r\n"
-		"socket inet:8891@127.0.0.1\r\n"
-		"CONTROLSOCKET unix:/tmp/ctl.sock\n"
-		"  Region   ap-hongkong   \n"
-		"Endpoint https://127.0.0.1:8443/path # trailing comment\n"
-		"CAFile /etc/ssl/x#y.pem\n"
-		"SecretId AKIDsesverifytest0000000000000000000\n"
-		"SecretKey \"" SECRET "\"\n"
-		"SessionToken \"tok\\\"en\" # quoted with escape\n"
-		"CredentialsFile /etc/sesverify/credentials\n"
-		"ApiRate 1000\n"
-		"ApiTimeout 250ms\n"
-		"Nameserver 127.0.0.1@5353, ::1@53 192.0.2.1\n"
-		"DnsTimeout 1\n"
-		"SpfInclude SPF.Example.COM\n"
-		"CacheFile /var/tmp/c\n"
-		"VerifiedTTL 2h\n"
-		"UnverifiedTTL 1m\n"
-		"NotExistTTL 1d\n"
-		"ErrorTTL 30s\n"
-		"MaxApiAge 7d\n"
-		"MaxStale 0\n"
-		"MaxEntries 5\n"
-		"RefreshWorkers 64\n"
-		"WarmUp off\n"
-		"Mode MONITOR\n"
-		"CheckFrom header\n"
-		"Outgoing daemon:ORIGINATING, auth daemon:MSA\n"
-		"InternalHosts 10.0.0.0/8 192.168.1.77/24,[2001:db8::]/32 ::ffff:0:0/96\n"
-		"SkipDomains B.example, a.example bücher.example a.example\n"
-		"UnknownAction accept\n"
-		"UnknownWait 0\n"
-		"ErrorAction reject\n"
-		"PidFile /run/x.pid\n"
-		"UserID milter:mail\n"
-		"SyslogFacility local3\n"
-		"LogLevel debug\n";
+	    "\xef\xbb\xbf# all keys, odd spellings\r\n"
+	    "socket inet:8891@127.0.0.1\r\n"
+	    "CONTROLSOCKET unix:/tmp/ctl.sock\n"
+	    "  Region   ap-hongkong   \n"
+	    "Endpoint https://127.0.0.1:8443/path # trailing comment\n"
+	    "CAFile /etc/ssl/x#y.pem\n"
+	    "SecretId AKIDsesverifytest0000000000000000000\n"
+	    "SecretKey \"" SECRET "\"\n"
+	    "SessionToken \"tok\\\"en\" # quoted with escape\n"
+	    "CredentialsFile /etc/sesverify/credentials\n"
+	    "ApiRate 1000\n"
+	    "ApiTimeout 250ms\n"
+	    "Nameserver 127.0.0.1@5353, ::1@53 192.0.2.1\n"
+	    "DnsTimeout 1\n"
+	    "SpfInclude SPF.Example.COM\n"
+	    "CacheFile /var/tmp/c\n"
+	    "VerifiedTTL 2h\n"
+	    "UnverifiedTTL 1m\n"
+	    "NotExistTTL 1d\n"
+	    "ErrorTTL 30s\n"
+	    "MaxApiAge 7d\n"
+	    "MaxStale 0\n"
+	    "MaxEntries 5\n"
+	    "RefreshWorkers 64\n"
+	    "WarmUp off\n"
+	    "Mode MONITOR\n"
+	    "CheckFrom header\n"
+	    "Outgoing daemon:ORIGINATING, auth daemon:MSA\n"
+	    "InternalHosts 10.0.0.0/8 192.168.1.77/24,[2001:db8::]/32 ::ffff:0:0/96\n"
+	    "SkipDomains B.example, a.example bücher.example a.example\n"
+	    "UnknownAction accept\n"
+	    "UnknownWait 0\n"
+	    "ErrorAction reject\n"
+	    "PidFile /run/x.pid\n"
+	    "UserID milter:mail\n"
+	    "SyslogFacility local3\n"
+	    "LogLevel debug\n";
 	sv_config *c = NULL;
 	int n = load_text(text, &c);
 
@@ -254,19 +270,20 @@ static void test_every_key(void)
 	is_int(c->check_from, SV_CHECK_HEADER, "CheckFrom header");
 	is_int(c->outgoing, SV_OUT_AUTH | SV_OUT_DAEMON, "Outgoing bits");
 	ok(c->daemon_names && c->daemon_names[0] && c->daemon_names[1] && !c->daemon_names[2] &&
-		   strcmp(c->daemon_names[0], "ORIGINATING") == 0 &&
-		   strcmp(c->daemon_names[1], "MSA") == 0,
+	       strcmp(c->daemon_names[0], "ORIGINATING") == 0 &&
+	       strcmp(c->daemon_names[1], "MSA") == 0,
 	   "Outgoing daemon names");
 	is_int(c->n_internal_hosts, 4, "InternalHosts: 4 networks");
 	ok(c->internal_hosts[1].family == AF_INET && c->internal_hosts[1].prefix == 24 &&
-		   c->internal_hosts[1].addr[3] == 0,
+	       c->internal_hosts[1].addr[3] == 0,
 	   "host bits cleared (192.168.1.77/24)");
 	ok(c->skip_domains && strcmp(c->skip_domains[0], "a.example") == 0 &&
-		   strcmp(c->skip_domains[1], "b.example") == 0 &&
-		   strcmp(c->skip_domains[2], "xn--bcher-kva.example") == 0 && !c->skip_domains[3],
+	       strcmp(c->skip_domains[1], "b.example") == 0 &&
+	       strcmp(c->skip_domains[2], "xn--bcher-kva.example") == 0 && !c->skip_domains[3],
 	   "SkipDomains normalised, sorted, distinct");
-	ok(sv_config_skip_domain(c, "a.example") && sv_config_skip_domain(c, "xn--bcher-kva.example") &&
-		   !sv_config_skip_domain(c, "c.example"),
+	ok(sv_config_skip_domain(c, "a.example") &&
+	       sv_config_skip_domain(c, "xn--bcher-kva.example") &&
+	       !sv_config_skip_domain(c, "c.example"),
 	   "sv_config_skip_domain");
 	is_int(c->unknown_action, SV_UNKNOWN_ACCEPT, "UnknownAction");
 	is_int(c->unknown_wait, 0, "UnknownWait 0");
@@ -283,12 +300,12 @@ static void test_every_key(void)
 		sv_config_dump(c, fp);
 		fclose(fp);
 		ok(dump && strstr(dump, "SecretKey        (set)\n") &&
-			   strstr(dump, "SessionToken     (set)\n") && !strstr(dump, SECRET) &&
-			   !strstr(dump, "tok\"en"),
+		       strstr(dump, "SessionToken     (set)\n") && !strstr(dump, SECRET) &&
+		       !strstr(dump, "tok\"en"),
 		   "dump shows secrets as (set) only");
 		ok(dump && strstr(dump, "Outgoing         auth,daemon:ORIGINATING,daemon:MSA\n") &&
-			   strstr(dump, "InternalHosts    10.0.0.0/8,192.168.1.0/24,2001:db8::/32,"
-					"::ffff:0.0.0.0/96\n"),
+		       strstr(dump, "InternalHosts    10.0.0.0/8,192.168.1.0/24,2001:db8::/32,"
+		                    "::ffff:0.0.0.0/96\n"),
 		   "dump of lists");
 		free(dump);
 	}
@@ -301,98 +318,99 @@ static void test_errors(void)
 	static const struct {
 		const char *text, *want;
 	} t[] = {
-		{"Bogus 1\n", "t.conf:1: unknown key \"Bogus\"\n"},
-		{"\n\nMode=enforce\n", "t.conf:3: unknown key \"Mode=enforce\"\n"},
-		{"Mode\n", "t.conf:1: Mode: missing value\n"},
-		{"Mode   # nothing\n", "t.conf:1: Mode: missing value\n"},
-		{"Mode \"\"\n", "t.conf:1: Mode: missing value\n"},
-		{"Mode enforce\nmode monitor\n",
-		 "t.conf:2: Mode: duplicate key (first set on line 1)\n"},
-		{"Mode maybe\n", "t.conf:1: Mode: bad value \"maybe\" (expected enforce or monitor)\n"},
-		{"UnknownAction later\n", "t.conf:1: UnknownAction: bad value \"later\" (expected wait, "
-					  "tempfail or accept)\n"},
-		{"ErrorAction drop\n", "t.conf:1: ErrorAction: bad value \"drop\" (expected tempfail, "
-				       "accept or reject)\n"},
-		{"LogLevel error\n", "t.conf:1: LogLevel: bad value \"error\" (expected err, warning, "
-				     "notice, info or debug)\n"},
-		{"CheckFrom envelope,body\n",
-		 "t.conf:1: CheckFrom: bad value \"body\" (expected envelope or header)\n"},
-		{"CheckFrom ,\n", "t.conf:1: CheckFrom: empty\n"},
-		{"WarmUp maybe\n", "t.conf:1: WarmUp: bad value \"maybe\" (expected yes or no)\n"},
-		{"ApiTimeout 5x\n", "t.conf:1: ApiTimeout: bad duration \"5x\" (expected a number with "
-				    "unit ms, s, m, h or d)\n"},
-		{"ApiTimeout 10m\n", "t.conf:1: ApiTimeout: 10m out of range 100ms..5m\n"},
-		{"UnknownWait 1h\n", "t.conf:1: UnknownWait: 1h out of range 0s..5m\n"},
-		{"VerifiedTTL 0\n", "t.conf:1: VerifiedTTL: 0 out of range 1s..30d\n"},
-		{"ApiRate 0\n", "t.conf:1: ApiRate: 0 out of range 1..1000\n"},
-		{"ApiRate 1001\n", "t.conf:1: ApiRate: 1001 out of range 1..1000\n"},
-		{"ApiRate -1\n",
-		 "t.conf:1: ApiRate: bad number \"-1\" (expected a whole number 1..1000)\n"},
-		{"ApiRate 99999999999999999999\n", "t.conf:1: ApiRate: bad number "
-						   "\"99999999999999999999\" (expected a whole "
-						   "number 1..1000)\n"},
-		{"MaxEntries 0\n", "t.conf:1: MaxEntries: 0 out of range 1..100000000\n"},
-		{"RefreshWorkers 65\n", "t.conf:1: RefreshWorkers: 65 out of range 1..64\n"},
-		{"InternalHosts 10.0.0.0/33\n",
-		 "t.conf:1: InternalHosts: bad CIDR \"10.0.0.0/33\": prefix length out of range\n"},
-		{"InternalHosts 10.0.0/8\n",
-		 "t.conf:1: InternalHosts: bad CIDR \"10.0.0/8\": bad address\n"},
-		{"InternalHosts ::1/x, 10.1.1.1/, fe80::/129\n",
-		 "t.conf:1: InternalHosts: bad CIDR \"::1/x\": bad prefix length\n"
-		 "t.conf:1: InternalHosts: bad CIDR \"10.1.1.1/\": bad prefix length\n"
-		 "t.conf:1: InternalHosts: bad CIDR \"fe80::/129\": prefix length out of range\n"},
-		{"Socket tcp:25\n", "t.conf:1: Socket: bad socket \"tcp:25\" (expected unix:PATH, "
-				    "inet:PORT@HOST or inet6:PORT@HOST)\n"},
-		{"Socket inet:70000@127.0.0.1\n",
-		 "t.conf:1: Socket: bad port in \"inet:70000@127.0.0.1\" (expected 1..65535)\n"},
-		{"Socket inet:@127.0.0.1\n",
-		 "t.conf:1: Socket: bad port in \"inet:@127.0.0.1\" (expected 1..65535)\n"},
-		{"Socket inet:25@::1\n", "t.conf:1: Socket: bad host in \"inet:25@::1\" (expected an "
-					 "IPv4 address or a host name)\n"},
-		{"Socket unix:relative.sock\n",
-		 "t.conf:1: Socket: socket path must be absolute in \"unix:relative.sock\"\n"},
-		{"ControlSocket inet:25\n", "t.conf:1: ControlSocket: bad socket \"inet:25\" (expected "
-					    "unix:PATH)\n"},
-		{"Endpoint http://ses.tencentcloudapi.com\n",
-		 "t.conf:1: Endpoint: must be an https:// URL (TLS cannot be turned off), not "
-		 "\"http://ses.tencentcloudapi.com\"\n"},
-		{"Endpoint https://host:0/\n", "t.conf:1: Endpoint: bad URL \"https://host:0/\" "
-					       "(expected https://HOST[:PORT][/PATH])\n"},
-		{"Endpoint https://user@host/\n", "t.conf:1: Endpoint: bad URL \"https://user@host/\" "
-						  "(expected https://HOST[:PORT][/PATH])\n"},
-		{"SkipDomains good.example, bad_, 1.2.3.4\n",
-		 "t.conf:1: SkipDomains: bad domain \"bad_\": domain has a single label\n"
-		 "t.conf:1: SkipDomains: bad domain \"1.2.3.4\": IP address, not a domain\n"},
-		{"SkipDomains a.example @x\n",
-		 "t.conf:1: SkipDomains: @FILE must be the whole value, not one list item\n"},
-		{"Nameserver 8.8.8.8:53\n", "t.conf:1: Nameserver: bad server \"8.8.8.8:53\" (expected "
-					    "ADDR[@PORT] or /etc/resolv.conf)\n"},
-		{"Nameserver /etc/other.conf\n", "t.conf:1: Nameserver: bad server \"/etc/other.conf\" "
-						 "(expected ADDR[@PORT] or /etc/resolv.conf)\n"},
-		{"SpfInclude include:\n", "t.conf:1: SpfInclude: bad domain \"\": empty domain\n"},
-		{"Region AP_Guangzhou\n", "t.conf:1: Region: bad region \"AP_Guangzhou\" (expected a "
-					  "name such as ap-guangzhou)\n"},
-		{"CacheFile var/cache\n",
-		 "t.conf:1: CacheFile: bad path \"var/cache\" (expected an absolute path)\n"},
-		{"UserID root:\n",
-		 "t.conf:1: UserID: bad user \"root:\" (expected USER or USER:GROUP)\n"},
-		{"SyslogFacility mial\n", "t.conf:1: SyslogFacility: unknown syslog facility \"mial\" "
-					  "(expected mail, daemon, local0..local7, ...)\n"},
-		{"Outgoing auth, inbound\n", "t.conf:1: Outgoing: bad value \"inbound\" (expected "
-					     "auth, internal, daemon:NAME or all)\n"},
-		{"Outgoing daemon:\n", "t.conf:1: Outgoing: bad value \"daemon:\" (expected auth, "
-				       "internal, daemon:NAME or all)\n"},
-		{"Mode \"enforce\n", "t.conf:1: Mode: unterminated quoted value\n"},
-		{"Mode \"enforce\" x\n", "t.conf:1: Mode: text after the closing quote\n"},
-		{"SecretId AKIDx\n", "t.conf:1: SecretId: set without SecretKey\n"},
-		{"\nSecretKey abc\n", "t.conf:2: SecretKey: set without SecretId\n"},
-		{"SessionToken abc\n",
-		 "t.conf:1: SessionToken: set without SecretId and SecretKey\n"},
-		{"Mode enf\x01orce\n",
-		 "t.conf:1: Mode: bad value \"enf\\x01orce\" (expected enforce or monitor)\n"},
-		{"Region aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
-		 "t.conf:1: Region: bad region \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-		 "aaaaaaaaaaa...\" (expected a name such as ap-guangzhou)\n"},
+	    {"Bogus 1\n", "t.conf:1: unknown key \"Bogus\"\n"},
+	    {"\n\nMode=enforce\n", "t.conf:3: unknown key \"Mode=enforce\"\n"},
+	    {"Mode\n", "t.conf:1: Mode: missing value\n"},
+	    {"Mode   # nothing\n", "t.conf:1: Mode: missing value\n"},
+	    {"Mode \"\"\n", "t.conf:1: Mode: missing value\n"},
+	    {"Mode enforce\nmode monitor\n",
+	     "t.conf:2: Mode: duplicate key (first set on line 1)\n"},
+	    {"Mode maybe\n", "t.conf:1: Mode: bad value \"maybe\" (expected enforce or monitor)\n"},
+	    {"UnknownAction later\n",
+	     "t.conf:1: UnknownAction: bad value \"later\" (expected wait, "
+	     "tempfail or accept)\n"},
+	    {"ErrorAction drop\n", "t.conf:1: ErrorAction: bad value \"drop\" (expected tempfail, "
+	                           "accept or reject)\n"},
+	    {"LogLevel error\n", "t.conf:1: LogLevel: bad value \"error\" (expected err, warning, "
+	                         "notice, info or debug)\n"},
+	    {"CheckFrom envelope,body\n",
+	     "t.conf:1: CheckFrom: bad value \"body\" (expected envelope or header)\n"},
+	    {"CheckFrom ,\n", "t.conf:1: CheckFrom: empty\n"},
+	    {"WarmUp maybe\n", "t.conf:1: WarmUp: bad value \"maybe\" (expected yes or no)\n"},
+	    {"ApiTimeout 5x\n", "t.conf:1: ApiTimeout: bad duration \"5x\" (expected a number with "
+	                        "unit ms, s, m, h or d)\n"},
+	    {"ApiTimeout 10m\n", "t.conf:1: ApiTimeout: 10m out of range 100ms..5m\n"},
+	    {"UnknownWait 1h\n", "t.conf:1: UnknownWait: 1h out of range 0s..5m\n"},
+	    {"VerifiedTTL 0\n", "t.conf:1: VerifiedTTL: 0 out of range 1s..30d\n"},
+	    {"ApiRate 0\n", "t.conf:1: ApiRate: 0 out of range 1..1000\n"},
+	    {"ApiRate 1001\n", "t.conf:1: ApiRate: 1001 out of range 1..1000\n"},
+	    {"ApiRate -1\n",
+	     "t.conf:1: ApiRate: bad number \"-1\" (expected a whole number 1..1000)\n"},
+	    {"ApiRate 99999999999999999999\n", "t.conf:1: ApiRate: bad number "
+	                                       "\"99999999999999999999\" (expected a whole "
+	                                       "number 1..1000)\n"},
+	    {"MaxEntries 0\n", "t.conf:1: MaxEntries: 0 out of range 1..100000000\n"},
+	    {"RefreshWorkers 65\n", "t.conf:1: RefreshWorkers: 65 out of range 1..64\n"},
+	    {"InternalHosts 10.0.0.0/33\n",
+	     "t.conf:1: InternalHosts: bad CIDR \"10.0.0.0/33\": prefix length out of range\n"},
+	    {"InternalHosts 10.0.0/8\n",
+	     "t.conf:1: InternalHosts: bad CIDR \"10.0.0/8\": bad address\n"},
+	    {"InternalHosts ::1/x, 10.1.1.1/, fe80::/129\n",
+	     "t.conf:1: InternalHosts: bad CIDR \"::1/x\": bad prefix length\n"
+	     "t.conf:1: InternalHosts: bad CIDR \"10.1.1.1/\": bad prefix length\n"
+	     "t.conf:1: InternalHosts: bad CIDR \"fe80::/129\": prefix length out of range\n"},
+	    {"Socket tcp:25\n", "t.conf:1: Socket: bad socket \"tcp:25\" (expected unix:PATH, "
+	                        "inet:PORT@HOST or inet6:PORT@HOST)\n"},
+	    {"Socket inet:70000@127.0.0.1\n",
+	     "t.conf:1: Socket: bad port in \"inet:70000@127.0.0.1\" (expected 1..65535)\n"},
+	    {"Socket inet:@127.0.0.1\n",
+	     "t.conf:1: Socket: bad port in \"inet:@127.0.0.1\" (expected 1..65535)\n"},
+	    {"Socket inet:25@::1\n", "t.conf:1: Socket: bad host in \"inet:25@::1\" (expected an "
+	                             "IPv4 address or a host name)\n"},
+	    {"Socket unix:relative.sock\n",
+	     "t.conf:1: Socket: socket path must be absolute in \"unix:relative.sock\"\n"},
+	    {"ControlSocket inet:25\n", "t.conf:1: ControlSocket: bad socket \"inet:25\" (expected "
+	                                "unix:PATH)\n"},
+	    {"Endpoint http://ses.tencentcloudapi.com\n",
+	     "t.conf:1: Endpoint: must be an https:// URL (TLS cannot be turned off), not "
+	     "\"http://ses.tencentcloudapi.com\"\n"},
+	    {"Endpoint https://host:0/\n", "t.conf:1: Endpoint: bad URL \"https://host:0/\" "
+	                                   "(expected https://HOST[:PORT][/PATH])\n"},
+	    {"Endpoint https://user@host/\n", "t.conf:1: Endpoint: bad URL \"https://user@host/\" "
+	                                      "(expected https://HOST[:PORT][/PATH])\n"},
+	    {"SkipDomains good.example, bad_, 1.2.3.4\n",
+	     "t.conf:1: SkipDomains: bad domain \"bad_\": domain has a single label\n"
+	     "t.conf:1: SkipDomains: bad domain \"1.2.3.4\": IP address, not a domain\n"},
+	    {"SkipDomains a.example @x\n",
+	     "t.conf:1: SkipDomains: @FILE must be the whole value, not one list item\n"},
+	    {"Nameserver 8.8.8.8:53\n", "t.conf:1: Nameserver: bad server \"8.8.8.8:53\" (expected "
+	                                "ADDR[@PORT] or /etc/resolv.conf)\n"},
+	    {"Nameserver /etc/other.conf\n", "t.conf:1: Nameserver: bad server \"/etc/other.conf\" "
+	                                     "(expected ADDR[@PORT] or /etc/resolv.conf)\n"},
+	    {"SpfInclude include:\n", "t.conf:1: SpfInclude: bad domain \"\": empty domain\n"},
+	    {"Region AP_Guangzhou\n", "t.conf:1: Region: bad region \"AP_Guangzhou\" (expected a "
+	                              "name such as ap-guangzhou)\n"},
+	    {"CacheFile var/cache\n",
+	     "t.conf:1: CacheFile: bad path \"var/cache\" (expected an absolute path)\n"},
+	    {"UserID root:\n",
+	     "t.conf:1: UserID: bad user \"root:\" (expected USER or USER:GROUP)\n"},
+	    {"SyslogFacility mial\n", "t.conf:1: SyslogFacility: unknown syslog facility \"mial\" "
+	                              "(expected mail, daemon, local0..local7, ...)\n"},
+	    {"Outgoing auth, inbound\n", "t.conf:1: Outgoing: bad value \"inbound\" (expected "
+	                                 "auth, internal, daemon:NAME or all)\n"},
+	    {"Outgoing daemon:\n", "t.conf:1: Outgoing: bad value \"daemon:\" (expected auth, "
+	                           "internal, daemon:NAME or all)\n"},
+	    {"Mode \"enforce\n", "t.conf:1: Mode: unterminated quoted value\n"},
+	    {"Mode \"enforce\" x\n", "t.conf:1: Mode: text after the closing quote\n"},
+	    {"SecretId AKIDx\n", "t.conf:1: SecretId: set without SecretKey\n"},
+	    {"\nSecretKey abc\n", "t.conf:2: SecretKey: set without SecretId\n"},
+	    {"SessionToken abc\n", "t.conf:1: SessionToken: set without SecretId and SecretKey\n"},
+	    {"Mode enf\x01orce\n",
+	     "t.conf:1: Mode: bad value \"enf\\x01orce\" (expected enforce or monitor)\n"},
+	    {"Region "
+	     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+	     "t.conf:1: Region: bad region \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	     "aaaaaaaaaaa...\" (expected a name such as ap-guangzhou)\n"},
 	};
 	sv_config *c;
 
@@ -410,8 +428,8 @@ static void test_errors(void)
 		static const char nul[] = "Mode enforce\nRegion ap\0x\nApiRate 5\n";
 		char *big = malloc(5000);
 		sv_buf_reset(&msgs);
-		is_int(sv_config_load_buffer("t.conf", nul, sizeof(nul) - 1, 0, &c, collect, NULL), 1,
-		       "NUL byte: one error");
+		is_int(sv_config_load_buffer("t.conf", nul, sizeof(nul) - 1, 0, &c, collect, NULL),
+		       1, "NUL byte: one error");
 		is_str(msgs.data, "t.conf:2: NUL byte in line\n", "NUL byte message");
 		memset(big, 'x', 4999);
 		memcpy(big, "Region ", 7);
@@ -426,16 +444,16 @@ static void test_errors(void)
 static void test_many_errors(void)
 {
 	static const char text[] = "# several mistakes\n"
-				   "Mode strict\n"
-				   "ApiRate 0\n"
-				   "Frobnicate yes\n"
-				   "\n"
-				   "InternalHosts 10.0.0.0/8, 300.1.1.1\n"
-				   "Mode enforce\n"
-				   "DnsTimeout 2 s\n"
-				   "Endpoint http://x\n"
-				   "Socket inet:99999@localhost\n"
-				   "LogLevel info\n";
+	                           "Mode strict\n"
+	                           "ApiRate 0\n"
+	                           "Frobnicate yes\n"
+	                           "\n"
+	                           "InternalHosts 10.0.0.0/8, 300.1.1.1\n"
+	                           "Mode enforce\n"
+	                           "DnsTimeout 2 s\n"
+	                           "Endpoint http://x\n"
+	                           "Socket inet:99999@localhost\n"
+	                           "LogLevel info\n";
 	sv_config *c = NULL;
 	int n = load_text(text, &c);
 
@@ -462,14 +480,15 @@ static void test_secrets(void)
 	char path[512];
 
 	load_text("SecretId AKIDsesverifytest0000000000000000000\n"
-		  "SecretKey \"" SECRET " with blank\"\n",
-		  &c);
+	          "SecretKey \"" SECRET " with blank\"\n",
+	          &c);
 	ok(msgs.data && strstr(msgs.data, "SecretKey: contains blanks") &&
-		   !strstr(msgs.data, "sesverify-test-secret"),
+	       !strstr(msgs.data, "sesverify-test-secret"),
 	   "bad SecretKey reported without its value");
-	load_text("SecretId \"AKIDsesverifytest0000000000000000000 x\"\nSecretKey " SECRET "\n", &c);
+	load_text("SecretId \"AKIDsesverifytest0000000000000000000 x\"\nSecretKey " SECRET "\n",
+	          &c);
 	ok(msgs.data && strstr(msgs.data, "SecretId: contains blanks") &&
-		   !strstr(msgs.data, "AKIDsesverifytest") && !strstr(msgs.data, SECRET),
+	       !strstr(msgs.data, "AKIDsesverifytest") && !strstr(msgs.data, SECRET),
 	   "bad SecretId reported without its value");
 	load_text("SecretId AKIDx\nSecretKey " SECRET "\nSecretKey " SECRET "\n", &c);
 	ok(msgs.data && strstr(msgs.data, "duplicate key") && !strstr(msgs.data, SECRET),
@@ -477,16 +496,17 @@ static void test_secrets(void)
 
 	/* mode check on a real file */
 	write_file("secret.conf",
-		   "SecretId AKIDsesverifytest0000000000000000000\nSecretKey " SECRET "\n", 0644,
-		   path, sizeof(path));
+	           "SecretId AKIDsesverifytest0000000000000000000\nSecretKey " SECRET "\n", 0644,
+	           path, sizeof(path));
 	sv_buf_reset(&msgs);
 	is_int(sv_config_load(path, &c, collect, NULL), 1, "0644 file with SecretKey: one error");
 	{
 		char want[700];
-		snprintf(want, sizeof(want),
-			 "%s: contains SecretKey but is readable by group/others (mode 0644); chmod "
-			 "600\n",
-			 path);
+		snprintf(
+		    want, sizeof(want),
+		    "%s: contains SecretKey but is readable by group/others (mode 0644); chmod "
+		    "600\n",
+		    path);
 		is_str(msgs.data, want, "mode error message");
 	}
 	chmod(path, 0640);
@@ -506,7 +526,7 @@ static void test_secrets(void)
 static void test_files(void)
 {
 	sv_config *c;
-	char path[512], list[512], want[1400];
+	char path[512], list[512], want[2048];
 
 	sv_buf_reset(&msgs);
 	snprintf(path, sizeof(path), "%s/missing.conf", tmpdir);
@@ -519,43 +539,44 @@ static void test_files(void)
 	is_str(msgs.data, want, "directory message");
 
 	write_file("skip.list",
-		   "# skipped domains\n"
-		   "Example.ORG\n"
-		   "\n"
-		   "  bücher.example   # trailing comment\n"
-		   "example.org\n",
-		   0644, list, sizeof(list));
+	           "# skipped domains\n"
+	           "Example.ORG\n"
+	           "\n"
+	           "  bücher.example   # trailing comment\n"
+	           "example.org\n",
+	           0644, list, sizeof(list));
 	write_file("skip.conf", "SkipDomains @skip.list\n", 0644, path, sizeof(path));
 	sv_buf_reset(&msgs);
 	is_int(sv_config_load(path, &c, collect, NULL), 0, "@FILE relative to the config file");
 	ok(c && c->skip_domains && strcmp(c->skip_domains[0], "example.org") == 0 &&
-		   strcmp(c->skip_domains[1], "xn--bcher-kva.example") == 0 && !c->skip_domains[2],
+	       strcmp(c->skip_domains[1], "xn--bcher-kva.example") == 0 && !c->skip_domains[2],
 	   "@FILE domains normalised and distinct");
 	sv_config_free(c);
 
 	write_file("bad.list", "good.example\nbad..example\ntwo.example three.example\n[1.2.3.4]\n",
-		   0644, list, sizeof(list));
-	write_file("badskip.conf", "Mode monitor\nSkipDomains @bad.list\n", 0644, path, sizeof(path));
+	           0644, list, sizeof(list));
+	write_file("badskip.conf", "Mode monitor\nSkipDomains @bad.list\n", 0644, path,
+	           sizeof(path));
 	sv_buf_reset(&msgs);
 	is_int(sv_config_load(path, &c, collect, NULL), 3, "@FILE: three errors");
 	snprintf(want, sizeof(want),
-		 "%s:2: bad domain \"bad..example\": empty label in domain\n"
-		 "%s:3: one domain per line, not \"two.example three.example\"\n"
-		 "%s:4: bad domain \"[1.2.3.4]\": address literal, not a domain\n",
-		 list, list, list);
+	         "%s:2: bad domain \"bad..example\": empty label in domain\n"
+	         "%s:3: one domain per line, not \"two.example three.example\"\n"
+	         "%s:4: bad domain \"[1.2.3.4]\": address literal, not a domain\n",
+	         list, list, list);
 	is_str(msgs.data, want, "@FILE errors name that file and line");
 
 	write_file("nolist.conf", "SkipDomains @/nonexistent/list\n", 0644, path, sizeof(path));
 	sv_buf_reset(&msgs);
 	is_int(sv_config_load(path, &c, collect, NULL), 1, "@FILE missing: one error");
 	snprintf(want, sizeof(want),
-		 "%s:1: SkipDomains: cannot read /nonexistent/list: No such file or directory\n",
-		 path);
+	         "%s:1: SkipDomains: cannot read /nonexistent/list: No such file or directory\n",
+	         path);
 	is_str(msgs.data, want, "@FILE missing message");
 
 	sv_buf_reset(&msgs);
-	is_int(sv_config_load_buffer("fuzz", "SkipDomains @/etc/hosts\n", 23, SV_CONFIG_NO_FILES, &c,
-				     collect, NULL),
+	is_int(sv_config_load_buffer("fuzz", "SkipDomains @/etc/hosts\n", 23, SV_CONFIG_NO_FILES,
+	                             &c, collect, NULL),
 	       1, "NO_FILES refuses @FILE");
 	is_str(msgs.data, "fuzz:1: SkipDomains: @FILE lists are not allowed here\n",
 	       "NO_FILES message");
@@ -593,17 +614,18 @@ static void test_cidr(void)
 		const char *addr;
 		int want;
 	} m[] = {
-		{"10.1.2.3", 1},      {"11.0.0.1", 0},		{"192.168.5.255", 1},
-		{"192.168.6.0", 0},   {"::ffff:10.9.9.9", 1}, {"::ffff:11.9.9.9", 0},
-		{"2001:db8:1::5", 1}, {"2001:db9::1", 0},	{"::1", 1},
-		{"::2", 0},	      {"fe80::1", 0},
+	    {"10.1.2.3", 1},      {"11.0.0.1", 0},        {"192.168.5.255", 1},
+	    {"192.168.6.0", 0},   {"::ffff:10.9.9.9", 1}, {"::ffff:11.9.9.9", 0},
+	    {"2001:db8:1::5", 1}, {"2001:db9::1", 0},     {"::1", 1},
+	    {"::2", 0},           {"fe80::1", 0},
 	};
 
 	ok(sv_cidr_parse("10.0.0.0/8", &l[0]) == 0 && l[0].family == AF_INET && l[0].prefix == 8,
 	   "parse 10.0.0.0/8");
 	ok(sv_cidr_parse("192.168.5.7/23", &l[1]) == 0 && l[1].addr[2] == 4 && l[1].addr[3] == 0,
 	   "parse /23 clears host bits");
-	ok(sv_cidr_parse("2001:db8::/32", &l[2]) == 0 && l[2].family == AF_INET6 && l[2].prefix == 32,
+	ok(sv_cidr_parse("2001:db8::/32", &l[2]) == 0 && l[2].family == AF_INET6 &&
+	       l[2].prefix == 32,
 	   "parse 2001:db8::/32");
 	ok(sv_cidr_parse("::1", &l[3]) == 0 && l[3].prefix == 128, "bare v6 is /128");
 	ok(sv_cidr_parse("[::1]/128", &l[3]) == 0 && l[3].prefix == 128, "bracketed v6");
@@ -622,7 +644,8 @@ static void test_cidr(void)
 	}
 	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
 		ss = strchr(m[i].addr, ':') ? sa6(m[i].addr) : sa4(m[i].addr);
-		is_int(sv_cidr_match(l, 4, (struct sockaddr *)&ss), m[i].want, "match %s", m[i].addr);
+		is_int(sv_cidr_match(l, 4, (struct sockaddr *)&ss), m[i].want, "match %s",
+		       m[i].addr);
 	}
 	is_int(sv_cidr_match(l, 4, NULL), 0, "NULL address never matches");
 	{
@@ -693,11 +716,11 @@ static void test_sample_and_man(void)
 		/* what the shipped defaults say must be what the code says */
 		sv_config *d = sv_config_defaults();
 		ok(c->api_rate == d->api_rate && c->api_timeout == d->api_timeout &&
-			   c->verified_ttl == d->verified_ttl && c->max_entries == d->max_entries &&
-			   c->refresh_workers == d->refresh_workers && c->mode == d->mode &&
-			   c->check_from == d->check_from && c->outgoing == d->outgoing &&
-			   c->unknown_wait == d->unknown_wait && strcmp(c->socket, d->socket) == 0 &&
-			   strcmp(c->endpoint, d->endpoint) == 0 && c->nameservers == NULL,
+		       c->verified_ttl == d->verified_ttl && c->max_entries == d->max_entries &&
+		       c->refresh_workers == d->refresh_workers && c->mode == d->mode &&
+		       c->check_from == d->check_from && c->outgoing == d->outgoing &&
+		       c->unknown_wait == d->unknown_wait && strcmp(c->socket, d->socket) == 0 &&
+		       strcmp(c->endpoint, d->endpoint) == 0 && c->nameservers == NULL,
 		   "uncommented sample states the defaults");
 		sv_config_free(d);
 	}
@@ -705,8 +728,8 @@ static void test_sample_and_man(void)
 
 	/* a broken copy: report what the loader prints (documented in the issue) */
 	write_file("broken.conf",
-		   "Mode enforcing\nApiRate 50000\nSocket inet:port@host\nUnknownWait 5 s\n", 0644,
-		   out, sizeof(out));
+	           "Mode enforcing\nApiRate 50000\nSocket inet:port@host\nUnknownWait 5 s\n", 0644,
+	           out, sizeof(out));
 	sv_buf_reset(&msgs);
 	is_int(sv_config_load(out, &c, collect, NULL), 4, "broken config: 4 errors");
 	diag("broken config output:\n%s", msgs.data);
