@@ -658,9 +658,12 @@ int sv_json_get_string_buf(const sv_json *doc, int tok, char *buf, size_t size)
 	char *s;
 	size_t len;
 
-	if (size == 0 || sv_json_get_string(doc, tok, size - 1, &s) < 0)
+	if (size == 0 || sv_json_get_string(doc, tok, 0, &s) < 0)
 		return -1;
-	len = strlen(s);
+	if ((len = strlen(s)) >= size) {
+		free(s);
+		return -1;
+	}
 	memcpy(buf, s, len + 1);
 	free(s);
 	return 0;
