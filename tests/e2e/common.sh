@@ -26,6 +26,7 @@ e2e_milter_conf() {
 	local dir=$1 port=$2
 	(
 		umask 077
+		exec >"$dir/milter.conf"
 		cat "$EMU_CONF"
 		cat <<EOF
 # e2e additions (tests/e2e/common.sh)
@@ -40,7 +41,7 @@ UnknownAction wait
 UnknownWait 5s
 LogLevel debug
 EOF
-	) >"$dir/milter.conf"
+	)
 }
 
 # e2e_milter_start - start sesverify-milter in the foreground (logs to stderr)
