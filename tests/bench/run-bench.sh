@@ -238,7 +238,7 @@ burst() {
 	mp=$!
 	sleep 0.2
 	t0=$(date +%s.%N)
-	"$lg" -s "unix:$tmp/sv.sock" -c "$bc" -m "$bm" -t 120 -T 30 -n "$name" -S "$$" \
+	"$lg" -s "unix:$tmp/sv.sock" -c "$bc" -m "$bm" -t 120 -T 30 -n "$name" -S "$((RANDOM * 32768 + RANDOM))" \
 		-d "$mix" >"$tmp/$name.out" 2>&1
 	t1=$(date +%s.%N)
 	kill -TERM "$mp"
@@ -258,14 +258,14 @@ case " $phases " in *" burst "*)
 	if [ "$sv_up" = 1 ]; then
 		section "burst 1: $burst domains unknown to the account (sender rNNN.loadgen.test)"
 		burst unlisted rand:1
-		section "burst 2: $burst listed but unverified domains (s0..s$((burst - 1)).loadgen.test)"
-		say "  restarting sesverify-milter with those domains in the account"
-		python3 - "$EMU_SCENARIO" "$burst" <<'PY'
+		section "burst 2: $burst unknown domains while ListEmailIdentities fails"
+		say "  restarting sesverify-milter with the identity list answering InternalError:"
+		say "  unknown domains must now be checked one by one (DNS pre-check, then the API)"
+		python3 - "$EMU_SCENARIO" <<'PY'
 import json, os, sys
-path, n = sys.argv[1], int(sys.argv[2])
+path = sys.argv[1]
 data = json.load(open(path))
-for i in range(n):
-    data["domains"]["s%d.loadgen.test" % i] = {"state": "unverified", "attributes": []}
+data["list"] = {"error": "InternalError"}
 json.dump(data, open(path + ".new", "w"))
 os.replace(path + ".new", path)
 PY
@@ -273,7 +273,7 @@ PY
 		rm -f "$tmp/sv.sock"
 		sleep 1 # the emulator re-reads the scenario when it changes
 		if run_sv; then
-			burst listed seq:1
+			burst saturated rand:1
 		else
 			say "  skipped: sesverify-milter did not come back"
 			sv_up=0
@@ -394,7 +394,7 @@ if lg:
                   "MAIL FROM %+.1f us" % (c, base, m["sesverify"][0] / m[base][0], min(ratios),
                   max(ratios), m["sesverify"][2] - m[base][2], m["sesverify"][4] - m[base][4]))
 bu = {r[2]: r for r in rows if r[0] == "burst"}
-for name in ("unlisted", "listed"):
+for name in ("unlisted", "saturated"):
     for k in (name + "-before", name + "-during"):
         if k in bu:
             r = bu[k]
