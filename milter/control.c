@@ -408,8 +408,20 @@ static int read_line(int fd, char *line, size_t size, bool *too_long)
 			return 0;
 	}
 	line[n] = 0;
-	if (n == size - 1)
+	if (n == size - 1) {
+		char junk[4096];
+		size_t drained = 0;
 		*too_long = true;
+		/*
+		 * Swallow the rest of the line (bounded) so that closing the
+		 * socket does not reset it before the client reads our ERR.
+		 */
+		while (drained < 64 * 1024 && (r = read(fd, junk, sizeof(junk))) > 0) {
+			drained += (size_t)r;
+			if (memchr(junk, '\n', (size_t)r))
+				break;
+		}
+	}
 	return n > 0 ? 0 : -1;
 }
 

@@ -126,6 +126,7 @@ s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.settimeout(5)
 s.connect(sys.argv[1])
 s.sendall(sys.argv[2].encode("latin-1", "replace"))
+s.shutdown(socket.SHUT_WR)
 out = b""
 while True:
     b = s.recv(65536)

@@ -11,7 +11,7 @@
 --   expect_eoh    like expect_mail, for the end of headers (default continue)
 --   expect_hdr    exact X-SESVerify value added at end of message
 --   from2, expect_mail2  a second message on the same connection
---   rset=1        abort (RSET) between the two messages
+--   rset=1        abort (RSET) after the first message's headers
 local function opt(name, default)
 	local v = _G[name]
 	if v == nil or v == "" then
@@ -80,15 +80,15 @@ if message(opt("from", "<alice@verified.test>"), opt("expect_mail", "continue"),
 		end
 		mt.header(conn, "Subject", "test")
 	end
-	local go_on = true
-	if not mt.test_option(conn, SMFIP_NOEOH) then
+	local go_on = opt("rset") == nil -- RSET right after the headers
+	if go_on and not mt.test_option(conn, SMFIP_NOEOH) then
 		if mt.eoh(conn) ~= nil then
 			error("eoh failed")
 		end
 		expect(conn, opt("expect_eoh", "continue"), "EOH")
 		go_on = opt("expect_eoh", "continue") == "continue"
 	end
-	if go_on and opt("rset") == nil then
+	if go_on then
 		if mt.eom(conn) ~= nil then
 			error("eom failed")
 		end

@@ -1,0 +1,53 @@
+#!/bin/bash
+# test-milter-cli.sh - sesverify-milter's command line: -V, -n on the sample
+# and on a broken config (every "FILE:LINE: message"), usage errors, and a
+# socket that cannot be opened (the supervisor gives up, exit 1).
+. "$top_srcdir/tests/lib.sh"
+
+bin=$top_builddir/milter/sesverify-milter
+[ -x "$bin" ] || skip_all "sesverify-milter not built"
+dir=$(mktmp)
+
+like "$("$bin" -V)" '^sesverify-milter [0-9]+\.[0-9]+\.[0-9]+' "-V prints the version"
+
+sample=$top_srcdir/contrib/sesverify-milter.conf.sample
+if [ -f "$sample" ]; then
+	out=$("$bin" -n -c "$sample" 2>&1)
+	rc=$?
+	is "$rc" 0 "-n on the sample config: exit 0"
+	is "$out" "" "-n on the sample config: silent"
+fi
+
+cat >"$dir/bad.conf" <<'CONF'
+# a broken config
+Mode sideways
+UnknownWait 5 parsecs
+NoSuchKey yes
+ErrorAction reject
+CONF
+out=$("$bin" -n -c "$dir/bad.conf" 2>&1)
+rc=$?
+is "$rc" 1 "-n on a broken config: exit 1"
+like "$out" "^$dir/bad\.conf:2: " "first error names file and line 2"
+like "$out" "$dir/bad\.conf:3: " "second error: line 3"
+like "$out" "$dir/bad\.conf:4: " "third error: line 4"
+is "$(grep -c . <<<"$out")" 3 "exactly one line per error"
+
+"$bin" -n -c "$dir/missing.conf" >/dev/null 2>&1
+is "$?" 1 "-n on a missing file: exit 1"
+"$bin" -x >/dev/null 2>&1
+is "$?" 2 "unknown option: exit 2"
+"$bin" -n -c "$dir/bad.conf" extra >/dev/null 2>&1
+is "$?" 2 "stray argument: exit 2"
+
+# the socket cannot be created: the worker says why, the supervisor gives up
+cat >"$dir/ok.conf" <<CONF
+ControlSocket unix:$dir/control.sock
+CacheFile $dir/cache
+WarmUp no
+CONF
+out=$(timeout 20 "$bin" -f -c "$dir/ok.conf" -p "unix:$dir/no/such/dir/m.sock" 2>&1)
+rc=$?
+is "$rc" 1 "unusable -p socket: exit 1 (no restart loop)"
+like "$out" "cannot listen on milter socket unix:$dir/no/such/dir/m\.sock" "and says which socket"
+tap_done

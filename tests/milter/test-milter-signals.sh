@@ -1,0 +1,75 @@
+#!/bin/bash
+# test-milter-signals.sh - the supervisor: SIGHUP and SIGUSR1 reload (a broken
+# file is logged and the old config kept), kill -9 of the worker is survived,
+# SIGTERM stops gracefully and writes the cache snapshot.
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/milter/milter-lib.sh"
+
+ml_setup
+ml_conf "CheckFrom envelope"
+ml_start || { echo "Bail out! milter did not start"; exit 1; }
+is "$(cat "$ML_DIR/milter.pid")" "$ML_PID" "PidFile holds the supervisor's pid"
+worker=$(ml_worker)
+ok_worker=0
+[ -n "$worker" ] && [ "$worker" != "$ML_PID" ] && ok_worker=1
+tap_ok $((1 - ok_worker)) "a worker child runs under the supervisor ($worker)"
+
+ml_msg "enforce: unverified rejected" from='<a@unverified.test>' expect_mail=reply
+
+# SIGHUP (log rotation) must reload, never stop.
+ml_conf "CheckFrom envelope" "Mode monitor"
+kill -HUP "$ML_PID"
+ml_log_wait 'configuration reloaded' 5
+tap_ok $? "SIGHUP: configuration reloaded"
+ml_msg "after SIGHUP: Mode monitor in force" from='<a@unverified.test>' expect_mail=continue \
+	expect_hdr='unverified; source=envelope; domain=unverified.test; would=reject'
+is "$(ml_worker)" "$worker" "SIGHUP did not restart the worker"
+
+# A broken file: every error logged, the old config kept.
+printf 'Mode sideways\nNoSuchKey 1\n' >>"$ML_CONF"
+kill -USR1 "$ML_PID"
+ml_log_wait 'keeping the old configuration' 5
+tap_ok $? "SIGUSR1 with a broken file: old configuration kept"
+like "$(cat "$ML_LOG")" "milter\.conf:[0-9]+: Mode" "the error names file and line"
+ml_msg "still Mode monitor" from='<a@unverified.test>' expect_mail=continue \
+	expect_hdr='unverified; source=envelope; domain=unverified.test; would=reject'
+
+# Back to enforce with SIGUSR1.
+ml_conf "CheckFrom envelope"
+n=$(ml_log_count 'configuration reloaded')
+kill -USR1 "$ML_PID"
+for ((i = 0; i < 100; i++)); do
+	[ "$(ml_log_count 'configuration reloaded')" -gt "$n" ] && break
+	sleep 0.05
+done
+ml_msg "SIGUSR1: enforce again" from='<a@unverified.test>' expect_mail=reply
+
+# kill -9 of the worker: the supervisor starts a new one.
+kill -9 "$worker"
+for ((i = 0; i < 100; i++)); do
+	new=$(ml_worker)
+	[ -n "$new" ] && [ "$new" != "$worker" ] && break
+	sleep 0.05
+done
+ok_new=1
+[ -n "$new" ] && [ "$new" != "$worker" ] && ok_new=0
+tap_ok $ok_new "worker killed with SIGKILL: restarted ($worker -> $new)"
+like "$(cat "$ML_LOG")" 'worker died \(signal 9' "the crash is logged"
+ml_msg "new worker answers" from='<a@verified.test>' expect_mail=accept
+kill -0 "$ML_PID" 2>/dev/null
+tap_ok $? "supervisor still running"
+
+# SIGTERM: graceful stop, snapshot written.
+rm -f "$ML_DIR/cache"
+ml_stop
+is "$ML_STATUS" 0 "SIGTERM: exit status 0"
+[ -s "$ML_DIR/cache" ]
+tap_ok $? "cache snapshot written at stop"
+grep -q 'verified.test' "$ML_DIR/cache"
+tap_ok $? "snapshot holds the looked-up domain"
+[ ! -e "$ML_DIR/milter.pid" ]
+tap_ok $? "PidFile removed"
+[ ! -e "$ML_CTL" ]
+tap_ok $? "ControlSocket removed"
+is "$(pgrep -f "$ML_CONF" | wc -l)" 0 "no process left behind"
+tap_done
