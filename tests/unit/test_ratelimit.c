@@ -1,0 +1,210 @@
+/*
+ * test_ratelimit.c - the limiter's rules with a fake clock: never more
+ *	than N grants in any sliding second whatever the burst pattern,
+ *	throughput close to N/s under load, halving and additive recovery,
+ *	and (real clock) blocking acquire and shutdown.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "ratelimit.h"
+#include "tap.h"
+
+static int64_t fake_now;
+
+/* fake_clock - the test's clock */
+static int64_t fake_clock(void *arg)
+{
+	(void)arg;
+	return fake_now;
+}
+
+/* max_in_window - most grants in any window of len us */
+static int max_in_window(const int64_t *t, int n, int64_t len)
+{
+	int best = 0, lo = 0;
+
+	for (int hi = 0; hi < n; hi++) {
+		while (t[hi] - t[lo] >= len)
+			lo++;
+		if (hi - lo + 1 > best)
+			best = hi - lo + 1;
+	}
+	return best;
+}
+
+/* bursts - random bursts against rate; checks window and throughput */
+static void bursts(int rate, unsigned seed)
+{
+	sv_ratelimit *rl;
+	int64_t *t = malloc(sizeof(*t) * 200000);
+	int n = 0, max;
+	int64_t start;
+
+	srand(seed);
+	fake_now = 1000000000;
+	start = fake_now;
+	rl = sv_ratelimit_new(rate, fake_clock, NULL);
+	while (fake_now - start < 60 * 1000000LL && n < 200000) {
+		int burst = rand() % (3 * rate + 1);
+		for (int i = 0; i < burst; i++) {
+			if (sv_ratelimit_try(rl) == 0)
+				t[n++] = fake_now;
+		}
+		/* jumps from 0 (same instant) to 300 ms */
+		fake_now += (rand() % 4 == 0) ? 0 : rand() % 300000;
+	}
+	max = max_in_window(t, n, 1000000);
+	ok(max <= rate, "rate %d seed %u: at most %d grants in any 1-s window (got %d)", rate, seed,
+	   rate, max);
+	max = max_in_window(t, n, 1000000 + SV_RL_MARGIN_US);
+	ok(max <= rate, "rate %d: the safety margin holds too (got %d in 1.05 s)", rate, max);
+	ok(n >= (int)(0.85 * rate * 60),
+	   "rate %d: %d grants in 60 s of heavy demand (>= 85%% of budget)", rate, n);
+	sv_ratelimit_free(rl);
+	free(t);
+}
+
+/* sustained - always asking, advancing by the advised wait */
+static void sustained(void)
+{
+	sv_ratelimit *rl;
+	int n = 0;
+	int64_t w, start;
+
+	fake_now = 5000000;
+	start = fake_now;
+	rl = sv_ratelimit_new(20, fake_clock, NULL);
+	while (fake_now - start < 100 * 1000000LL) {
+		if ((w = sv_ratelimit_try(rl)) == 0)
+			n++;
+		else
+			fake_now += w;
+	}
+	ok(n >= 1900 && n <= 2001,
+	   "sustained demand for 100 s at 20/s: %d grants (>= 1900, i.e. <= 105 s per 2000)", n);
+	sv_ratelimit_free(rl);
+}
+
+/* adaptive - halving on penalty, one halving per second, recovery */
+static void adaptive(void)
+{
+	sv_ratelimit *rl;
+	int n = 0;
+	int64_t start;
+
+	fake_now = 1000000;
+	rl = sv_ratelimit_new(20, fake_clock, NULL);
+	ok(sv_ratelimit_current(rl) == 20, "starts at the configured rate");
+	sv_ratelimit_penalize(rl);
+	ok(sv_ratelimit_current(rl) <= 10.01, "penalty halves the rate (%.2f)",
+	   sv_ratelimit_current(rl));
+	sv_ratelimit_penalize(rl);
+	sv_ratelimit_penalize(rl);
+	ok(sv_ratelimit_current(rl) >= 9.9,
+	   "a burst of penalties within one second counts once (%.2f)", sv_ratelimit_current(rl));
+	fake_now += 1000000;
+	sv_ratelimit_penalize(rl);
+	ok(sv_ratelimit_current(rl) < 10, "a second later it halves again (%.2f)",
+	   sv_ratelimit_current(rl));
+	for (int i = 0; i < 10; i++) {
+		fake_now += 1000001;
+		sv_ratelimit_penalize(rl);
+	}
+	ok(sv_ratelimit_current(rl) >= 1.0 && sv_ratelimit_current(rl) < 3.5,
+	   "rate never drops below 1/s (%.2f)", sv_ratelimit_current(rl));
+	/* slowed: count grants in the next second */
+	start = fake_now;
+	while (fake_now - start < 1000000) {
+		if (sv_ratelimit_try(rl) == 0)
+			n++;
+		fake_now += 1000;
+	}
+	ok(n <= 5, "while slowed, few grants per second (%d)", n);
+	fake_now += 4 * 1000000;
+	ok(sv_ratelimit_current(rl) > 8 && sv_ratelimit_current(rl) < 20,
+	   "recovers additively (%.2f after 4 s)", sv_ratelimit_current(rl));
+	fake_now += 10 * 1000000;
+	ok(sv_ratelimit_current(rl) == 20, "back to the configured rate after ~10 s");
+	sv_ratelimit_set_rate(rl, 5);
+	n = 0;
+	start = fake_now;
+	while (fake_now - start < 3000000) {
+		if (sv_ratelimit_try(rl) == 0)
+			n++;
+		fake_now += 1000;
+	}
+	ok(n <= 15 && n >= 12, "set_rate 5: %d grants in 3 s", n);
+	sv_ratelimit_free(rl);
+}
+
+static sv_ratelimit *shared;
+static int acquired;
+
+/* acq_thread - take tokens until told otherwise */
+static void *acq_thread(void *arg)
+{
+	int want = *(int *)arg;
+
+	for (int i = 0; i < want; i++)
+		if (sv_ratelimit_acquire(shared) == 0)
+			__atomic_fetch_add(&acquired, 1, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+/* mono - seconds, monotonic */
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* real_clock - blocking acquire and shutdown */
+static void real_clock(void)
+{
+	pthread_t a, b;
+	int want = 8;
+	double t0 = mono(), el;
+
+	shared = sv_ratelimit_new(10, NULL, NULL);
+	pthread_create(&a, NULL, acq_thread, &want);
+	pthread_create(&b, NULL, acq_thread, &want);
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+	el = mono() - t0;
+	is_int(acquired, 16, "two threads acquired 16 tokens at 10/s");
+	ok(el >= 1.0 && el < 3.0, "... which took one window plus margin (%.2f s)", el);
+	ok(sv_ratelimit_waits(shared) > 0, "waits were counted (%llu)",
+	   (unsigned long long)sv_ratelimit_waits(shared));
+	want = 1000;
+	acquired = 0;
+	pthread_create(&a, NULL, acq_thread, &want);
+	t0 = mono();
+	while (__atomic_load_n(&acquired, __ATOMIC_RELAXED) < 3)
+		nanosleep(&(struct timespec){0, 10000000}, NULL);
+	sv_ratelimit_shutdown(shared);
+	pthread_join(a, NULL);
+	el = mono() - t0;
+	ok(el < 2.0, "shutdown interrupts a blocked acquire (%.2f s)", el);
+	ok(sv_ratelimit_acquire(shared) == -1, "acquire after shutdown fails");
+	sv_ratelimit_free(shared);
+}
+
+int main(void)
+{
+	bursts(20, 1);
+	bursts(20, 2);
+	bursts(20, 3);
+	bursts(5, 4);
+	bursts(1, 5);
+	bursts(100, 6);
+	sustained();
+	adaptive();
+	real_clock();
+	return tap_done();
+}
