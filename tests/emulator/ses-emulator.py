@@ -312,8 +312,15 @@ def norm_value(rtype, value):
         return v.lower().rstrip(".")
     if rtype == "TXT" and v.lower().startswith("v=spf1"):
         return v.lower()
-    if rtype == "TXT" and ("p=" in v or v.startswith("v=DKIM1")):
-        return ";".join(t.strip() for t in v.split(";") if t.strip())
+    if rtype == "TXT" and re.search(r"(^|;)\s*p\s*=", v, re.I):
+        # DKIM (RFC 6376 3.6.1): a tag list; whitespace inside values is
+        # folding, tag names are case-sensitive but k= values are not.
+        tags = {}
+        for item in value.split(";"):
+            if "=" in item:
+                name, _, val = item.partition("=")
+                tags[name.strip()] = re.sub(r"\s+", "", val)
+        return "k=%s;p=%s" % (tags.get("k", "rsa").lower(), tags.get("p", ""))
     return v
 
 
@@ -718,7 +725,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif fault == "short":
             self.send_raw(200, good[: len(good) // 2], length=len(good))
         elif fault == "garbage":
-            self.send_raw(200, b"\x00\xffnot json <html> \x7b\x7b{]]" + os.urandom(16))
+            self.send_raw(200, b"<html><body>upstream said: \xff\xfe {]] not json\x00" + os.urandom(16))
         elif fault == "reset":
             # SO_LINGER 0: close() sends RST instead of FIN.
             # Server.shutdown_request then skips its FIN-sending shutdown().
