@@ -186,13 +186,10 @@ pf_start() {
 
 # pf_instance_pids - live processes of this instance (master's children too)
 pf_instance_pids() {
-	local p
-	for p in /proc/[0-9]*; do
-		# Postfix daemons inherit MAIL_CONFIG from master (import_environment).
-		if tr '\0' '\n' 2>/dev/null <"$p/environ" | grep -qxF "MAIL_CONFIG=$PF_ETC"; then
-			echo "${p#/proc/}"
-		fi
-	done
+	# Postfix daemons inherit MAIL_CONFIG from master (import_environment);
+	# one grep over all environments (NUL-separated entries).
+	grep -lzxF "MAIL_CONFIG=$PF_ETC" /proc/[0-9]*/environ 2>/dev/null |
+		sed -n 's|^/proc/\([0-9]*\)/environ$|\1|p'
 }
 
 # pf_stop - stop Postfix and the sink; kill anything of this instance left over

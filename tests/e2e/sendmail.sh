@@ -31,6 +31,9 @@
 #   namespace with a dotted host name and a private /etc/hosts bind-mounted
 #   (only that process sees them);
 # - paths under /tmp are "unsafe" to sendmail: no alias file, no help file;
+# - sendmail refuses connections (RefuseLA) or only queues (QueueLA) when
+#   the load average is high, as on a CI machine running tests in
+#   parallel: both limits are raised out of reach;
 # - recipients in $=w (localhost, the host name) would be local: tests use
 #   other domains, which all go to the sink.
 
@@ -147,6 +150,12 @@ define(\`confCR_FILE', \`-o $SM_ETC/relay-domains')dnl
 define(\`confDEAD_LETTER_DROP', \`$SM_DIR/spool/dead.letter')dnl
 define(\`confTO_IDENT', \`0s')dnl
 define(\`confLOG_LEVEL', \`14')dnl
+dnl A busy test machine (parallel "make check") easily has a load average
+dnl above the defaults: sendmail would then refuse connections (RefuseLA)
+dnl or only queue mail (QueueLA) instead of delivering it.
+define(\`confREFUSE_LA', \`10000')dnl
+define(\`confQUEUE_LA', \`10000')dnl
+define(\`confDELAY_LA', \`0')dnl
 define(\`SMART_HOST', \`relay:[127.0.0.1]')dnl
 define(\`RELAY_MAILER_ARGS', \`TCP \$h $SM_SINK_PORT')dnl
 FEATURE(\`nocanonify')dnl
@@ -198,13 +207,10 @@ sm_start() {
 
 # sm_instance_pids - live processes of this instance (daemon and its children)
 sm_instance_pids() {
-	local p cwd
-	for p in /proc/[0-9]*; do
-		# sendmail rewrites its environment (proctitle) but always works
-		# in its queue directory, which is private to this instance.
-		cwd=$(readlink "$p/cwd" 2>/dev/null) || continue
-		case $cwd in "$SM_QUEUE" | "$SM_QUEUE"/*) echo "${p#/proc/}" ;; esac
-	done
+	# sendmail rewrites its environment (proctitle) but always works in
+	# its queue directory, which is private to this instance.
+	find /proc/[0-9]* -maxdepth 1 -name cwd \( -lname "$SM_QUEUE" -o -lname "$SM_QUEUE/*" \) \
+		2>/dev/null | sed -n 's|^/proc/\([0-9]*\)/cwd$|\1|p'
 }
 
 # sm_stop - stop the daemon and the sink by PID; kill this instance's leftovers
