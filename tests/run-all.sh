@@ -65,7 +65,7 @@ run_build() {
 		grep -E 'error|warning' "$logdir/$name-make.log" | head -n 40
 		# libtool hides the second (non-PIC) compile's diagnostics: redo the
 		# failed part serially and loudly so CI shows the real message.
-		make -C "$dir" -k V=1 2>&1 | grep -E -A4 'error:|warning:' | head -n 40
+		make -C "$dir" -k 'CFLAGS=-g -O2 -no-suppress' 2>&1 | grep -E -A4 'error:|warning:' | head -n 40
 		total_fail=$((total_fail + 1))
 		return
 	fi
