@@ -81,6 +81,19 @@ tap_ok $? "the mix sends both domains"
 like "$(cat "$tmp/b.out")" "decided at: MAIL $u " "the refusals happen at MAIL FROM"
 stop_null
 
+# The twin negotiates no-reply for CONNECT and headers and accepts at EOH:
+# loadgen must not wait for the replies it negotiated away.
+tw=$top_builddir/tests/bench/twin-milter
+if [ -x "$tw" ]; then
+	"$tw" -p "unix:$tmp/twin.sock" 2>/dev/null &
+	nm_pid=$!
+	for ((i = 0; i < 100; i++)); do [ -S "$tmp/twin.sock" ] && break; sleep 0.05; done
+	"$lg" -s "unix:$tmp/twin.sock" -c 2 -m 50 -T 10 >"$tmp/t.out" 2>&1
+	tap_ok $? "loadgen exits 0 against the twin milter (SMFIP_NR_CONN, SMFIP_NR_HDR)"
+	like "$(cat "$tmp/t.out")" "replies: 'a' 100 'c' 100$" "one reply to MAIL, one to EOH"
+	stop_null
+fi
+
 # A dead socket must be an error, not a hang or a success.
 "$lg" -s "unix:$tmp/nothing.sock" -c 1 -m 1 -T 2 >"$tmp/c.out" 2>&1
 is "$?" 1 "a missing filter is exit 1"
