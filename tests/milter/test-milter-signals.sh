@@ -59,6 +59,20 @@ ml_msg "new worker answers" from='<a@verified.test>' expect_mail=accept
 kill -0 "$ML_PID" 2>/dev/null
 tap_ok $? "supervisor still running"
 
+# SIGHUP sent to the worker itself (e.g. "pkill -HUP"): libmilter stops it
+# gracefully, the supervisor starts another; filtering goes on.
+worker=$new
+kill -HUP "$worker"
+for ((i = 0; i < 100; i++)); do
+	new=$(ml_worker)
+	[ -n "$new" ] && [ "$new" != "$worker" ] && break
+	sleep 0.05
+done
+ok_new=1
+[ -n "$new" ] && [ "$new" != "$worker" ] && ok_new=0
+tap_ok $ok_new "SIGHUP straight to the worker: a new worker runs ($worker -> $new)"
+ml_msg "and answers" from='<a@unverified.test>' expect_mail=reply
+
 # SIGTERM: graceful stop, snapshot written.
 rm -f "$ML_DIR/cache"
 ml_stop
