@@ -959,6 +959,12 @@ static void check_txt(sv_pc_item *it, const struct pc_lookup *lk)
 	                                       lk->nvalues, &pick, &why);
 
 	if (r == DNSNORM_MISSING) {
+		char d[PC_DETAIL_MAX];
+		if (lk->skipped > 0) {
+			setf(d, sizeof(d), "%s (%zu TXT record(s) with NUL bytes ignored)",
+			     why ? why : "no TXT record", lk->skipped);
+			why = d;
+		}
 		item_missing(it, lk, why);
 		return;
 	}

@@ -1,0 +1,92 @@
+# tests/dns/dns.sh - test DNS servers for the pre-check, milter and e2e tests (sourced).
+#
+# Needs tests/lib.sh sourced first.  Starts, on 127.0.0.1 and free ports:
+#   nsd         the real zones generated from tests/dns/expected.tsv (mkzones.py)
+#   faultns.py  SERVFAIL, silence and hostile answers (servfail.test, timeout.test,
+#               *.hostile.test); nsd refers those names to it
+#
+#   dns_start DIR          start both; sets DNS_PORT, FAULT_DNS_PORT and
+#                          DNS_NAMESERVERS ("127.0.0.1@DNS_PORT,127.0.0.1@FAULT_DNS_PORT",
+#                          the value for the Nameserver config key: it reaches every
+#                          test name); cleanup is registered with at_exit
+#   dns_set_later_dkim [DIR] later.test gains its DKIM record; nsd reloads (DIR as given
+#                          to dns_start; default: the last one started)
+#   dns_zone_add_later_dkim  the same (name used by the emulator's self-test)
+#   dns_query NAME TYPE    drill against nsd (for test scripts and debugging)
+#
+# Returns non-zero (after printing the server log) when a server does not come up.
+
+: "${DNS_SRCDIR:=$top_srcdir/tests/dns}"
+
+# dns_wait_answer PORT NAME TYPE PID - wait until a server listens and answers (any rcode)
+dns_wait_answer() {
+	local port=$1 name=$2 type=$3 pid=$4 i
+	wait_port "$port" 10 "$pid" || return 1
+	for ((i = 0; i < 50; i++)); do
+		if drill -p "$port" "$name" @127.0.0.1 "$type" 2>/dev/null | grep -q 'rcode:'; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# dns_start DIR - generate zones, start nsd and the fault server
+dns_start() {
+	local dir=$1 zdir
+	zdir="$dir/dns"
+	mkdir -p "$zdir"
+	DNS_PORT=$(free_port)
+	FAULT_DNS_PORT=$(free_port)
+	while [ "$FAULT_DNS_PORT" = "$DNS_PORT" ]; do FAULT_DNS_PORT=$(free_port); done
+	python3 "$DNS_SRCDIR/mkzones.py" "$DNS_SRCDIR/expected.tsv" "$zdir" "$DNS_PORT" "$FAULT_DNS_PORT" || return 1
+
+	python3 "$DNS_SRCDIR/faultns.py" "$FAULT_DNS_PORT" >"$zdir/faultns.out" 2>&1 &
+	DNS_FAULT_PID=$!
+	at_exit "kill_wait $DNS_FAULT_PID; wait $DNS_FAULT_PID"
+	nsd -d -c "$zdir/nsd.conf" >"$zdir/nsd.out" 2>&1 &
+	DNS_NSD_PID=$!
+	at_exit "kill_wait $DNS_NSD_PID; wait $DNS_NSD_PID"
+
+	if ! dns_wait_answer "$DNS_PORT" verified.test SOA "$DNS_NSD_PID"; then
+		echo "# nsd did not start:" >&2
+		sed 's/^/#   /' "$zdir/nsd.out" "$zdir/nsd.log" >&2 2>/dev/null
+		return 1
+	fi
+	if ! dns_wait_answer "$FAULT_DNS_PORT" x.hostile.test SOA "$DNS_FAULT_PID"; then
+		echo "# faultns.py did not start:" >&2
+		sed 's/^/#   /' "$zdir/faultns.out" >&2
+		return 1
+	fi
+	DNS_DIR=$zdir
+	DNS_NAMESERVERS="127.0.0.1@$DNS_PORT,127.0.0.1@$FAULT_DNS_PORT"
+	export DNS_PORT FAULT_DNS_PORT DNS_NAMESERVERS DNS_DIR
+}
+
+# dns_serial DOMAIN - the SOA serial nsd serves now
+dns_serial() {
+	drill -p "$DNS_PORT" "$1" @127.0.0.1 SOA 2>/dev/null |
+		awk '$4 == "SOA" && $0 !~ /^;/ { print $7; exit }'
+}
+
+# dns_set_later_dkim [DIR] - later.test gains its DKIM record; waits for nsd to serve it
+dns_set_later_dkim() {
+	local zdir=${1:+$1/dns} i want
+	zdir=${zdir:-$DNS_DIR}
+	python3 "$DNS_SRCDIR/mkzones.py" "$DNS_SRCDIR/expected.tsv" "$zdir" "$DNS_PORT" "$FAULT_DNS_PORT" --later-dkim || return 1
+	want=$(awk '/IN SOA/ { print $6; exit }' "$zdir/later.test.zone")
+	kill -HUP "$DNS_NSD_PID" || return 1
+	for ((i = 0; i < 100; i++)); do
+		[ "$(dns_serial later.test)" = "$want" ] && return 0
+		sleep 0.05
+	done
+	echo "# nsd did not reload later.test (want serial $want)" >&2
+	return 1
+}
+
+dns_zone_add_later_dkim() { dns_set_later_dkim "$@"; }
+
+# dns_query NAME TYPE - ask nsd
+dns_query() {
+	drill -p "$DNS_PORT" "$1" @127.0.0.1 "$2"
+}

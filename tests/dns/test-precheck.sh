@@ -1,0 +1,173 @@
+#!/bin/bash
+# tests/dns/test-precheck.sh - sv_precheck() against real DNS servers (nsd + faultns.py).
+#
+# Every zone case of tests/dns/expected.tsv with its verdict, the >1232-byte
+# DKIM answer over TCP, hostile answers, existence/SPF advice without
+# expectations, a dead nameserver before a live one, a timeout that must not
+# poison the resolver, and several threads prechecking at once.
+# Driven through tests/dns/precheck-run (no CLI needed).
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/dns/dns.sh"
+
+command -v nsd >/dev/null || skip_all "nsd not installed (Debian package nsd)"
+command -v drill >/dev/null || skip_all "drill not installed (Debian package ldnsutils)"
+command -v python3 >/dev/null || skip_all "python3 not installed"
+
+T=$(mktmp)
+dns_start "$T" || {
+	not_ok "test DNS servers start"
+	tap_done
+}
+RUN=$top_builddir/tests/dns/precheck-run
+TSV=$top_srcdir/tests/dns/expected.tsv
+TMO=400 # ms per query; the timeout cases below are bounded by it
+
+# pc ARGS... - precheck-run against both test servers
+pc() { "$RUN" -n "$DNS_NAMESERVERS" -t "$TMO" "$@"; }
+# get OUT KEY - the first line starting with KEY, without KEY
+get() { printf '%s\n' "$1" | awk -v k="$2" '$1 == k { sub(/^[^ ]+ /, ""); print; exit }'; }
+# item OUT NAME TYPE - "VERDICT RCODE" of an item
+item() { printf '%s\n' "$1" | awk -v n="$2" -v t="$3" '$1 == "item" && $2 == t && $3 == n { print $4, $5; exit }'; }
+# current OUT NAME TYPE - the current value of an item
+current() { printf '%s\n' "$1" | awk -v n="$2" -v t="$3" '$1 == "item" && $2 == t && $3 == n { sub(/^.* current=/, ""); sub(/ detail=.*$/, ""); print; exit }'; }
+# expected DOMAIN NAME TYPE - the value from expected.tsv
+expected() { awk -F'\t' -v d="$1" -v n="$2" -v t="$3" '$1 == d && $3 == n && $2 == t { print $4; exit }' "$TSV"; }
+
+# --- every zone case with expectations from expected.tsv
+check_case() {
+	local d=$1 want=$2 out
+	out=$(pc -x "$TSV" "$d")
+	is "$(get "$out" verdict)" "$want" "$d: $want"
+	CASE_OUT=$out
+}
+
+check_case verified.test dns_matches_expected
+is "$(current "$CASE_OUT" qcloud._domainkey.verified.test TXT)" \
+	"$(expected verified.test qcloud._domainkey.verified.test TXT)" "verified.test: DKIM current value is the served record"
+is "$(get "$CASE_OUT" spf_include)" yes "verified.test: SPF carries include:qcloudmail.com"
+
+check_case unverified.test dns_lacks_records
+is "$(item "$CASE_OUT" qcloud._domainkey.unverified.test TXT)" "missing 3" "unverified.test: DKIM missing (NXDOMAIN at the record name)"
+is "$(item "$CASE_OUT" unverified.test TXT)" "match 0" "unverified.test: SPF split in two strings matches"
+is "$(current "$CASE_OUT" unverified.test TXT)" "v=spf1 include:qcloudmail.com ~all" "unverified.test: strings concatenated without separator"
+
+check_case spfwrong.test dns_lacks_records
+is "$(item "$CASE_OUT" spfwrong.test TXT)" "mismatch 0" "spfwrong.test: SPF mismatch"
+is "$(current "$CASE_OUT" spfwrong.test TXT)" "v=spf1 include:spf.elsewhere.test ~all" "spfwrong.test: current SPF reported (site-verification TXT ignored)"
+is "$(item "$CASE_OUT" qcloud._domainkey.spfwrong.test TXT)" "match 0" "spfwrong.test: DKIM still matches"
+is "$(get "$CASE_OUT" spf_include)" no "spfwrong.test: SPF advice says the include is absent"
+
+check_case mxwrong.test dns_lacks_records
+is "$(item "$CASE_OUT" mxwrong.test MX)" "mismatch 0" "mxwrong.test: MX mismatch"
+like "$(current "$CASE_OUT" mxwrong.test MX)" "mx\.elsewhere\.test\." "mxwrong.test: current MX names the wrong exchange"
+
+check_case bigdkim.test dns_matches_expected
+is "$(current "$CASE_OUT" qcloud._domainkey.bigdkim.test TXT)" \
+	"$(expected bigdkim.test qcloud._domainkey.bigdkim.test TXT)" "bigdkim.test: 2048-bit key from several strings equals the expected value"
+tcp=$(printf '%s\n' "$CASE_OUT" | awk '$1 == "stat" && $2 == "dns.tcp" { print $3 }')
+ok_tcp=1
+[ "${tcp:-0}" -ge 1 ] && ok_tcp=0
+tap_ok $ok_tcp "bigdkim.test: the DKIM answer came over TCP (dns.tcp=$tcp)"
+udp=$(drill -b 1232 -p "$DNS_PORT" qcloud._domainkey.bigdkim.test @127.0.0.1 TXT 2>/dev/null | grep -c 'flags:.* tc')
+is "$udp" 1 "bigdkim.test: over UDP with a 1232-byte buffer the answer is truncated"
+
+check_case upper.test dns_matches_expected
+is "$(item "$CASE_OUT" qcloud._domainkey.upper.test TXT)" "match 0" "upper.test: DKIM with k=RSA, tabs and a space in p= matches"
+is "$(item "$CASE_OUT" upper.test MX)" "match 0" "upper.test: MX MXBIZ1.QQ.COM. matches mxbiz1.qq.com."
+
+check_case cname.test dns_matches_expected
+is "$(item "$CASE_OUT" qcloud._domainkey.cname.test TXT)" "match 0" "cname.test: DKIM found through the CNAME"
+
+check_case later.test dns_lacks_records
+is "$(item "$CASE_OUT" qcloud._domainkey.later.test TXT)" "missing 3" "later.test: DKIM missing at first"
+dns_set_later_dkim "$T"
+tap_ok $? "dns_set_later_dkim reloads nsd"
+check_case later.test dns_matches_expected
+
+check_case notexist.test dns_matches_expected
+check_case nxdomain.test domain_does_not_exist
+is "$(item "$CASE_OUT" nxdomain.test MX)" "missing 3" "nxdomain.test: items missing with NXDOMAIN"
+
+check_case servfail.test dns_unavailable
+like "$(get "$CASE_OUT" error)" "SERVFAIL" "servfail.test: error names SERVFAIL"
+is "$(item "$CASE_OUT" servfail.test TXT)" "dns_error 2" "servfail.test: items carry rcode 2"
+
+check_case timeout.test dns_unavailable
+el=$(get "$CASE_OUT" elapsed_ms)
+like "$(get "$CASE_OUT" error)" "no answer within" "timeout.test: error says no answer"
+is "$(item "$CASE_OUT" timeout.test MX)" "dns_error -1" "timeout.test: items have no rcode"
+[ "$el" -ge $((TMO * 2 - 50)) ] && [ "$el" -lt $((TMO * 4 + 300)) ]
+tap_ok $? "timeout.test: bounded by retries x DnsTimeout, later records not queried (${el} ms)"
+
+# --- without expectations: existence + SPF advice
+out=$(pc verified.test)
+is "$(get "$out" verdict) $(get "$out" spf_include)" "domain_exists yes" "no expectations: verified.test exists, SPF has the include"
+is "$(get "$out" spf_record)" "v=spf1 include:qcloudmail.com ~all" "no expectations: spf_record is the live SPF"
+out=$(pc spfwrong.test)
+is "$(get "$out" verdict) $(get "$out" spf_include)" "domain_exists no" "no expectations: spfwrong.test lacks the include"
+out=$(pc -i include:spf.elsewhere.test spfwrong.test)
+is "$(get "$out" spf_include)" yes "SpfInclude is configurable"
+out=$(pc upper.test)
+is "$(get "$out" spf_include)" yes "SPF advice is case-insensitive"
+out=$(pc unverified.test)
+is "$(get "$out" verdict)" domain_exists "no expectations: unverified.test exists"
+out=$(pc nxdomain.test)
+is "$(get "$out" verdict)" domain_does_not_exist "no expectations: nxdomain.test does not exist"
+out=$(pc servfail.test)
+is "$(get "$out" verdict)" dns_unavailable "no expectations: servfail.test unavailable, not nonexistent"
+out=$(pc UPPER.TEST.)
+is "$(get "$out" domain) $(get "$out" verdict)" "upper.test domain_exists" "domain name normalised (case, trailing dot)"
+
+# --- hostile answers from the fault server
+SPF='v=spf1 include:qcloudmail.com ~all'
+hostile() {
+	local h=$1 want=$2 pat=$3 out
+	out=$(pc "$h.hostile.test" "TXT,$h.hostile.test,$SPF")
+	is "$(get "$out" verdict)" "$want" "hostile $h: $want"
+	[ -n "$pat" ] && like "$(get "$out" error)" "$pat" "hostile $h: error says \"$pat\""
+}
+hostile bigtxt dns_unavailable "longer than 4096"
+hostile many dns_unavailable "holds 300 records"
+hostile loop dns_unavailable "CNAME chain"
+hostile chain dns_unavailable "longer than 8"
+hostile wrongtype dns_unavailable "other types \(A\)"
+hostile wrongid dns_unavailable "ID differs"
+hostile wrongq dns_unavailable "question differs"
+hostile malformed dns_unavailable "malformed reply"
+hostile garbage dns_unavailable "malformed reply"
+hostile outside dns_matches_expected ""
+hostile tcponly dns_matches_expected ""
+hostile nultxt dns_lacks_records ""
+out=$(pc x.hostile.test "TXT,nultxt.hostile.test,$SPF")
+like "$(printf '%s\n' "$out" | grep '^item')" "NUL bytes ignored" "hostile nultxt: the NUL record is reported as ignored"
+out=$(pc x.hostile.test "AAAA,x.hostile.test,::1")
+is "$(item "$out" x.hostile.test AAAA)" "dns_error -1" "unsupported record type is a DNS error, never a match"
+
+# --- nameserver lists
+dead=$(free_port)
+out=$("$RUN" -n "127.0.0.1@$dead,$DNS_NAMESERVERS" -t 300 -x "$TSV" verified.test)
+el=$(get "$out" elapsed_ms)
+is "$(get "$out" verdict)" dns_matches_expected "dead nameserver first, live one second: verified.test matches"
+[ "$el" -ge 550 ] && [ "$el" -lt 1500 ]
+tap_ok $? "the dead server costs its timeout once per precheck, not per record (${el} ms)"
+out=$("$RUN" -n "127.0.0.1@$dead" -t 300 -x "$TSV" verified.test)
+el=$(get "$out" elapsed_ms)
+is "$(get "$out" verdict)" dns_unavailable "only a dead nameserver: dns_unavailable"
+[ "$el" -lt 1500 ]
+tap_ok $? "only a dead nameserver: bounded time (${el} ms)"
+# One resolver, a timeout first: ldns 1.8.3 would mark the fault server dead forever.
+out=$(pc -x "$TSV" timeout.test -- outside.hostile.test "TXT,outside.hostile.test,$SPF" -- verified.test)
+is "$(printf '%s\n' "$out" | awk '$1 == "verdict" { printf "%s ", $2 }')" \
+	"dns_unavailable dns_matches_expected dns_matches_expected " \
+	"a timed-out server answers the next precheck on the same resolver"
+out=$("$RUN" -n "::1@$dead, 127.0.0.1@$DNS_PORT" -t 300 -x "$TSV" cname.test)
+is "$(get "$out" verdict)" dns_matches_expected "IPv6 literal and spaces in the Nameserver list"
+out=$("$RUN" -n "127.0.0.1@99999" verified.test)
+like "$(get "$out" resolver_error)" "port" "bad port rejected when the resolver is built"
+
+# --- threads: 6 threads x 3 rounds, each with its own resolver
+out=$("$RUN" -n "$DNS_NAMESERVERS" -t 1000 -x "$TSV" -T 6 -r 3 verified.test unverified.test spfwrong.test \
+	mxwrong.test bigdkim.test upper.test cname.test notexist.test nxdomain.test servfail.test)
+like "$(printf '%s\n' "$out" | tail -n 1)" "^threads ok 180$" "6 threads x 3 rounds x 10 domains agree with the single-thread results"
+
+tap_done
