@@ -738,6 +738,14 @@ static int add_header(struct curl_slist **h, const char *name, const char *value
 	return 0;
 }
 
+/* free_headers - wipe (Authorization, X-TC-Token) and free the header list */
+static void free_headers(struct curl_slist *h)
+{
+	for (struct curl_slist *p = h; p; p = p->next)
+		explicit_bzero(p->data, strlen(p->data));
+	curl_slist_free_all(h);
+}
+
 /* build_headers - exactly the headers that were signed, plus the unsigned X-TC-* ones */
 static struct curl_slist *build_headers(sv_client *c, const char *action, int64_t ts,
                                         const char *authorization)
@@ -759,7 +767,7 @@ static struct curl_slist *build_headers(sv_client *c, const char *action, int64_
 		bad |= add_header(&h, "X-TC-Token", c->cred.token);
 	bad |= add_header(&h, "Expect", ""); /* no 100-continue round trip */
 	if (bad) {
-		curl_slist_free_all(h);
+		free_headers(h);
 		return NULL;
 	}
 	return h;
@@ -773,6 +781,7 @@ static int call(sv_client *c, const char *action, const sv_buf *body, long *stat
 	sv_tc3_result sig;
 	struct curl_slist *h;
 	char err[256];
+	long conns = 0;
 	CURLcode rc;
 
 	*status = 0;
@@ -803,7 +812,7 @@ static int call(sv_client *c, const char *action, const sv_buf *body, long *stat
 	rc = curl_easy_perform(c->curl);
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
-	curl_slist_free_all(h);
+	free_headers(h);
 	if (rc != CURLE_OK) {
 		set_error(out, transport_code(rc, &c->resp), SV_ECLASS_RETRYABLE, "%s %s: %s",
 		          action, c->ep.url,
@@ -814,6 +823,8 @@ static int call(sv_client *c, const char *action, const sv_buf *body, long *stat
 		return -1;
 	}
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
+	if (curl_easy_getinfo(c->curl, CURLINFO_NUM_CONNECTS, &conns) == CURLE_OK && conns > 0)
+		sv_stat_inc(sv_stat_counter("api.connections"), (uint64_t)conns); /* 0 = reused */
 	return 0;
 }
 

@@ -6,7 +6,8 @@
  *	environment source is exercised end to end.  Prints one line per
  *	result: domain state verified error_code error_class http_status
  *	nattrs request_id(yes/no) rc, tab-separated; library logs go to
- *	stderr at debug level (the test greps them for the secret).
+ *	stderr at debug level (the test greps them for the secret), then
+ *	"stat api.calls N api.connections M" (M < N: connections reused).
  */
 #include "config.h"
 
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #include "sesverify.h"
+#include "stats.h"
 
 /* to_stderr - every library log line, debug included */
 static void to_stderr(int level, const char *msg, void *arg)
@@ -83,6 +85,9 @@ int main(int argc, char **argv)
 			sv_identity_clear(&id);
 		}
 	}
+	fprintf(stderr, "stat api.calls %llu api.connections %llu\n",
+	        (unsigned long long)sv_stat_get("api.calls"),
+	        (unsigned long long)sv_stat_get("api.connections"));
 	sv_client_free(c);
 	sv_config_free(cfg);
 	sv_library_cleanup();

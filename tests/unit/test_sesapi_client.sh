@@ -61,6 +61,12 @@ like "$(grep '^message slow.test' "$tmp/err")" 'timed out' "timeout message says
 like "$(grep '^message http502.test' "$tmp/err")" "HTTP 502 from $EMU_URL/" "HTTP 502 message names the endpoint"
 is "$(emu_count UpdateEmailIdentity upper.test)" 1 "emulator saw the normalised name"
 
+# keep-alive: one easy handle per client, so one connection for many calls
+"$drv" "$EMU_URL" "$EMU_CA" 2000 update verified.test unverified.test notexist.test \
+	verified.test unverified.test notexist.test >"$tmp/o2" 2>"$tmp/err2"
+like "$(grep '^stat ' "$tmp/err2")" '^stat api.calls 6 api.connections 1$' "6 calls over 1 connection (keep-alive)"
+cat "$tmp/err2" >>"$tmp/err"
+
 # the token went out as X-TC-Token on every request the emulator logged
 is "$(grep -c '"token": false' "$EMU_LOG")" 0 "X-TC-Token on every request"
 
