@@ -656,8 +656,10 @@ sv_client *sv_client_new(const sv_config *cfg, char *err, size_t errlen)
 		goto fail;
 	if (sv_credentials_resolve(cfg, &c->cred, err, errlen) < 0)
 		goto fail;
-	c->timeout_ms = cfg->api_timeout > 0 && cfg->api_timeout < 600000 ? (long)cfg->api_timeout
-	                                                                  : DEFAULT_TIMEOUT_MS;
+	/* 0 or unset: the default; absurd values are capped at 10 minutes */
+	c->timeout_ms = cfg->api_timeout <= 0       ? DEFAULT_TIMEOUT_MS
+	                : cfg->api_timeout > 600000 ? 600000
+	                                            : (long)cfg->api_timeout;
 	if ((c->region = strdup(cfg->region ? cfg->region : DEFAULT_REGION)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -845,7 +847,7 @@ static void note_error(const char *action, const char *what, const sv_identity *
 	if (strncmp(r->error_code, "Parse.", 6) == 0)
 		count("api.errors.parse");
 	sv_log(r->error_class == SV_ECLASS_CONFIG ? SV_LOG_ERR : SV_LOG_WARNING,
-	       "api: %s %s: %s (%s)%s%s%s%s", action, what, r->error_code,
+	       "api: %s%s%s: %s (%s)%s%s%s%s", action, *what ? " " : "", what, r->error_code,
 	       sv_error_class_name(r->error_class), r->error_message ? ": " : "",
 	       r->error_message ? r->error_message : "", r->request_id[0] ? " RequestId " : "",
 	       r->request_id);
