@@ -24,7 +24,9 @@ struct sv_ratelimit {
 	double cur; /* bucket rate now (adaptive) */
 	double tokens;
 	int64_t last_refill, last_penalty;
-	int64_t *ring; /* grant times, oldest at head */
+	int64_t *ring;  /* grant times, oldest at head */
+	uint64_t *seqs; /* grant number held by each slot */
+	uint64_t next_seq;
 	int head, count;
 	int shutdown;
 	uint64_t waits;
@@ -51,7 +53,11 @@ sv_ratelimit *sv_ratelimit_new(int rate, sv_rl_clock_fn clock, void *arg)
 		rate = 1;
 	if ((rl = calloc(1, sizeof(*rl))) == NULL)
 		return NULL;
-	if ((rl->ring = calloc((size_t)rate, sizeof(*rl->ring))) == NULL) {
+	rl->ring = calloc((size_t)rate, sizeof(*rl->ring));
+	rl->seqs = calloc((size_t)rate, sizeof(*rl->seqs));
+	if (!rl->ring || !rl->seqs) {
+		free(rl->ring);
+		free(rl->seqs);
 		free(rl);
 		return NULL;
 	}
@@ -80,6 +86,7 @@ void sv_ratelimit_free(sv_ratelimit *rl)
 	pthread_cond_destroy(&rl->cond);
 	pthread_mutex_destroy(&rl->lock);
 	free(rl->ring);
+	free(rl->seqs);
 	free(rl);
 }
 
@@ -103,9 +110,11 @@ static void refill(sv_ratelimit *rl, int64_t now)
 		rl->tokens = rl->cur < 1 ? 1 : rl->cur;
 }
 
-/* try_locked - grant now (0) or say how long to wait (us) */
-static int64_t try_locked(sv_ratelimit *rl, int64_t now)
+/* try_locked - grant now (0, *ticket set) or say how long to wait (us) */
+static int64_t try_locked(sv_ratelimit *rl, int64_t now, uint64_t *ticket)
 {
+	int slot;
+
 	refill(rl, now);
 	if (rl->count >= rl->rate) {
 		int64_t due = rl->ring[rl->head] + 1000000 + SV_RL_MARGIN_US;
@@ -118,12 +127,16 @@ static int64_t try_locked(sv_ratelimit *rl, int64_t now)
 	}
 	rl->tokens -= 1.0;
 	if (rl->count >= rl->rate) {
-		rl->ring[rl->head] = now;
+		slot = rl->head;
 		rl->head = (rl->head + 1) % rl->rate;
 	} else {
-		rl->ring[(rl->head + rl->count) % rl->rate] = now;
+		slot = (rl->head + rl->count) % rl->rate;
 		rl->count++;
 	}
+	rl->ring[slot] = now;
+	rl->seqs[slot] = ++rl->next_seq;
+	if (ticket)
+		*ticket = rl->next_seq;
 	return 0;
 }
 
@@ -133,7 +146,7 @@ int64_t sv_ratelimit_try(sv_ratelimit *rl)
 	int64_t w;
 
 	pthread_mutex_lock(&rl->lock);
-	w = rl->shutdown ? -1 : try_locked(rl, rl->clock(rl->clock_arg));
+	w = rl->shutdown ? -1 : try_locked(rl, rl->clock(rl->clock_arg), NULL);
 	pthread_mutex_unlock(&rl->lock);
 	return w;
 }
@@ -141,13 +154,45 @@ int64_t sv_ratelimit_try(sv_ratelimit *rl)
 /* sv_ratelimit_acquire - block until granted (0) or shut down (-1) */
 int sv_ratelimit_acquire(sv_ratelimit *rl)
 {
+	return sv_ratelimit_acquire_ticket(rl, NULL);
+}
+
+/*
+ * sv_ratelimit_done - the request of ticket has its answer
+ *	The server counts a request when it arrives, which is after the grant
+ *	by the time to connect and send (a TLS handshake, earlier pages of a
+ *	list).  The answer came after the arrival, so moving the grant's
+ *	time to now is a safe upper bound for the window rule.
+ */
+void sv_ratelimit_done(sv_ratelimit *rl, uint64_t ticket)
+{
+	int64_t now;
+
+	if (ticket == 0)
+		return;
+	pthread_mutex_lock(&rl->lock);
+	now = rl->clock(rl->clock_arg);
+	for (int i = 0; i < rl->count; i++) {
+		int slot = (rl->head + i) % rl->rate;
+		if (rl->seqs[slot] == ticket) {
+			if (rl->ring[slot] < now)
+				rl->ring[slot] = now;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&rl->lock);
+}
+
+/* sv_ratelimit_acquire_ticket - acquire; *ticket names the grant for sv_ratelimit_done */
+int sv_ratelimit_acquire_ticket(sv_ratelimit *rl, uint64_t *ticket)
+{
 	int waited = 0, rc = -1;
 	struct timespec ts;
 	int64_t w, until;
 
 	pthread_mutex_lock(&rl->lock);
 	while (!rl->shutdown) {
-		if ((w = try_locked(rl, rl->clock(rl->clock_arg))) == 0) {
+		if ((w = try_locked(rl, rl->clock(rl->clock_arg), ticket)) == 0) {
 			rc = 0;
 			break;
 		}
@@ -187,18 +232,29 @@ void sv_ratelimit_penalize(sv_ratelimit *rl)
 void sv_ratelimit_set_rate(sv_ratelimit *rl, int rate)
 {
 	int64_t *ring;
+	uint64_t *seqs;
 	int keep, i;
 
 	if (rate < 1)
 		rate = 1;
-	if ((ring = calloc((size_t)rate, sizeof(*ring))) == NULL)
+	ring = calloc((size_t)rate, sizeof(*ring));
+	seqs = calloc((size_t)rate, sizeof(*seqs));
+	if (!ring || !seqs) {
+		free(ring);
+		free(seqs);
 		return;
+	}
 	pthread_mutex_lock(&rl->lock);
 	keep = rl->count < rate ? rl->count : rate;
-	for (i = 0; i < keep; i++)
-		ring[i] = rl->ring[(rl->head + rl->count - keep + i) % rl->rate];
+	for (i = 0; i < keep; i++) {
+		int from = (rl->head + rl->count - keep + i) % rl->rate;
+		ring[i] = rl->ring[from];
+		seqs[i] = rl->seqs[from];
+	}
 	free(rl->ring);
+	free(rl->seqs);
 	rl->ring = ring;
+	rl->seqs = seqs;
 	rl->head = 0;
 	rl->count = keep;
 	rl->rate = rate;

@@ -7,6 +7,8 @@
  *	sv_ratelimit *sv_ratelimit_new(int rate, sv_rl_clock_fn clock, void *arg);
  *	int64_t sv_ratelimit_try(sv_ratelimit *rl);
  *	int sv_ratelimit_acquire(sv_ratelimit *rl);
+int sv_ratelimit_acquire_ticket(sv_ratelimit *rl, uint64_t *ticket);
+void sv_ratelimit_done(sv_ratelimit *rl, uint64_t ticket);
  *	void sv_ratelimit_penalize(sv_ratelimit *rl);
  *	void sv_ratelimit_set_rate(sv_ratelimit *rl, int rate);
  *	void sv_ratelimit_shutdown(sv_ratelimit *rl);
@@ -29,8 +31,12 @@
  *	sv_ratelimit_try() never blocks: 0 means granted (and recorded), a
  *	positive value is the number of microseconds until a grant may be
  *	possible.  sv_ratelimit_acquire() blocks until granted (0) or until
- *	sv_ratelimit_shutdown() (-1).  The clock is injectable (monotonic
- *	microseconds) so the rules are unit-tested without sleeping; acquire
+ *	sv_ratelimit_shutdown() (-1).  sv_ratelimit_acquire_ticket() also
+ *	names the grant; sv_ratelimit_done(ticket) after the answer arrived
+ *	moves that grant's time to "now", because the server counted the
+ *	request at its arrival, somewhere between grant and answer (a new
+ *	TLS connection or the earlier pages of a list delay it by tens of ms).  The clock is
+injectable (monotonic *	microseconds) so the rules are unit-tested without sleeping; acquire
  *	always sleeps on the real monotonic clock.
  *
  *	Counters: "ratelimit.waits" (acquire had to wait), "ratelimit.penalties".
@@ -49,6 +55,8 @@ sv_ratelimit *sv_ratelimit_new(int rate, sv_rl_clock_fn clock, void *arg);
 void sv_ratelimit_free(sv_ratelimit *rl);
 int64_t sv_ratelimit_try(sv_ratelimit *rl);
 int sv_ratelimit_acquire(sv_ratelimit *rl);
+int sv_ratelimit_acquire_ticket(sv_ratelimit *rl, uint64_t *ticket);
+void sv_ratelimit_done(sv_ratelimit *rl, uint64_t ticket);
 void sv_ratelimit_penalize(sv_ratelimit *rl);
 void sv_ratelimit_set_rate(sv_ratelimit *rl, int rate);
 void sv_ratelimit_shutdown(sv_ratelimit *rl);

@@ -16,14 +16,15 @@
 
 #include "log.h"
 #include "refresher.h"
+#include "sesapi.h"
 #include "stats.h"
 
-#define NBUCKET       65536
-#define LIST_FRESH_MS (60 * 1000) /* a never-seen domain trusts a list this young */
-#define LIST_RETRY_MS (60 * 1000) /* after a failed list fetch, per-domain calls */
-#define LOG_EVERY_MS  (60 * 1000) /* configuration errors: at most one line a minute */
-#define RATE_ATTEMPTS 3
-#define LIST_PAGE     100 /* items the client asks per ListEmailIdentities page */
+#define NBUCKET          65536
+#define LIST_FRESH_MS    (60 * 1000) /* a never-seen domain trusts a list this young */
+#define LIST_RETRY_MS    (60 * 1000) /* after a failed list fetch, per-domain calls */
+#define LOG_EVERY_MS     (60 * 1000) /* configuration errors: at most one line a minute */
+#define RATE_ATTEMPTS    3
+#define LIST_FIRST_PAGES 3 /* tokens for a first list of unknown size (accounts hold ~10) */
 
 struct job {
 	struct job *qnext, *qprev, *hnext;
@@ -66,7 +67,7 @@ struct sv_refresher {
 
 	int64_t last_config_log;
 	struct {
-		uint64_t *calls, *errors, *rate_limited, *list_calls, *saved_precheck, *saved_list;
+		uint64_t *rate_limited, *saved_precheck, *saved_list;
 		uint64_t *queued, *coalesced, *dropped, *done, *extended, *config_errors;
 	} st;
 };
@@ -287,6 +288,8 @@ static void no_client(struct worker *w, const char *domain, sv_identity *id)
 /* call_update - one UpdateEmailIdentity, paced, retried on rate limits */
 static void call_update(sv_refresher *r, struct worker *w, const char *domain, sv_identity *id)
 {
+	uint64_t ticket = 0;
+
 	memset(id, 0, sizeof(*id));
 	for (int attempt = 0; attempt < RATE_ATTEMPTS; attempt++) {
 		sv_identity_clear(id);
@@ -294,15 +297,15 @@ static void call_update(sv_refresher *r, struct worker *w, const char *domain, s
 			no_client(w, domain, id);
 			return;
 		}
-		if (sv_ratelimit_acquire(r->env.rl) < 0) {
+		if (sv_ratelimit_acquire_ticket(r->env.rl, &ticket) < 0) {
 			snprintf(id->domain, sizeof(id->domain), "%s", domain);
 			id->state = SV_STATE_ERROR;
 			snprintf(id->error_code, sizeof(id->error_code), "Shutdown");
 			id->error_class = SV_ECLASS_RETRYABLE;
 			return;
 		}
-		sv_stat_inc(r->st.calls, 1);
 		sv_client_update_identity(w->client, domain, id);
+		sv_ratelimit_done(r->env.rl, ticket);
 		if (id->error_class != SV_ECLASS_RATE_LIMITED)
 			return;
 		sv_stat_inc(r->st.rate_limited, 1);
@@ -382,31 +385,41 @@ static void reconcile(sv_refresher *r, const sv_listed *items, size_t n)
 /*
  * fetch_list - ListEmailIdentities (all pages), caller set list_fetching
  *	The client walks the pages itself, so the limiter is asked for one
- *	token per page the last list needed.
+ *	token per page the last list needed (three the first time), and
+ *	pages beyond that are charged afterwards.
  */
 static int fetch_list(sv_refresher *r, struct worker *w)
 {
 	sv_listed *items = NULL;
 	sv_identity err;
-	size_t n = 0, pages;
+	size_t n = 0, pages, used;
+	uint64_t tickets[SV_API_LIST_MAX_PAGES];
 	int rc = -1;
 
 	memset(&err, 0, sizeof(err));
 	pthread_mutex_lock(&r->list_lock);
-	pages = 1 + r->nitems / LIST_PAGE;
+	pages = r->list_ok ? 1 + r->nitems / SV_API_LIST_LIMIT : LIST_FIRST_PAGES;
 	pthread_mutex_unlock(&r->list_lock);
+	if (pages > SV_API_LIST_MAX_PAGES)
+		pages = SV_API_LIST_MAX_PAGES;
+	memset(tickets, 0, sizeof(tickets));
 	if (!w->client) {
 		no_client(w, "", &err);
 		config_error(r, "ListEmailIdentities", &err);
 		goto done;
 	}
 	for (size_t i = 0; i < pages; i++)
-		if (sv_ratelimit_acquire(r->env.rl) < 0)
+		if (sv_ratelimit_acquire_ticket(r->env.rl, &tickets[i]) < 0)
 			goto done;
-	sv_stat_inc(r->st.calls, 1);
-	sv_stat_inc(r->st.list_calls, 1);
-	if (sv_client_list_identities(w->client, &items, &n, &err) < 0) {
-		sv_stat_inc(r->st.errors, 1);
+	rc = sv_client_list_identities(w->client, &items, &n, &err);
+	for (size_t i = 0; i < pages; i++)
+		sv_ratelimit_done(r->env.rl, tickets[i]);
+	/* more pages than reserved: charge them now so the next second pays */
+	for (used = 1 + n / SV_API_LIST_LIMIT; used > pages; used--)
+		if (sv_ratelimit_acquire(r->env.rl) < 0)
+			break;
+	if (rc < 0) {
+		rc = -1;
 		if (err.error_class == SV_ECLASS_RATE_LIMITED) {
 			sv_stat_inc(r->st.rate_limited, 1);
 			sv_ratelimit_penalize(r->env.rl);
@@ -514,7 +527,6 @@ static void api_refresh(sv_refresher *r, struct worker *w, const char *domain, s
 	           (id.state == SV_STATE_VERIFIED || id.state == SV_STATE_UNVERIFIED)) {
 		sv_cache_apply_answer(rec, &id, now, t);
 	} else {
-		sv_stat_inc(r->st.errors, 1);
 		if (!id.error_code[0])
 			snprintf(id.error_code, sizeof(id.error_code), "Transport.Failed");
 		if (id.error_class == SV_ECLASS_CONFIG)
@@ -784,10 +796,7 @@ sv_refresher *sv_refresher_new(const sv_refresher_env *env, char *err, size_t er
 	pthread_cond_init(&r->list_cond, NULL);
 	r->gen = 1;
 	r->last_config_log = -LOG_EVERY_MS;
-	r->st.calls = sv_stat_counter("api.calls");
-	r->st.errors = sv_stat_counter("api.errors");
-	r->st.rate_limited = sv_stat_counter("api.rate_limited");
-	r->st.list_calls = sv_stat_counter("api.list_calls");
+	r->st.rate_limited = sv_stat_counter("refresh.rate_limited_retries");
 	r->st.saved_precheck = sv_stat_counter("api.saved.precheck");
 	r->st.saved_list = sv_stat_counter("api.saved.list");
 	r->st.queued = sv_stat_counter("refresh.queued");

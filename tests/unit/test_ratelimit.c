@@ -141,6 +141,30 @@ static void adaptive(void)
 	sv_ratelimit_free(rl);
 }
 
+/* done_stamp - a grant answered late counts from its answer */
+static void done_stamp(void)
+{
+	sv_ratelimit *rl;
+	uint64_t first = 0, t;
+	int64_t w;
+
+	fake_now = 50000000;
+	rl = sv_ratelimit_new(3, fake_clock, NULL);
+	/* acquire_ticket never blocks here: tokens and window are free */
+	ok(sv_ratelimit_acquire_ticket(rl, &first) == 0 && first != 0, "ticket issued");
+	sv_ratelimit_acquire_ticket(rl, &t);
+	sv_ratelimit_acquire_ticket(rl, &t);
+	fake_now += 200000;
+	sv_ratelimit_done(rl, first); /* its answer came 200 ms later */
+	fake_now += 900000;
+	w = sv_ratelimit_try(rl);
+	ok(w > 0 && w <= 200000 + SV_RL_MARGIN_US, "window counts from the answer: wait %lld us",
+	   (long long)w);
+	fake_now += w;
+	ok(sv_ratelimit_try(rl) == 0, "granted once the answered request is 1 s + margin old");
+	sv_ratelimit_free(rl);
+}
+
 static sv_ratelimit *shared;
 static int acquired;
 
@@ -205,6 +229,7 @@ int main(void)
 	bursts(100, 6);
 	sustained();
 	adaptive();
+	done_stamp();
 	real_clock();
 	return tap_done();
 }
