@@ -120,6 +120,42 @@ sleep 0.1
 is "$?" 3 "list API error -> failure"
 like "$(cat "$tmp/o2")" $'InternalError\tretryable' "list error code and class"
 
+# a misbehaving server: a 2 MiB body is cut off at the 1 MiB cap, a redirect is not followed
+port=$(free_port)
+python3 - "$port" "$tmp/emu/emu-cert.pem" "$tmp/emu/emu-key.pem" <<'PY' 2>"$tmp/bad-stderr" &
+import http.server, json, ssl, sys
+port, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def do_GET(self):
+        self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers(); self.wfile.write(b"ok")
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if body.get("EmailIdentity") == "big.test":
+            data = b'{"Response":{"RequestId":"' + b"x" * (2 << 20) + b'"}}'
+            self.send_response(200)
+        else:
+            data = b"moved"
+            self.send_response(302)
+            self.send_header("Location", "https://127.0.0.1:1/")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+srv = http.server.HTTPServer(("127.0.0.1", port), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+srv.serve_forever()
+PY
+badpid=$!
+at_exit "kill $badpid; wait $badpid"
+wait_port "$port" 10 "$badpid"
+"$drv" "https://localhost:$port" "$EMU_CA" 3000 update big.test redirect.test >"$tmp/o3" 2>>"$tmp/err"
+like "$(sed -n 1p "$tmp/o3")" $'^big.test\terror\t0\tTransport.ResponseTooLarge\tretryable' "2 MiB body -> Transport.ResponseTooLarge"
+like "$(sed -n 2p "$tmp/o3")" $'^redirect.test\terror\t0\tTransport.HTTP302\tretryable\t302' "redirect not followed -> Transport.HTTP302"
+
 # secrets: never in library logs, messages or the driver's output
 n=$(cat "$tmp/out" "$tmp/o2" "$tmp/list" "$tmp/err" | grep -c -e "$EMU_SECRET_KEY" -e 'tok-sesverify-DO-NOT-LOG' -e 'TC3-HMAC-SHA256 Credential')
 is "$n" 0 "no SecretKey, token or Authorization in any output"
