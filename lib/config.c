@@ -1438,7 +1438,6 @@ static int load_common(const char *name, char *dir, char *data, size_t len, unsi
 	ctx c = {
 	    .name = name, .dir = dir, .flags = flags, .report = report, .arg = arg, .seen = seen};
 
-	*out = NULL;
 	if ((c.cfg = sv_config_defaults()) == NULL ||
 	    (name && (c.cfg->path = strdup(name)) == NULL)) {
 		report_at(&c, name, 0, "out of memory");
@@ -1470,7 +1469,6 @@ int sv_config_load_buffer(const char *name, const char *data, size_t len, unsign
 	if (copy == NULL) {
 		ctx c = {.report = report, .arg = arg};
 		report_at(&c, name ? name : "(buffer)", 0, "out of memory");
-		*out = NULL;
 		return 1;
 	}
 	memcpy(copy, data, len);
@@ -1490,7 +1488,6 @@ int sv_config_load(const char *path, sv_config **out, sv_config_report_fn report
 	size_t len;
 	int rc;
 
-	*out = NULL;
 	if (path == NULL || *path == 0) {
 		report_at(&c, "(config)", 0, "no configuration file name");
 		return c.errors;

@@ -190,6 +190,7 @@ static void test_defaults(void)
 	       "dump of the defaults");
 	free(dump);
 	sv_config_free(c);
+	c = NULL;
 }
 
 /* test_every_key - a file setting every key to a non-default value */
@@ -310,6 +311,7 @@ static void test_every_key(void)
 		free(dump);
 	}
 	sv_config_free(c);
+	c = NULL;
 }
 
 /* test_errors - each kind of error with its exact message */
@@ -412,15 +414,18 @@ static void test_errors(void)
 	     "t.conf:1: Region: bad region \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	     "aaaaaaaaaaa...\" (expected a name such as ap-guangzhou)\n"},
 	};
+	static sv_config untouched; /* *out must not be written on failure */
 	sv_config *c;
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		int n = load_text(t[i].text, &c);
-		int lines = 0;
+		int n, lines = 0;
+		c = &untouched;
+		n = load_text(t[i].text, &c);
 		for (const char *p = t[i].want; *p; p++)
 			lines += *p == '\n';
 		is_str(msgs.data ? msgs.data : "", t[i].want, "error message for case %zu", i);
-		ok(n == lines && c == NULL, "case %zu: %d error(s), no config", i, lines);
+		ok(n == lines && c == &untouched, "case %zu: %d error(s), *out untouched", i,
+		   lines);
 	}
 
 	/* NUL byte and over-long line (not expressible as C strings above) */
@@ -476,7 +481,7 @@ static void test_many_errors(void)
 /* test_secrets - secret values never appear in messages */
 static void test_secrets(void)
 {
-	sv_config *c;
+	sv_config *c = NULL;
 	char path[512];
 
 	load_text("SecretId AKIDsesverifytest0000000000000000000\n"
@@ -517,9 +522,11 @@ static void test_secrets(void)
 	is_int(sv_config_load(path, &c, collect, NULL), 0, "0600 file with SecretKey accepted");
 	ok(c && c->secret_key && strcmp(c->secret_key, SECRET) == 0, "secret loaded");
 	sv_config_free(c);
+	c = NULL;
 	write_file("nosecret.conf", "Mode monitor\n", 0644, path, sizeof(path));
 	is_int(sv_config_load(path, &c, collect, NULL), 0, "0644 file without secrets accepted");
 	sv_config_free(c);
+	c = NULL;
 }
 
 /* test_files - missing file, @FILE lists */
@@ -527,6 +534,8 @@ static void test_files(void)
 {
 	sv_config *c;
 	char path[512], list[512], want[2048];
+
+	c = NULL;
 
 	sv_buf_reset(&msgs);
 	snprintf(path, sizeof(path), "%s/missing.conf", tmpdir);
@@ -552,6 +561,7 @@ static void test_files(void)
 	       strcmp(c->skip_domains[1], "xn--bcher-kva.example") == 0 && !c->skip_domains[2],
 	   "@FILE domains normalised and distinct");
 	sv_config_free(c);
+	c = NULL;
 
 	write_file("bad.list", "good.example\nbad..example\ntwo.example three.example\n[1.2.3.4]\n",
 	           0644, list, sizeof(list));
@@ -678,7 +688,7 @@ static void test_sample_and_man(void)
 	char path[1024], out[512];
 	char *sample, *man;
 	sv_buf unc;
-	sv_config *c;
+	sv_config *c = NULL;
 
 	snprintf(path, sizeof(path), "%s/contrib/sesverify-milter.conf.sample", top ? top : ".");
 	sample = read_all(path);
@@ -688,6 +698,7 @@ static void test_sample_and_man(void)
 	sv_buf_reset(&msgs);
 	is_int(sv_config_load(path, &c, collect, NULL), 0, "sample as shipped loads");
 	sv_config_free(c);
+	c = NULL;
 
 	/* uncomment every "#Key value" line */
 	sv_buf_init(&unc, 0);
@@ -725,6 +736,7 @@ static void test_sample_and_man(void)
 		sv_config_free(d);
 	}
 	sv_config_free(c);
+	c = NULL;
 
 	/* a broken copy: report what the loader prints (documented in the issue) */
 	write_file("broken.conf",
