@@ -182,6 +182,31 @@ static int bad(pctx *p, const char *fmt, ...)
 	return -1;
 }
 
+/*
+ * scrub - replace control characters in text taken from a response
+ *	These strings end up in log lines, SMTP reply text and tables; a
+ *	decoded \r\n from the server must not become a line break there.
+ */
+static void scrub(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
+/* shorten - cut s to at most max bytes (ending in "...") on a UTF-8 boundary */
+static void shorten(char *s, size_t max)
+{
+	size_t cut;
+
+	if (strlen(s) <= max)
+		return;
+	cut = max - 3;
+	while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
+		cut--; /* do not split a multi-byte character */
+	memcpy(s + cut, "...", 4);
+}
+
 /* field - key of obj, which must have the type (optional: missing or null is -1 without error) */
 static int field(pctx *p, int obj, const char *key, sv_json_type type, int required, int *tok)
 {
@@ -210,6 +235,7 @@ static int str_field(pctx *p, int obj, const char *key, int required, char *buf,
 		return -1;
 	if (t >= 0 && sv_json_get_string_buf(p->doc, t, buf, size) < 0)
 		return bad(p, "%s is invalid or longer than %zu bytes", key, size - 1);
+	scrub(buf);
 	return 0;
 }
 
@@ -225,6 +251,7 @@ static int dup_field(pctx *p, int obj, const char *key, int required, char **out
 		return (*out = strdup("")) ? 0 : bad(p, "out of memory");
 	if (sv_json_get_string(p->doc, t, SV_API_VALUE_MAX, out) < 0)
 		return bad(p, "%s is invalid or longer than %d bytes", key, SV_API_VALUE_MAX);
+	scrub(*out);
 	return 0;
 }
 
@@ -292,8 +319,10 @@ static int parse_api_error(pctx *p, int err, sv_identity *out)
 		return -1;
 	if (t >= 0 && sv_json_get_string(p->doc, t, 0, &msg) < 0)
 		return bad(p, "Error.Message is not valid text");
-	if (msg && strlen(msg) > SV_API_MESSAGE_MAX)
-		strcpy(msg + SV_API_MESSAGE_MAX - 3, "...");
+	if (msg) {
+		shorten(msg, SV_API_MESSAGE_MAX);
+		scrub(msg);
+	}
 	out->error_message = msg ? msg : strdup("");
 	out->error_class = sv_error_classify(out->error_code);
 	out->state = out->error_class == SV_ECLASS_NOT_EXIST ? SV_STATE_NOT_EXIST : SV_STATE_ERROR;

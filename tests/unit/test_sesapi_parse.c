@@ -217,7 +217,30 @@ static void malformed(void)
 	       strcmp(id.error_message + SV_API_MESSAGE_MAX - 3, "...") == 0,
 	   "... and shortened to %d bytes", SV_API_MESSAGE_MAX);
 	sv_identity_clear(&id);
+	/* a cut never splits a UTF-8 character */
+	o = (size_t)sprintf(big, "{\"Response\":{\"Error\":{\"Code\":\"InternalError\","
+	                         "\"Message\":\"");
+	for (int i = 0; i < 1000; i++)
+		o += (size_t)sprintf(big + o, "\xe4\xb8\xad");
+	strcpy(big + o, "\"}}}");
+	is_int(parse(big, 200, &id), 0, "long multi-byte message accepted");
+	ok(id.error_message && strlen(id.error_message) <= SV_API_MESSAGE_MAX &&
+	       (strlen(id.error_message) - 3) % 3 == 0,
+	   "... cut on a character boundary (%zu bytes)",
+	   id.error_message ? strlen(id.error_message) : 0);
+	sv_identity_clear(&id);
 	free(big);
+
+	/* control characters from the server never reach logs or SMTP text */
+	is_int(parse("{\"Response\":{\"VerifiedForSendingStatus\":false,\"Attributes\":[{\"Type\":"
+	             "\"TXT\",\"SendDomain\":\"a\\r\\nb\",\"ExpectedValue\":\"x\\ty\",\"Status\":"
+	             "false}],\"RequestId\":\"r\\n1\"}}",
+	             200, &id),
+	       0, "control characters parse");
+	is_str(id.attrs[0].send_domain, "a??b", "CR LF scrubbed in SendDomain");
+	is_str(id.attrs[0].expected, "x?y", "tab scrubbed in ExpectedValue");
+	is_str(id.request_id, "r?1", "newline scrubbed in RequestId");
+	sv_identity_clear(&id);
 
 	/* reuse: a second parse into a used struct drops the old attributes */
 	memset(&id, 0, sizeof(id));
