@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -42,8 +43,11 @@ static pid_t start_worker(int (*worker)(void *), void *arg)
 		mlog(SV_LOG_ERR, "supervisor: fork: %s", strerror(errno));
 		return -1;
 	}
-	if (pid == 0)
-		_exit(worker(arg));
+	if (pid == 0) {
+		/* exit(), not _exit(): the worker's own atexit work (and leak checks) runs */
+		fflush(NULL);
+		exit(worker(arg));
+	}
 	mlog(SV_LOG_INFO, "supervisor: worker %ld started", (long)pid);
 	return pid;
 }

@@ -80,6 +80,16 @@ ml_stop() {
 	wait "$ML_PID" 2>/dev/null
 	ML_STATUS=$?
 	ML_PID=
+	# a crash or sanitizer report in the worker must fail the test even
+	# when the supervisor hid it by starting a new worker
+	if grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error:' "$ML_LOG"; then
+		not_ok "no sanitizer report in the milter log"
+		grep -E -A12 'AddressSanitizer|LeakSanitizer|runtime error:' "$ML_LOG" | sed 's/^/#   /' | head -n 40
+	fi
+	if [ -z "${ML_EXPECT_DEATHS:-}" ] && grep -q 'worker died' "$ML_LOG"; then
+		not_ok "no unexpected worker death"
+		grep 'worker died' "$ML_LOG" | sed 's/^/#   /'
+	fi
 }
 
 ml_worker() {

@@ -6,6 +6,7 @@
 . "$top_srcdir/tests/milter/milter-lib.sh"
 
 ml_setup
+ML_EXPECT_DEATHS=1 # kill -9 and SIGHUP of the worker below
 ml_conf "CheckFrom envelope"
 ml_start || { echo "Bail out! milter did not start"; exit 1; }
 is "$(cat "$ML_DIR/milter.pid")" "$ML_PID" "PidFile holds the supervisor's pid"
