@@ -3,8 +3,9 @@
  *	Owns storage only: 64 shards, each a mutex, a chained hash table and
  *	an LRU list, so that milter threads looking up different domains
  *	rarely meet on a lock and a lookup holds one for a few hundred ns.
- *	The size bound (max_entries) is enforced per shard (max/64 each) by
- *	evicting the least recently used record.  TTL rules, validation and
+ *	The size bound (max_entries) is global; the victim is chosen in the
+ *	inserting shard by CLOCK, an approximation of least-recently-used
+ *	that lets lookups set one byte instead of relinking a list.  TTL rules, validation and
  *	refresh policy live in cache.c and refresher.c.
  *
  *	An entry is one allocation: fixed fields, then the domain and the
@@ -36,6 +37,7 @@ struct ent {
 	uint16_t failures;
 	uint8_t state, flags;
 	uint8_t dlen;
+	uint8_t ref; /* looked up since the eviction hand last passed */
 	char strs[]; /* domain NUL request_id NUL */
 };
 
@@ -50,6 +52,7 @@ struct shard {
 
 struct mem {
 	struct shard shards[NSHARD];
+	size_t max, total; /* total: atomic */
 	uint64_t *stat_evicted;
 };
 
@@ -80,11 +83,12 @@ static void *mem_open(size_t max_entries, char *err, size_t errlen)
 		struct shard *s = &m->shards[i];
 		pthread_mutex_init(&s->lock, NULL);
 		s->mask = 63;
-		s->max = max_entries ? (max_entries + NSHARD - 1) / NSHARD : SIZE_MAX;
+		s->max = SIZE_MAX;
 		if ((s->tab = calloc(s->mask + 1, sizeof(*s->tab))) == NULL)
 			goto nomem;
 	}
 	m->stat_evicted = sv_stat_counter("cache.evicted");
+	m->max = max_entries ? max_entries : SIZE_MAX;
 	return m;
 nomem:
 	if (m)
@@ -189,7 +193,7 @@ static void grow(struct shard *s)
 }
 
 /* unlink_ent - remove e from hash chain and LRU list (caller frees) */
-static void unlink_ent(struct shard *s, struct ent *e)
+static void unlink_ent(struct mem *m, struct shard *s, struct ent *e)
 {
 	struct ent **pp;
 
@@ -197,9 +201,17 @@ static void unlink_ent(struct shard *s, struct ent *e)
 	*pp = e->hnext;
 	lru_unlink(s, e);
 	s->count--;
+	__atomic_fetch_sub(&m->total, 1, __ATOMIC_RELAXED);
 }
 
-/* insert - add a new entry, evicting the least recently used beyond max */
+/*
+ * insert - add a new entry; beyond MaxEntries evict in this shard
+ *	Eviction is CLOCK (second chance) over the shard's list: a lookup
+ *	only sets e->ref (no list surgery on the hot path), the hand at the
+ *	tail gives referenced entries another round at the head and evicts
+ *	the first unreferenced one.  The bound is global (one atomic count),
+ *	the victim local, so a skewed shard cannot evict early.
+ */
 static void insert(struct mem *m, struct shard *s, struct ent *e)
 {
 	size_t b;
@@ -211,9 +223,18 @@ static void insert(struct mem *m, struct shard *s, struct ent *e)
 	s->tab[b] = e;
 	lru_front(s, e);
 	s->count++;
-	while (s->count > s->max && s->tail && s->tail != e) {
+	__atomic_fetch_add(&m->total, 1, __ATOMIC_RELAXED);
+	for (int spins = 0; __atomic_load_n(&m->total, __ATOMIC_RELAXED) > m->max && s->tail &&
+	                    s->tail != e && spins < 1000;
+	     spins++) {
 		struct ent *old = s->tail;
-		unlink_ent(s, old);
+		if (old->ref) {
+			old->ref = 0;
+			lru_unlink(s, old);
+			lru_front(s, old);
+			continue;
+		}
+		unlink_ent(m, s, old);
 		ent_free(old);
 		sv_stat_inc(m->stat_evicted, 1);
 	}
@@ -255,6 +276,15 @@ err:
 	return NULL;
 }
 
+/* copy_str - bounded copy without printf machinery (hot path) */
+static void copy_str(char *dst, size_t len, const char *src)
+{
+	size_t n = strnlen(src, len - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = 0;
+}
+
 /* shallow - a record viewing e's data (no allocation; valid under the lock) */
 static void shallow(const struct ent *e, sv_cache_rec *r)
 {
@@ -265,8 +295,8 @@ static void shallow(const struct ent *e, sv_cache_rec *r)
 	r->api_checked_at = e->api_checked_at;
 	r->next_try = e->next_try;
 	r->failures = e->failures;
-	snprintf(r->request_id, sizeof(r->request_id), "%s", e->strs + e->dlen + 1);
-	snprintf(r->error_code, sizeof(r->error_code), "%s", e->ecode ? e->ecode : "");
+	copy_str(r->request_id, sizeof(r->request_id), e->strs + e->dlen + 1);
+	copy_str(r->error_code, sizeof(r->error_code), e->ecode ? e->ecode : "");
 	r->error_message = e->errmsg;
 	r->attrs = e->attrs;
 	r->nattrs = e->nattrs;
@@ -286,10 +316,8 @@ static int mem_peek(void *be, const char *domain, int64_t now, sv_entry_view *v,
 		pthread_mutex_unlock(&s->lock);
 		return -1;
 	}
-	if (s->head != e) {
-		lru_unlink(s, e);
-		lru_front(s, e);
-	}
+	if (!e->ref)
+		e->ref = 1;
 	shallow(e, &r);
 	if (v)
 		sv_cache_fill_view(&r, now, v);
@@ -387,7 +415,7 @@ static int mem_del(void *be, const char *domain)
 
 	pthread_mutex_lock(&s->lock);
 	if ((e = find(s, domain, h, NULL)) != NULL)
-		unlink_ent(s, e);
+		unlink_ent(m, s, e);
 	pthread_mutex_unlock(&s->lock);
 	if (!e)
 		return -1;

@@ -1,0 +1,180 @@
+/*
+ * cache-bench.c - cache lookup throughput and memory per entry.
+ *	For 1k, 100k and 1M entries: bytes per entry beyond the strings
+ *	(mallinfo2 before/after filling the in-memory backend), snapshot
+ *	save and load times, and lookups per second with 1 and 2 threads,
+ *	both at the backend (sv_cache_peek) and through the public hot path
+ *	(sv_engine_lookup: normalisation, peek, refresh decision).
+ *	Not part of "make check"; build with "make tests/bench/cache-bench".
+ *
+ * Usage: cache-bench [SECONDS-PER-MEASUREMENT] [MAX-ENTRIES]
+ */
+#include "config.h"
+
+#include <malloc.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "sesverify.h"
+#include "snapshot.h"
+
+static double secs = 1.0;
+static char **names;
+static size_t nnames;
+static sv_cache *cache;
+static sv_engine *engine;
+static volatile int stop;
+
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static size_t heap(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+	return mi.uordblks + mi.hblkhd;
+}
+
+struct worker {
+	pthread_t tid;
+	unsigned long n;
+	uint64_t rnd;
+	int use_engine;
+};
+
+static void *run(void *arg)
+{
+	struct worker *w = arg;
+	sv_entry_view v;
+	int64_t now = sv_cache_now_ms();
+
+	while (!stop) {
+		for (int k = 0; k < 256; k++) {
+			w->rnd ^= w->rnd << 13;
+			w->rnd ^= w->rnd >> 7;
+			w->rnd ^= w->rnd << 17;
+			const char *d = names[w->rnd % nnames];
+			if (w->use_engine)
+				sv_engine_lookup(engine, d, &v);
+			else
+				sv_cache_peek(cache, d, now, &v, NULL);
+		}
+		w->n += 256;
+	}
+	return NULL;
+}
+
+/* measure - lookups per second with t threads */
+static double measure(int t, int use_engine)
+{
+	struct worker w[8];
+	unsigned long total = 0;
+	double t0;
+
+	stop = 0;
+	for (int i = 0; i < t; i++) {
+		w[i].n = 0;
+		w[i].rnd = 0x9E3779B97F4A7C15ULL * (uint64_t)(i + 1);
+		w[i].use_engine = use_engine;
+		pthread_create(&w[i].tid, NULL, run, &w[i]);
+	}
+	t0 = mono();
+	usleep((useconds_t)(secs * 1e6));
+	stop = 1;
+	for (int i = 0; i < t; i++) {
+		pthread_join(w[i].tid, NULL);
+		total += w[i].n;
+	}
+	return total / (mono() - t0);
+}
+
+static void bench(size_t n)
+{
+	char err[256], path[] = "/tmp/sv-cache-bench-XXXXXX", file[300];
+	size_t before, after, strings = 0, saved;
+	sv_cache_rec r = {0};
+	int64_t now = sv_cache_now_ms();
+	double t0, tsave, tload;
+	sv_config *cfg;
+
+	names = calloc(n, sizeof(*names));
+	nnames = n;
+	for (size_t i = 0; i < n; i++) {
+		char d[64];
+		snprintf(d, sizeof(d), "d%07zu.example.com", i);
+		names[i] = strdup(d);
+	}
+	r.state = SV_STATE_VERIFIED;
+	r.fetched_at = r.api_checked_at = now;
+	r.expires_at = now + 3600 * 1000;
+	before = heap();
+	cache = sv_cache_open(NULL, n, err, sizeof(err));
+	for (size_t i = 0; i < n; i++) {
+		snprintf(r.request_id, sizeof(r.request_id), "%08zx-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
+		         i);
+		sv_cache_put(cache, names[i], &r);
+		strings += strlen(names[i]) + 1 + strlen(r.request_id) + 1;
+	}
+	after = heap();
+	printf("entries %zu: %.0f bytes/entry in total, %.0f beyond the strings (domain+request id "
+	       "%.0f)\n",
+	       n, (double)(after - before) / n, (double)(after - before - strings) / n,
+	       (double)strings / n);
+	printf("entries %zu: backend lookups/s 1 thread %.2fM, 2 threads %.2fM\n", n,
+	       measure(1, 0) / 1e6, measure(2, 0) / 1e6);
+
+	mkdtemp(path);
+	snprintf(file, sizeof(file), "%s/cache", path);
+	t0 = mono();
+	sv_snapshot_save(cache, file, now, &saved, err, sizeof(err));
+	tsave = mono() - t0;
+	sv_cache_close(cache);
+
+	cfg = sv_config_defaults();
+	free(cfg->cache_file);
+	cfg->cache_file = strdup(file);
+	cfg->warm_up = false;
+	cfg->max_entries = n;
+	engine = sv_engine_new(cfg, err, sizeof(err));
+	t0 = mono();
+	sv_engine_start(engine);
+	tload = mono() - t0;
+	printf("entries %zu: snapshot save %.2f s, load (engine start) %.2f s\n", n, tsave, tload);
+	printf("entries %zu: sv_engine_lookup/s 1 thread %.2fM, 2 threads %.2fM\n", n,
+	       measure(1, 1) / 1e6, measure(2, 1) / 1e6);
+	sv_engine_free(engine);
+	sv_config_free(cfg);
+	unlink(file);
+	rmdir(path);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	size_t max = 1000000;
+
+	if (argc > 1)
+		secs = atof(argv[1]);
+	if (argc > 2)
+		max = (size_t)atol(argv[2]);
+	sv_library_init();
+	sv_log_set_handler(NULL, NULL, SV_LOG_WARNING);
+	unsetenv("TENCENTCLOUD_SECRET_ID");
+	printf("cpus %ld\n", sysconf(_SC_NPROCESSORS_ONLN));
+	for (size_t n = 1000; n <= max; n *= 100)
+		bench(n);
+	sv_library_cleanup();
+	return 0;
+}
