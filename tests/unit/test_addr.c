@@ -209,7 +209,8 @@ static void test_hostile(void)
 	is_int(where, 14, "NUL offset reported");
 
 	/* exactly-sized buffer without a terminating NUL: no overread (ASan checks) */
-	p = malloc(18);
+	if ((p = malloc(18)) == NULL)
+		exit(1);
 	memcpy(p, "\"unterminated (x\\", 17);
 	is_int(sv_addr_from(p, 17, &list, &why, NULL), SV_ADDR_SYNTAX,
 	       "unterminated at buffer end");
@@ -221,7 +222,8 @@ static void test_hostile(void)
 	       "unterminated buffer parsed by length");
 	free(p);
 
-	big = malloc(SV_ADDR_MAX_INPUT + 2);
+	if ((big = malloc(SV_ADDR_MAX_INPUT + 2)) == NULL)
+		exit(1);
 	memset(big, 'a', SV_ADDR_MAX_INPUT + 1);
 	big[SV_ADDR_MAX_INPUT + 1] = 0;
 	is_int(sv_addr_from(big, SV_ADDR_MAX_INPUT + 1, &list, &why, NULL), SV_ADDR_SYNTAX,

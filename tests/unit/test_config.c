@@ -432,6 +432,8 @@ static void test_errors(void)
 	{
 		static const char nul[] = "Mode enforce\nRegion ap\0x\nApiRate 5\n";
 		char *big = malloc(5000);
+		if (big == NULL)
+			exit(1);
 		sv_buf_reset(&msgs);
 		is_int(sv_config_load_buffer("t.conf", nul, sizeof(nul) - 1, 0, &c, collect, NULL),
 		       1, "NUL byte: one error");
