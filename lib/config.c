@@ -1212,6 +1212,9 @@ static int parse_value(ctx *c, const key *k, char *v, char *err, size_t errlen)
 			         echo(v, e, sizeof(e)));
 			return -1;
 		}
+		if (k->check == check_facility) /* a name, case-insensitive like enums */
+			for (char *p = v; *p; p++)
+				*p = (char)tolower((unsigned char)*p);
 		if (k->check && k->check(v, err, errlen) < 0)
 			return -1;
 		return set_str(field(cfg, k), v, err, errlen);

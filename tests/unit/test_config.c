@@ -232,7 +232,7 @@ static void test_every_key(void)
 	    "ErrorAction reject\n"
 	    "PidFile /run/x.pid\n"
 	    "UserID milter:mail\n"
-	    "SyslogFacility local3\n"
+	    "SyslogFacility LOCAL3\n"
 	    "LogLevel debug\n";
 	sv_config *c = NULL;
 	int n = load_text(text, &c);
@@ -291,7 +291,7 @@ static void test_every_key(void)
 	is_int(c->error_action, SV_ERROR_REJECT, "ErrorAction");
 	is_str(c->pid_file, "/run/x.pid", "PidFile");
 	is_str(c->user_id, "milter:mail", "UserID");
-	is_str(c->syslog_facility, "local3", "SyslogFacility");
+	is_str(c->syslog_facility, "local3", "SyslogFacility lower-cased");
 	is_int(c->log_level, SV_LOG_DEBUG, "LogLevel");
 
 	{
