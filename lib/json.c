@@ -600,11 +600,13 @@ const char *sv_json_raw(const sv_json *doc, int tok, size_t *len)
 /* key_equals - compare a key token with a C string, decoding escapes if any */
 static int key_equals(const sv_json *doc, int tok, const char *key)
 {
-	size_t len, klen = strlen(key), dlen;
+	size_t len = 0, klen = strlen(key), dlen;
 	const char *raw = sv_json_raw(doc, tok, &len);
 	char *tmp;
 	int eq;
 
+	if (raw == NULL)
+		return 0;
 	if (memchr(raw, '\\', len) == NULL)
 		return len == klen && memcmp(raw, key, len) == 0;
 	if (len < klen || (tmp = malloc(len + 1)) == NULL)
@@ -634,7 +636,7 @@ int sv_json_get(const sv_json *doc, int obj, const char *key)
 /* sv_json_get_string - decoded copy, at most max bytes (0: no limit) */
 int sv_json_get_string(const sv_json *doc, int tok, size_t max, char **out)
 {
-	size_t len, dlen;
+	size_t len = 0, dlen = 0;
 	const char *raw;
 	char *s;
 
@@ -656,7 +658,7 @@ int sv_json_get_string(const sv_json *doc, int tok, size_t max, char **out)
 int sv_json_get_string_buf(const sv_json *doc, int tok, char *buf, size_t size)
 {
 	char *s;
-	size_t len;
+	size_t len = 0;
 
 	if (size == 0 || sv_json_get_string(doc, tok, 0, &s) < 0)
 		return -1;
@@ -672,7 +674,7 @@ int sv_json_get_string_buf(const sv_json *doc, int tok, char *buf, size_t size)
 /* sv_json_get_bool - exactly true or false */
 int sv_json_get_bool(const sv_json *doc, int tok, bool *out)
 {
-	size_t len;
+	size_t len = 0;
 	const char *raw;
 
 	if (sv_json_type_of(doc, tok) != SV_JSON_BOOL)
@@ -692,7 +694,7 @@ int sv_json_get_int(const sv_json *doc, int tok, long long *out)
 {
 	char tmp[32], *end;
 	const char *raw;
-	size_t len;
+	size_t len = 0;
 	long long v;
 
 	if (sv_json_type_of(doc, tok) != SV_JSON_NUMBER)
