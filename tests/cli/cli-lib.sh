@@ -72,3 +72,15 @@ except Exception as e:
     print("EXCEPTION: %r" % e)' "$1")
 	is "$got" True "$2"
 }
+
+# cli_done - one last point: no sanitizer report in anything the CLI printed
+# (UBSan reports do not change the exit status), then the plan
+cli_done() {
+	if grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error:' "$CLI_SEEN"; then
+		not_ok "no sanitizer report in the CLI's output"
+		grep -E -B2 -A10 'AddressSanitizer|LeakSanitizer|runtime error:' "$CLI_SEEN" | head -n 40 | sed 's/^/#   /'
+	else
+		ok "no sanitizer report in the CLI's output"
+	fi
+	tap_done
+}

@@ -7,9 +7,9 @@
 [ -f "$top_srcdir/tests/dns/dns.sh" ] || skip_all "tests/dns/dns.sh not present"
 command -v nsd >/dev/null || skip_all "nsd not installed"
 . "$top_srcdir/tests/dns/dns.sh"
-dns_start "$CLI_TMP/dns" >"$CLI_TMP/dns-start.log" 2>&1 || skip_all "the test DNS server did not start"
+dns_start "$CLI_TMP/dns" >"$CLI_TMP/dns-start.log" 2>&1 || { echo "Bail out! the test DNS server did not start"; sed "s/^/# /" "$CLI_TMP/dns-start.log"; exit 1; }
 # DNS_PORT is set: the emulator answers "dns" domains from the same zones.
-emu_start "$CLI_TMP/emu" || skip_all "the SES emulator did not start"
+emu_start "$CLI_TMP/emu" || { echo "Bail out! the SES emulator did not start"; exit 1; }
 conf=$CLI_TMP/sesverify.conf
 cp "$EMU_CONF" "$conf"
 printf '%s\n' "ApiTimeout 2s" "Nameserver $DNS_NAMESERVERS" "DnsTimeout 500ms" >>"$conf"
@@ -75,4 +75,4 @@ sv -c "$conf" precheck "${ex[@]}" verified.test nxdomain.test servfail.test
 is_rc 3 "precheck: worst of 0, 1, 3 is 3"
 
 cli_no_secret "$EMU_LOG"
-tap_done
+cli_done

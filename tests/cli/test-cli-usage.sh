@@ -108,4 +108,4 @@ sv -c "$CLI_TMP/ctl.conf" cache flush
 is_rc 2 "cache: unknown verb: exit 2"
 is "$(wc -l <"$CLI_TMP/ctl-requests")" "$n" "cache usage errors: nothing sent to the server"
 
-tap_done
+cli_done

@@ -11,7 +11,7 @@
 command -v curl >/dev/null || skip_all "curl not installed"
 command -v openssl >/dev/null || skip_all "openssl not installed"
 tmp=$(mktmp)
-emu_start "$tmp" || skip_all "emulator did not start"
+emu_start "$tmp" || { echo "Bail out! the emulator did not start"; exit 1; }
 
 # field JSON PYEXPR - evaluate PYEXPR over the parsed body r (Response object)
 field() {
@@ -209,7 +209,7 @@ if [ -f "$top_srcdir/tests/dns/dns.sh" ]; then
 				"[True]" "dns: List shows later.test SendingEnabled after the re-check"
 		fi
 	else
-		diag "tests/dns/dns.sh could not start a DNS server; DNS-backed verdicts not tested"
+		not_ok "tests/dns/dns.sh could not start the test DNS server"
 	fi
 else
 	diag "tests/dns/dns.sh not present yet; DNS-backed verdicts not tested"
