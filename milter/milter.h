@@ -83,7 +83,7 @@ int daemon_drop(const char *spec);
 int daemon_unix_path(const char *spec, char *path, size_t len);
 
 /* supervisor.c */
-int supervise(int (*worker)(void *), void *arg, void (*reload)(void));
+int supervise(int (*worker)(void *), void *arg, void (*reload)(void), void (*poke)(void));
 
 /* control.c (see control.h for the protocol) */
 

@@ -9,12 +9,15 @@
 #include "config.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <libmilter/mfapi.h>
@@ -48,6 +51,54 @@ static void supervisor_reload(void)
 		sv_config_free(boot_cfg);
 		boot_cfg = cfg;
 	}
+}
+
+/* supervisor_poke - wake the stopping worker's listener: connect once, close */
+static void supervisor_poke(void)
+{
+	const char *spec = boot_cfg ? boot_cfg->socket : NULL;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	char host[256], *at;
+	const char *port;
+	int fd;
+
+	if (spec == NULL)
+		return;
+	if (daemon_unix_path(spec, sun.sun_path, sizeof(sun.sun_path)) == 0) {
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0) {
+			(void)connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+			close(fd);
+		}
+		return;
+	}
+	/* inet:PORT@HOST / inet6:PORT@HOST; without a host, the loopback */
+	if (strncmp(spec, "inet:", 5) == 0) {
+		hints.ai_family = AF_INET;
+		port = spec + 5;
+	} else if (strncmp(spec, "inet6:", 6) == 0) {
+		hints.ai_family = AF_INET6;
+		port = spec + 6;
+	} else {
+		return;
+	}
+	snprintf(host, sizeof(host), "%s", port);
+	at = strchr(host, '@');
+	if (at)
+		*at++ = 0;
+	if (at && *at == '[') {
+		at++;
+		at[strcspn(at, "]")] = 0;
+	}
+	if (getaddrinfo(at && *at ? at : NULL, host, &hints, &ai) != 0)
+		return;
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0) {
+		(void)connect(fd, ai->ai_addr, ai->ai_addrlen);
+		close(fd);
+	}
+	freeaddrinfo(ai);
 }
 
 /* reload_main - the worker's SIGUSR1 thread */
@@ -228,7 +279,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	boot_cfg = cfg;
-	rc = supervise(worker, NULL, supervisor_reload);
+	rc = supervise(worker, NULL, supervisor_reload, supervisor_poke);
 	daemon_pidfile_remove(boot_cfg ? boot_cfg->pid_file : NULL);
 	sv_config_free(boot_cfg);
 	return rc;

@@ -67,11 +67,14 @@ static void describe(int status, char *buf, size_t len)
  * supervise - run workers until told to stop; the exit status
  *	reload() is called on SIGHUP/SIGUSR1 before the worker is told, so
  *	that a restarted worker starts from the latest good configuration.
+ *	poke() is called on every tick while a stopping worker still runs:
+ *	libmilter's listener notices a stop request only when its select()
+ *	times out (5 s) or a connection arrives, so poke() connects once.
  */
-int supervise(int (*worker)(void *), void *arg, void (*reload)(void))
+int supervise(int (*worker)(void *), void *arg, void (*reload)(void), void (*poke)(void))
 {
 	double restarts[RESTART_MAX] = {0}, restart_at = 0, stop_deadline = 0;
-	int nrestarts = 0, status;
+	int nrestarts = 0, pokes = 0, status;
 	bool stopping = false;
 	sigset_t set;
 	siginfo_t info;
@@ -144,6 +147,10 @@ int supervise(int (*worker)(void *), void *arg, void (*reload)(void))
 			mlog(SV_LOG_ERR,
 			     "supervisor: worker died (%s); restarting (%d in the last %d s)", how,
 			     nrestarts, RESTART_WINDOW);
+		}
+		if (stopping && child > 0 && poke && pokes < 10) {
+			pokes++;
+			poke();
 		}
 		if (stopping && child > 0 && now > stop_deadline) {
 			mlog(SV_LOG_ERR, "supervisor: worker did not stop within %d s; killing it",

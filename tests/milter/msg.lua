@@ -11,6 +11,7 @@
 --   expect_eoh    like expect_mail, for the end of headers (default continue)
 --   expect_hdr    exact X-SESVerify value added at end of message
 --   from2, expect_mail2  a second message on the same connection
+--   steps=envelope|header  check the negotiated protocol steps
 --   rset=1        abort (RSET) after the first message's headers
 local function opt(name, default)
 	local v = _G[name]
@@ -51,6 +52,26 @@ if opt("daemon") then
 end
 if mt.conninfo(conn, opt("host", "client.test"), opt("ip", "127.0.0.1")) ~= nil then
 	error("conninfo failed")
+end
+
+-- negotiation: only the steps the configuration needs
+if opt("steps") then
+	local function need(flag, name, want)
+		if mt.test_option(conn, flag) ~= want then
+			error(string.format("negotiation: %s %s", name, want and "not requested" or "requested"))
+		end
+	end
+	need(SMFIP_NOHELO, "SMFIP_NOHELO", true)
+	need(SMFIP_NORCPT, "SMFIP_NORCPT", true)
+	need(SMFIP_NOBODY, "SMFIP_NOBODY", true)
+	need(SMFIP_NOUNKNOWN, "SMFIP_NOUNKNOWN", true)
+	need(SMFIP_NODATA, "SMFIP_NODATA", true)
+	need(SMFIP_NOHDRS, "SMFIP_NOHDRS", opt("steps") == "envelope")
+	need(SMFIP_NOEOH, "SMFIP_NOEOH", opt("steps") == "envelope")
+	if not mt.test_action(conn, SMFIF_ADDHDRS) then
+		error("negotiation: SMFIF_ADDHDRS not requested")
+	end
+	mt.echo("negotiated steps fit CheckFrom " .. opt("steps"))
 end
 
 -- one message; returns true when the filter wants the rest of it

@@ -9,6 +9,8 @@ ml_setup
 ml_conf "CheckFrom envelope,header"
 ml_start || { echo "Bail out! milter did not start"; exit 1; }
 
+ml_msg "negotiation: headers and EOH kept for CheckFrom header" steps=header \
+	from='<a@verified.test>' hfrom='a@verified.test' expect_eoh=accept
 ml_msg "verified envelope and From: accepted at EOH" from='<a@verified.test>' \
 	hfrom='"Alice, Sales" <alice@verified.test>' expect_eoh=accept
 ml_msg "From: unverified while envelope verified: rejected at EOH" from='<a@verified.test>' \
