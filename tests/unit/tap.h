@@ -42,7 +42,7 @@ __attribute__((format(printf, 2, 3), unused)) static int ok(int cond, const char
 			printf("#   got:      %lld\n#   expected: %lld\n", g_, w_);                \
 	} while (0)
 
-__attribute__((unused)) static void diag(const char *fmt, ...)
+__attribute__((format(printf, 1, 2), unused)) static void diag(const char *fmt, ...)
 {
 	va_list ap;
 	printf("# ");
