@@ -50,4 +50,28 @@ out=$(timeout 20 "$bin" -f -c "$dir/ok.conf" -p "unix:$dir/no/such/dir/m.sock" 2
 rc=$?
 is "$rc" 1 "unusable -p socket: exit 1 (no restart loop)"
 like "$out" "cannot listen on milter socket unix:$dir/no/such/dir/m\.sock" "and says which socket"
+# without -f: detach, PidFile holds the supervisor, SIGTERM removes it
+cat >"$dir/d.conf" <<CONF
+Socket unix:$dir/d-milter.sock
+ControlSocket unix:$dir/d-control.sock
+CacheFile $dir/d-cache
+PidFile $dir/d.pid
+WarmUp no
+CONF
+"$bin" -c "$dir/d.conf" >"$dir/d.out" 2>&1
+is "$?" 0 "daemon start: the foreground process exits 0"
+for ((i = 0; i < 100; i++)); do [ -s "$dir/d.pid" ] && [ -S "$dir/d-control.sock" ] && break; sleep 0.05; done
+pid=$(cat "$dir/d.pid" 2>/dev/null)
+at_exit "kill -9 $pid"
+ppid=$(ps -o ppid= -p "$pid" 2>/dev/null | tr -d ' ')
+[ -n "$ppid" ] && [ "$ppid" != "$$" ] && [ "$(ps -o tty= -p "$pid" | tr -d ' ')" = "?" ]
+tap_ok $? "detached: not our child, no terminal"
+[ -n "$(pgrep -P "$pid")" ]
+tap_ok $? "the supervisor runs a worker"
+kill -TERM "$pid"
+for ((i = 0; i < 200; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+kill -0 "$pid" 2>/dev/null
+tap_ok $((1 - $?)) "SIGTERM stops the daemon"
+[ ! -e "$dir/d.pid" ] && [ -s "$dir/d-cache" ]
+tap_ok $? "PidFile removed, snapshot written"
 tap_done
