@@ -36,11 +36,14 @@
  *	time per sv_precheck() call.
  *
  *	Existence: the batch starts with an SOA query for the domain.
- *	NXDOMAIN means the domain does not exist.  NOERROR with an SOA in
- *	the answer (zone apex) or in the authority section (a name inside a
- *	zone), or with any answer record, means it exists.  NOERROR without
- *	any SOA is a broken answer and counts as a DNS error, never as "does
- *	not exist", so that a lame server cannot make a domain look absent.
+ *	NXDOMAIN means the domain does not exist.  NOERROR means it exists:
+ *	normally with an SOA in the answer (zone apex) or in the authority
+ *	section (a name inside a zone); a NOERROR answer without any SOA is
+ *	still taken as existing (RFC 8020: only NXDOMAIN says a name is
+ *	absent, and forwarders such as systemd-resolved drop the authority
+ *	section), because a false "does not exist" would skip the API for a
+ *	real domain.  A referral (no SOA, NS in authority) is not an answer
+ *	at all: the next server is asked.
  * DIAGNOSTICS
  *	Details are English strings in sv_pc_item.detail and
  *	sv_precheck_result.error; each exchange failure is logged at debug.
@@ -1157,13 +1160,11 @@ static bool existence(struct pc_batch *b, sv_precheck_result *out)
 		all_items(out, SV_PC_MISSING, lk->rcode, "domain does not exist (NXDOMAIN)");
 		return false;
 	}
-	if (!lk->soa && lk->nanswer == 0) {
-		out->verdict = SV_PRECHECK_UNAVAILABLE;
-		setf(d, sizeof(d), "%s: NOERROR answer without SOA (lame server?)", out->domain);
-		set_str(&out->error, d);
-		all_items(out, SV_PC_DNS_ERROR, lk->rcode, d);
-		return false;
-	}
+	if (!lk->soa && lk->nanswer == 0)
+		/* RFC 8020: only NXDOMAIN says "absent"; forwarders such as
+		 * systemd-resolved drop the SOA of a NODATA answer */
+		sv_log(SV_LOG_DEBUG, "precheck: %s: NOERROR without SOA, taken as existing",
+		       out->domain);
 	return true;
 }
 

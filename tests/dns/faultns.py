@@ -27,6 +27,7 @@
 #   target.hostile.test TXT        "v=spf1 include:qcloudmail.com ~all"
 #   nultxt.hostile.test TXT        an SPF-looking TXT with an embedded NUL
 #   tcponly.hostile.test TXT       UDP: TC; TCP: the SPF record
+#   nosoa.hostile.test SOA         NOERROR with empty answer and authority
 #
 # Usage: faultns.py PORT   (prints "ready" on stdout once listening)
 import socket
@@ -110,6 +111,8 @@ def answer(q, tcp):
         return reply(q, rcode=2, flags=QR)
     if not under(name, "hostile.test"):
         return reply(q, rcode=5, flags=QR)
+    if qtype == T_SOA and name == "nosoa.hostile.test":
+        return reply(q)  # NOERROR, nothing at all (a forwarder that drops authority)
     if qtype == T_SOA:
         # NODATA below the apex, as a real authoritative server answers
         if name == "hostile.test":

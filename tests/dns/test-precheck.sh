@@ -115,6 +115,8 @@ out=$(pc nxdomain.test)
 is "$(get "$out" verdict)" domain_does_not_exist "no expectations: nxdomain.test does not exist"
 out=$(pc servfail.test)
 is "$(get "$out" verdict)" dns_unavailable "no expectations: servfail.test unavailable, not nonexistent"
+out=$(pc nosoa.hostile.test)
+is "$(get "$out" verdict)" domain_exists "NOERROR without any SOA still means the name exists (RFC 8020)"
 out=$(pc UPPER.TEST.)
 is "$(get "$out" domain) $(get "$out" verdict)" "upper.test domain_exists" "domain name normalised (case, trailing dot)"
 
