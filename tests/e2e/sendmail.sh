@@ -17,6 +17,7 @@
 #   sm_queue_count        messages in the private queue
 #   sm_sink_file ID       sink file holding "X-Test-Id: ID" (status 1: none)
 #   sm_wait_sink ID SECS
+#   sm_wait_queue N SECS wait until sm_queue_count is N
 #
 # After sm_init: SM_DIR, SM_PORT (SMTP on 127.0.0.1), SM_SINK_PORT, SM_SINK,
 # SM_TRANSCRIPT (-X log of every SMTP dialogue; there may be no syslog).
@@ -256,6 +257,16 @@ sm_wait_sink() {
 	local i
 	for ((i = 0; i < $2 * 10; i++)); do
 		sm_sink_file "$1" >/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# sm_wait_queue - wait up to SECS until the queue holds exactly N messages
+sm_wait_queue() {
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		[ "$(sm_queue_count)" -eq "$1" ] && return 0
 		sleep 0.1
 	done
 	return 1

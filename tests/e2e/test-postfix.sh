@@ -71,8 +71,8 @@ r=$(e2e_reply_to EOD "$out")
 like "$r" '^550 5\.7\.1 .*unverified\.test' "header From unverified.test: 550 5.7.1 at end of data"
 
 # Nothing of the rejected messages was queued or delivered.
-sleep 1
-is "$(pf_queue_count)" 0 "nothing queued after the rejects"
+pf_wait_queue 0 5
+tap_ok $? "nothing queued after the rejects"
 ! pf_sink_file "u1-$$" >/dev/null && ! pf_sink_file "h1-$$" >/dev/null
 tap_ok $? "rejected messages never reached the sink"
 
@@ -99,8 +99,9 @@ out=$(e2e_swaks "$PF_PORT" alice@verified.test d1-$$)
 like "$(e2e_reply_to "MAIL FROM" "$out")" '^4[0-9][0-9] ' "milter down: SMTP client gets 4xx (it keeps the message)"
 printf 'Subject: pickup\nX-Test-Id: d2-%s\n\nhello\n' "$$" |
 	pf_sendmail -f alice@verified.test x@dest.test
-sleep 2
-is "$(pf_queue_count)" 1 "milter down: sendmail(1) message stays queued"
+sleep 2 # pickup has tried (and been tempfailed) at least once by now
+pf_wait_queue 1 5
+tap_ok $? "milter down: sendmail(1) message stays queued"
 ! pf_sink_file "d2-$$" >/dev/null
 tap_ok $? "milter down: nothing delivered unfiltered"
 e2e_milter_start "$T" "$MPORT"

@@ -72,8 +72,8 @@ out=$(e2e_swaks "$SM_PORT" alice@verified.test h1-$$ --header 'From: Bob <bob@un
 like "$(e2e_reply_to EOD "$out")" '^550 5\.7\.1 .*unverified\.test' \
 	"header From unverified.test: 550 5.7.1 at end of data"
 
-sleep 1
-is "$(sm_queue_count)" 0 "nothing queued after the rejects"
+sm_wait_queue 0 5
+tap_ok $? "nothing queued after the rejects"
 ! sm_sink_file "u1-$$" >/dev/null && ! sm_sink_file "h1-$$" >/dev/null
 tap_ok $? "rejected messages never reached the sink"
 
