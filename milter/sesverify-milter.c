@@ -263,6 +263,8 @@ int main(int argc, char **argv)
 		usage();
 		return 2;
 	}
+	/* a control client or an MTA that hangs up must not kill the worker */
+	signal(SIGPIPE, SIG_IGN);
 	if (conf_load(conf_path, &cfg, CONF_STDERR) > 0)
 		return 1;
 	if (check_only) {
