@@ -208,7 +208,8 @@ void sv_cache_ttl_init(sv_cache_ttl *t, const sv_config *cfg)
 	t->not_exist = pick(cfg ? cfg->not_exist_ttl : 0, 1 * HOUR);
 	t->error = pick(cfg ? cfg->error_ttl : 0, 1 * MIN);
 	t->max_api_age = pick(cfg ? cfg->max_api_age : 0, 24 * HOUR);
-	t->max_stale = pick(cfg ? cfg->max_stale : 0, 24 * HOUR);
+	/* MaxStale 0 is meaningful (no serve-stale); only a missing config defaults */
+	t->max_stale = cfg ? (cfg->max_stale >= 0 ? cfg->max_stale : 0) : 24 * HOUR;
 }
 
 /* sv_cache_ttl_for - how long an answer of this state stays fresh */

@@ -20,9 +20,11 @@ void sv_ratelimit_done(sv_ratelimit *rl, uint64_t ticket);
  *	1. a token bucket refilled at the current (adaptive) rate, holding
  *	   at most that many tokens, and
  *	2. a hard sliding window: of the last "rate" grants, the oldest must
- *	   be at least one second plus a safety margin old.  The server counts
- *	   requests by arrival time, and arrival jitters by a few ms, so the
- *	   margin keeps any 1-second window at or under "rate".
+ *	   be at least one second plus a small margin old.  The server counts
+ *	   requests by arrival time, which lies between our grant and the
+ *	   answer; callers that report the answer (sv_ratelimit_done) move the
+ *	   grant's time there, so the rule holds for arrivals too, whatever
+ *	   the connection set-up or paging delays.
  *
  *	sv_ratelimit_penalize() reacts to RequestLimitExceeded/LimitExceeded:
  *	the bucket rate halves (at most once per second, floor 1/s) and then
@@ -49,7 +51,7 @@ injectable (monotonic *	microseconds) so the rules are unit-tested without sleep
 typedef struct sv_ratelimit sv_ratelimit;
 typedef int64_t (*sv_rl_clock_fn)(void *arg);
 
-#define SV_RL_MARGIN_US 50000 /* added to the 1-second window */
+#define SV_RL_MARGIN_US 10000 /* added to the 1-second window: timer slack */
 
 sv_ratelimit *sv_ratelimit_new(int rate, sv_rl_clock_fn clock, void *arg);
 void sv_ratelimit_free(sv_ratelimit *rl);

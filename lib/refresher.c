@@ -31,6 +31,7 @@ struct job {
 	int prio;
 	unsigned flags;
 	int inflight, again;
+	int64_t queued_at; /* arrival: an identity list fetched after it is fresh enough */
 	uint32_t hash;
 	char domain[];
 };
@@ -168,6 +169,7 @@ static int enqueue(sv_refresher *r, const char *domain, int prio, unsigned flags
 	}
 	memcpy(j->domain, domain, dl + 1);
 	j->hash = h;
+	j->queued_at = sv_cache_now_ms();
 	j->prio = prio;
 	j->flags = flags;
 	*pp = j;
@@ -214,6 +216,7 @@ static void finish_job(sv_refresher *r, struct job *j)
 	j->inflight = 0;
 	if ((again = j->again && !r->stop) != 0) {
 		j->again = 0;
+		j->queued_at = sv_cache_now_ms();
 		q_push(r, j);
 		pthread_cond_signal(&r->cond);
 	} else {
@@ -464,8 +467,14 @@ done:
 
 enum { L_ABSENT, L_PRESENT, L_UNAVAILABLE };
 
-/* list_check - existence of domain per a list at most a minute old */
-static int list_check(sv_refresher *r, struct worker *w, const char *domain, int force)
+/*
+ * list_check - existence of domain per the identity list
+ *	The list must have been fetched at most a minute before "since" (the
+ *	domain's arrival) or after it: a domain queued behind thousands of
+ *	others is not a reason to fetch the list again.
+ */
+static int list_check(sv_refresher *r, struct worker *w, const char *domain, int force,
+                      int64_t since)
 {
 	const sv_listed *l;
 	int64_t now = sv_cache_now_ms();
@@ -473,7 +482,7 @@ static int list_check(sv_refresher *r, struct worker *w, const char *domain, int
 
 	pthread_mutex_lock(&r->list_lock);
 	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED) &&
-	       (force || !r->list_ok || now - r->list_fetched_at > LIST_FRESH_MS)) {
+	       (force || !r->list_ok || r->list_fetched_at < since - LIST_FRESH_MS)) {
 		if (r->list_fetching) {
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
@@ -492,7 +501,7 @@ static int list_check(sv_refresher *r, struct worker *w, const char *domain, int
 		now = sv_cache_now_ms();
 		break;
 	}
-	if (r->list_ok && now - r->list_fetched_at <= LIST_FRESH_MS + 5000) {
+	if (r->list_ok && r->list_fetched_at >= since - LIST_FRESH_MS - 5000) {
 		l = find_listed(r->items, r->nitems, domain);
 		rc = l ? L_PRESENT : L_ABSENT;
 	}
@@ -584,10 +593,10 @@ static void refresh_answered(sv_refresher *r, struct worker *w, const char *doma
 }
 
 /* refresh_existence - never-seen, not_exist, error: list, NXDOMAIN, then API */
-static void refresh_existence(sv_refresher *r, struct worker *w, const char *domain,
+static void refresh_existence(sv_refresher *r, struct worker *w, const char *domain, int64_t since,
                               sv_cache_rec *rec, const sv_cache_ttl *t)
 {
-	int l = list_check(r, w, domain, 0);
+	int l = list_check(r, w, domain, 0, since);
 
 	if (l == L_ABSENT) {
 		sv_stat_inc(r->st.saved_list, 1);
@@ -606,7 +615,8 @@ static void refresh_existence(sv_refresher *r, struct worker *w, const char *dom
 }
 
 /* process - one job */
-static void process(sv_refresher *r, struct worker *w, const char *domain, unsigned flags)
+static void process(sv_refresher *r, struct worker *w, const char *domain, unsigned flags,
+                    int64_t since)
 {
 	sv_cache_rec rec;
 	sv_cache_ttl t;
@@ -621,7 +631,7 @@ static void process(sv_refresher *r, struct worker *w, const char *domain, unsig
 	else if (rec.state == SV_STATE_VERIFIED || rec.state == SV_STATE_UNVERIFIED)
 		refresh_answered(r, w, domain, &rec, &t);
 	else
-		refresh_existence(r, w, domain, &rec, &t);
+		refresh_existence(r, w, domain, since, &rec, &t);
 	store(r, domain, &rec);
 	sv_cache_rec_clear(&rec);
 }
@@ -637,7 +647,7 @@ static void warm_up(sv_refresher *r, struct worker *w)
 	int64_t now;
 	sv_cache_ttl t;
 
-	if (list_check(r, w, "", 1) == L_UNAVAILABLE)
+	if (list_check(r, w, "", 1, sv_cache_now_ms()) == L_UNAVAILABLE)
 		return;
 	pthread_mutex_lock(&r->list_lock);
 	n = r->nitems;
@@ -733,7 +743,7 @@ static struct job *pop(sv_refresher *r, struct worker *w)
 			if (warm)
 				warm_up(r, w);
 			else
-				list_check(r, w, "", 1);
+				list_check(r, w, "", 1, sv_cache_now_ms());
 			pthread_mutex_lock(&r->lock);
 			continue;
 		}
@@ -758,12 +768,14 @@ static void *worker_main(void *arg)
 
 	while ((j = pop(r, w)) != NULL) {
 		unsigned flags;
+		int64_t since;
 		/* flags asked while this run is in flight belong to the rerun */
 		pthread_mutex_lock(&r->lock);
 		flags = j->flags;
+		since = j->queued_at;
 		j->flags = 0;
 		pthread_mutex_unlock(&r->lock);
-		process(r, w, j->domain, flags);
+		process(r, w, j->domain, flags, since);
 		finish_job(r, j);
 	}
 	sv_client_free(w->client);

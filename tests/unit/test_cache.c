@@ -349,6 +349,19 @@ static void test_engine_offline(void)
 	s = sv_engine_lookup(e, "[1.2.3.4]", &v);
 	ok(s == SV_STATE_ERROR && strcmp(v.error_code, "Domain.Invalid") == 0,
 	   "invalid domain refused");
+	{
+		sv_config *cfg2 = sv_config_defaults();
+		free(cfg2->cache_file);
+		cfg2->cache_file = NULL;
+		cfg2->verified_ttl = 5000;
+		ok(sv_engine_reconfigure(e, cfg2) == 0,
+		   "reconfigure: workers switch to the new config");
+		s = sv_engine_lookup(e, "never-seen.test", &v);
+		ok(s == SV_STATE_ERROR, "entries survive a reconfigure (%s)", sv_state_name(s));
+		ok(sv_engine_reconfigure(e, cfg) == 0,
+		   "reconfigure back before freeing the new config");
+		sv_config_free(cfg2);
+	}
 	ok(sv_engine_forget(e, "never-seen.test") == 0, "forget a known domain");
 	ok(sv_engine_forget(e, "never-seen.test") == -1, "forget again: absent");
 	sv_engine_free(e);
