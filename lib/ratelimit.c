@@ -297,3 +297,14 @@ uint64_t sv_ratelimit_waits(sv_ratelimit *rl)
 	pthread_mutex_unlock(&rl->lock);
 	return n;
 }
+
+/* sv_ratelimit_rate - the configured rate */
+int sv_ratelimit_rate(sv_ratelimit *rl)
+{
+	int r;
+
+	pthread_mutex_lock(&rl->lock);
+	r = rl->rate;
+	pthread_mutex_unlock(&rl->lock);
+	return r;
+}

@@ -64,6 +64,8 @@ void sv_ratelimit_set_rate(sv_ratelimit *rl, int rate);
 void sv_ratelimit_shutdown(sv_ratelimit *rl);
 /* sv_ratelimit_current - the bucket's current rate (per second, for stats and tests) */
 double sv_ratelimit_current(sv_ratelimit *rl);
+/* sv_ratelimit_rate - the configured rate (ApiRate) */
+int sv_ratelimit_rate(sv_ratelimit *rl);
 /* sv_ratelimit_waits - how many acquire calls had to wait */
 uint64_t sv_ratelimit_waits(sv_ratelimit *rl);
 

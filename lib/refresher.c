@@ -418,7 +418,11 @@ static int fetch_list(sv_refresher *r, struct worker *w)
 	for (size_t i = 0; i < pages; i++)
 		sv_ratelimit_done(r->env.rl, tickets[i]);
 	/* more pages than reserved: charge them now so the next second pays */
-	for (used = 1 + n / SV_API_LIST_LIMIT; used > pages; used--)
+	if ((used = 1 + n / SV_API_LIST_LIMIT) > pages)
+		sv_log(used > (size_t)sv_ratelimit_rate(r->env.rl) ? SV_LOG_WARNING : SV_LOG_DEBUG,
+		       "identity list took %zu pages, sent back to back (ApiRate applies per page)",
+		       used);
+	for (; used > pages; used--)
 		if (sv_ratelimit_acquire(r->env.rl) < 0)
 			break;
 	if (rc < 0) {
@@ -465,7 +469,7 @@ done:
 	return rc;
 }
 
-enum { L_ABSENT, L_PRESENT, L_UNAVAILABLE };
+enum { L_ABSENT, L_PRESENT, L_ENABLED, L_UNAVAILABLE };
 
 /*
  * list_check - existence of domain per the identity list
@@ -503,7 +507,7 @@ static int list_check(sv_refresher *r, struct worker *w, const char *domain, int
 	}
 	if (r->list_ok && r->list_fetched_at >= since - LIST_FRESH_MS - 5000) {
 		l = find_listed(r->items, r->nitems, domain);
-		rc = l ? L_PRESENT : L_ABSENT;
+		rc = !l ? L_ABSENT : l->sending_enabled ? L_ENABLED : L_PRESENT;
 	}
 	pthread_mutex_unlock(&r->list_lock);
 	return rc;
@@ -592,7 +596,12 @@ static void refresh_answered(sv_refresher *r, struct worker *w, const char *doma
 	api_refresh(r, w, domain, rec, t);
 }
 
-/* refresh_existence - never-seen, not_exist, error: list, NXDOMAIN, then API */
+/*
+ * refresh_existence - never-seen, not_exist, error records
+ *	Absent from the list: not_exist; listed with SendingEnabled: verified;
+ *	listed otherwise (or no list): NXDOMAIN makes not_exist, else one
+ *	UpdateEmailIdentity learns state and attributes.
+ */
 static void refresh_existence(sv_refresher *r, struct worker *w, const char *domain, int64_t since,
                               sv_cache_rec *rec, const sv_cache_ttl *t)
 {
@@ -603,6 +612,17 @@ static void refresh_existence(sv_refresher *r, struct worker *w, const char *dom
 		sv_cache_apply_not_exist(
 		    rec, "not set up in Tencent Cloud SES (absent from ListEmailIdentities)",
 		    sv_cache_now_ms(), t);
+		return;
+	}
+	if (l == L_ENABLED) {
+		/* SendingEnabled is VerifiedForSendingStatus: verified without a call;
+		 * the attributes come with the first API refresh after VerifiedTTL */
+		sv_identity id;
+		memset(&id, 0, sizeof(id));
+		id.state = SV_STATE_VERIFIED;
+		sv_stat_inc(r->st.saved_list, 1);
+		sv_cache_apply_answer(rec, &id, sv_cache_now_ms(), t);
+		rec->flags |= SV_REC_LISTED | SV_REC_ENABLED;
 		return;
 	}
 	if (precheck(w, domain, NULL) == SV_PRECHECK_NXDOMAIN) {

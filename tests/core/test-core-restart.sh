@@ -18,6 +18,17 @@ for i in $(seq 0 49); do printf 's%03d.test\n' "$i"; done >"$dir/domains"
 echo unverified.test >>"$dir/domains"
 echo notexist.test >>"$dir/domains"
 
+# warm-up: the identity list answers listed domains; enabled ones cost no UpdateEmailIdentity
+core_conf "$dir/warm.conf" "WarmUp yes" "CacheFile $dir/cache-warm" "Nameserver $ns" "DnsTimeout 100ms"
+"$DRIVE" -c "$dir/warm.conf" -t 5000 -S verified.test unverified.test notlisted.test >"$dir/outw" 2>"$dir/errw"
+tap_ok $? "warm-up run"
+like "$(grep '^verified.test ' "$dir/outw")" '^verified.test verified ' "warm-up: listed and enabled is verified"
+is "$(emu_count UpdateEmailIdentity verified.test)" 0 "... without an UpdateEmailIdentity"
+like "$(grep '^unverified.test ' "$dir/outw")" '^unverified.test unverified ' "listed, not enabled: asked, unverified"
+is "$(emu_count UpdateEmailIdentity unverified.test)" 1 "... with one UpdateEmailIdentity"
+like "$(grep '^notlisted.test ' "$dir/outw")" '^notlisted.test not_exist ' "absent from the list: not_exist"
+is "$(emu_count UpdateEmailIdentity notlisted.test)" 0 "... without an UpdateEmailIdentity"
+
 "$DRIVE" -c "$dir/sv.conf" -f "$dir/domains" -q >"$dir/out1" 2>"$dir/err1"
 tap_ok $? "first run"
 is "$(awk '$1=="count" && $2=="verified" {print $3}' "$dir/out1")" 50 "50 verified"
