@@ -481,9 +481,11 @@ class Emulator:
             return True
 
     def log(self, entry):
-        if not self.logf:
+        """Append entry once (a delayed request is logged when it arrives)."""
+        if not self.logf or entry.get("_logged"):
             return
-        line = json.dumps(entry, sort_keys=True)
+        entry["_logged"] = True
+        line = json.dumps({k: v for k, v in entry.items() if k != "_logged"}, sort_keys=True)
         with self.log_lock:
             self.logf.write(line + "\n")
             self.logf.flush()
@@ -704,7 +706,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         emu = self.server.emu
         entry["fault"] = fault
         if fault.startswith("delay:"):
+            # Log now: the client may give up long before the answer, and
+            # tests count requests right after it did.
             entry["result"] = "delayed"
+            emu.log(entry)
             time.sleep(float(fault[6:]))
             return False
         if fault == "ratelimit":
