@@ -11,8 +11,8 @@
 #     sesverify-milter, configured for both,
 #     a private Postfix (own config and queue under a temp dir) that uses
 #     the milter and relays to a local SMTP sink instead of the Internet,
-# sends one message from each of a verified, an unverified, a never-seen
-# (unknown) and a not-set-up sender domain with swaks, prints what happened
+# sends one message from each of a verified, an unverified, an unknown (DNS
+# just fixed, not yet re-checked by SES) and a not-set-up sender domain with swaks, prints what happened
 # to each, and stops everything it started.  The system's own Postfix
 # configuration, if any, is not touched.  No real SES account is used.
 #
@@ -24,7 +24,7 @@ set -u
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 srcdir=$(cd "$here/../.." && pwd)
-install=1 builddir= keep=0
+install=1 builddir='' keep=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--no-install) install=0 ;;
@@ -94,7 +94,7 @@ export top_srcdir=$srcdir top_builddir=$builddir
 
 if [ "$keep" = 1 ]; then
 	T=$(mktemp -d /tmp/sesverify-demo.XXXXXX)
-	at_exit "echo 'demo files kept in $T'"
+	echo "demo files kept in $T"
 else
 	T=$(mktmp)
 fi
@@ -104,8 +104,11 @@ say "starting the test DNS server"
 dns_start "$T/dns" >"$T/dns.out" 2>&1 || { cat "$T/dns.out" >&2; die "test DNS did not start"; }
 say "starting the SES API emulator"
 emu_start "$T/emu" >"$T/emu.out" 2>&1 || { cat "$T/emu.out" >&2; die "SES emulator did not start"; }
-# The never-seen domain's API answer takes a second, so the wait is visible.
-emu_domain cname.test '{"state": "verified", "fault": "delay:1"}'
+# later.test has just published its DKIM record; SES has not re-checked it
+# yet, so sesverify does not know it and asks.  The answer takes a second,
+# so the wait is visible.
+dns_set_later_dkim "$T/dns" >>"$T/dns.out" 2>&1 || die "dns_set_later_dkim failed"
+emu_domain later.test '{"state": "dns", "fault": "delay:1"}'
 say "starting sesverify-milter"
 mport=$(free_port)
 e2e_milter_conf "$T" "$mport"
@@ -115,8 +118,8 @@ pf_init "$T/postfix" "inet:127.0.0.1:$mport"
 pf_start || die "Postfix did not start"
 
 # 4. one message per sender domain
-senders=(alice@verified.test bob@unverified.test carol@cname.test dave@notexist.test)
-notes=("verified in SES" "DNS record missing" "never seen before" "not set up in SES")
+senders=(alice@verified.test bob@unverified.test carol@later.test dave@notexist.test)
+notes=("verified in SES" "DNS record missing" "unknown: DNS just fixed" "not set up in SES")
 say "sending one message from each sender to x@dest.test via 127.0.0.1:$PF_PORT"
 declare -a result reply took delivered
 for i in "${!senders[@]}"; do
@@ -142,9 +145,9 @@ done
 
 # 5. what happened
 echo
-printf '%-22s %-20s %-10s %-9s %s\n' SENDER "DOMAIN IS" RESULT DELIVERED TIME
+printf '%-22s %-25s %-10s %-9s %s\n' SENDER "SENDER DOMAIN" RESULT DELIVERED TIME
 for i in "${!senders[@]}"; do
-	printf '%-22s %-20s %-10s %-9s %s ms\n' "${senders[$i]}" "${notes[$i]}" "${result[$i]}" \
+	printf '%-22s %-25s %-10s %-9s %s ms\n' "${senders[$i]}" "${notes[$i]}" "${result[$i]}" \
 		"${delivered[$i]}" "${took[$i]}"
 	printf '    SMTP reply: %s\n' "${reply[$i]}"
 done

@@ -49,7 +49,6 @@ e2e_milter_start() {
 	local dir=$1 port=$2
 	"$E2E_MILTER" -f -c "$dir/milter.conf" >>"$dir/milter.log" 2>&1 &
 	E2E_MILTER_PID=$!
-	E2E_MILTER_PORT=$port
 	at_exit e2e_milter_stop
 	wait_port "$port" 15 "$E2E_MILTER_PID"
 }
@@ -60,7 +59,6 @@ e2e_null_milter_start() {
 	shift 2
 	"$E2E_NULL_MILTER" -p "inet:$port@127.0.0.1" "$@" >>"$dir/milter.log" 2>&1 &
 	E2E_MILTER_PID=$!
-	E2E_MILTER_PORT=$port
 	at_exit e2e_milter_stop
 	wait_port "$port" 15 "$E2E_MILTER_PID"
 }

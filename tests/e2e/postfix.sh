@@ -196,11 +196,11 @@ pf_instance_pids() {
 pf_stop() {
 	local pid i
 	[ -n "${PF_ETC:-}" ] || return 0
-	if [ -n "$(pf_master_pid)" ]; then
+	pid=$(pf_master_pid)
+	if [ -n "$pid" ]; then
 		"$PF_POSTFIX" -c "$PF_ETC" stop >/dev/null 2>&1
-		pid=${PF_MASTER_PID:-$(pf_master_pid)}
 		for ((i = 0; i < 100; i++)); do
-			[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || break
+			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.05
 		done
 	fi

@@ -70,13 +70,13 @@ sm_available() {
 sm_fetch_deb() {
 	local cache=${SM_DEB_CACHE:-$top_builddir/tests/e2e/debs} deb
 	mkdir -p "$cache"
-	deb=$(ls "$cache"/sendmail-bin_*.deb 2>/dev/null | tail -n 1)
+	deb=$(find "$cache" -maxdepth 1 -name 'sendmail-bin_*.deb' | sort | tail -n 1)
 	if [ -z "$deb" ]; then
 		# Owned by _apt, apt does not warn "download is performed unsandboxed".
 		chown _apt "$cache" 2>/dev/null
 		(cd "$cache" && apt-get download -q sendmail-bin) >"$cache/download.log" 2>&1 ||
 			{ cat "$cache/download.log" >&2; return 1; }
-		deb=$(ls "$cache"/sendmail-bin_*.deb 2>/dev/null | tail -n 1)
+		deb=$(find "$cache" -maxdepth 1 -name 'sendmail-bin_*.deb' | sort | tail -n 1)
 	fi
 	[ -n "$deb" ] && echo "$deb"
 }
@@ -171,7 +171,8 @@ EOF
 
 # sm_exec - exec the private sendmail in its own UTS + mount namespace
 sm_exec() {
-	export LD_LIBRARY_PATH=$SM_ROOT/usr/lib/$(uname -m)-linux-gnu
+	LD_LIBRARY_PATH=$SM_ROOT/usr/lib/$(uname -m)-linux-gnu
+	export LD_LIBRARY_PATH
 	# shellcheck disable=SC2016 # $1.. expand in the inner sh
 	exec unshare --uts --mount sh -c \
 		'mount --bind "$1" /etc/hosts && hostname "$2" && shift 2 && exec "$@"' \

@@ -3,7 +3,7 @@
 #
 # Runs contrib/quick-start/demo.sh without its install and build steps
 # (--no-install --builddir $top_builddir) and checks the table it prints:
-# verified and never-seen senders accepted and delivered, unverified and
+# verified and unknown senders accepted and delivered, unverified and
 # not-set-up senders rejected with 550 5.7.1, and nothing left running.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/e2e/postfix.sh"
@@ -30,7 +30,7 @@ like "$(row alice@verified.test)" ' accepted +yes ' "verified sender: accepted a
 like "$(reply_after alice@verified.test)" '^250 ' "verified sender: 250 reply shown"
 like "$(row bob@unverified.test)" ' rejected +no ' "unverified sender: rejected, not delivered"
 like "$(reply_after bob@unverified.test)" '^550 5\.7\.1 .*unverified\.test' "unverified sender: 550 5.7.1 reply shown"
-like "$(row carol@cname.test)" ' accepted +yes ' "never-seen sender: accepted and delivered after the lookup"
+like "$(row carol@later.test)" ' accepted +yes ' "unknown sender: accepted and delivered after the lookup"
 like "$(row dave@notexist.test)" ' rejected +no ' "not-set-up sender: rejected"
 like "$(reply_after dave@notexist.test)" '^550 5\.7\.1 ' "not-set-up sender: 550 5.7.1 reply shown"
 like "$out" 'Delivered messages are in the sink: 2 file' "exactly the two accepted messages reached the sink"

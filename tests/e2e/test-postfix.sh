@@ -19,9 +19,13 @@ command -v swaks >/dev/null || skip_all "swaks missing (apt-get install swaks)"
 T=$(mktmp)
 dns_start "$T/dns" >"$T/dns.out" 2>&1 || { cat "$T/dns.out"; skip_all "test DNS did not start"; }
 emu_start "$T/emu" || skip_all "SES emulator did not start"
-# A never-seen domain whose API answer takes a second: the milter must
-# hold MAIL FROM (UnknownWait 5s) and then let the message through.
-emu_domain cname.test '{"state": "verified", "fault": "delay:1"}'
+# later.test: its DKIM record has just been published, but SES has not
+# re-checked it, so the identity list shows it with SendingEnabled=false:
+# unknown to the milter.  Its UpdateEmailIdentity answer (now verified)
+# takes a second, so the milter must hold MAIL FROM (UnknownWait 5s) and
+# then let the message through.
+dns_set_later_dkim "$T/dns" >>"$T/dns.out" 2>&1 || skip_all "dns_set_later_dkim failed"
+emu_domain later.test '{"state": "dns", "fault": "delay:1"}'
 
 MPORT=$(free_port)
 e2e_milter_conf "$T" "$MPORT"
@@ -56,14 +60,17 @@ diag "reply: $r"
 
 # 3. never-seen (unknown) domain verified within UnknownWait
 t0=$(date +%s%N)
-out=$(e2e_swaks "$PF_PORT" carol@cname.test k1-$$)
+out=$(e2e_swaks "$PF_PORT" carol@later.test k1-$$)
 ms=$(e2e_ms_since "$t0")
 r=$(e2e_reply_to "MAIL FROM" "$out")
-like "$r" '^250 ' "unknown cname.test: MAIL FROM accepted after the lookup"
+like "$r" '^250 ' "unknown later.test: MAIL FROM accepted after the lookup"
 [ "$ms" -ge 900 ] && [ "$ms" -lt 5000 ]
-tap_ok $? "unknown cname.test: MAIL FROM held for the 1 s API answer, within UnknownWait ($ms ms)"
+tap_ok $? "unknown later.test: MAIL FROM held for the 1 s API answer, within UnknownWait ($ms ms)"
 pf_wait_sink "k1-$$" 10
-tap_ok $? "unknown cname.test: message delivered to the sink"
+tap_ok $? "unknown later.test: message delivered to the sink"
+n=$(emu_count UpdateEmailIdentity later.test)
+[ "$n" -ge 1 ]
+tap_ok $? "unknown later.test: the milter asked SES (UpdateEmailIdentity x$n)"
 
 # 4. verified envelope, header From in an unverified domain: rejected
 out=$(e2e_swaks "$PF_PORT" alice@verified.test h1-$$ --header 'From: Bob <bob@unverified.test>')

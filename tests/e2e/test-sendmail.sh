@@ -24,7 +24,13 @@ sm_init "$T/sm" "inet:$MPORT@127.0.0.1" >"$T/sm-init.out" 2>&1 || {
 }
 dns_start "$T/dns" >"$T/dns.out" 2>&1 || { cat "$T/dns.out"; skip_all "test DNS did not start"; }
 emu_start "$T/emu" || skip_all "SES emulator did not start"
-emu_domain cname.test '{"state": "verified", "fault": "delay:1"}'
+# later.test: its DKIM record has just been published, but SES has not
+# re-checked it, so the identity list shows it with SendingEnabled=false:
+# unknown to the milter.  Its UpdateEmailIdentity answer (now verified)
+# takes a second, so the milter must hold MAIL FROM (UnknownWait 5s) and
+# then let the message through.
+dns_set_later_dkim "$T/dns" >>"$T/dns.out" 2>&1 || skip_all "dns_set_later_dkim failed"
+emu_domain later.test '{"state": "dns", "fault": "delay:1"}'
 
 grep -q "^Xsesverify, S=inet:$MPORT@127.0.0.1, F=T" "$SM_ETC/sendmail.cf"
 tap_ok $? "sendmail.cf has the milter with F=T (from INPUT_MAIL_FILTER)"
@@ -59,13 +65,16 @@ diag "reply: $r"
 
 # 3. never-seen domain, verified within UnknownWait
 t0=$(date +%s%N)
-out=$(e2e_swaks "$SM_PORT" carol@cname.test k1-$$)
+out=$(e2e_swaks "$SM_PORT" carol@later.test k1-$$)
 ms=$(e2e_ms_since "$t0")
-like "$(e2e_reply_to "MAIL FROM" "$out")" '^250 ' "unknown cname.test: MAIL FROM accepted after the lookup"
+like "$(e2e_reply_to "MAIL FROM" "$out")" '^250 ' "unknown later.test: MAIL FROM accepted after the lookup"
 [ "$ms" -ge 900 ] && [ "$ms" -lt 5000 ]
-tap_ok $? "unknown cname.test: held for the 1 s API answer, within UnknownWait ($ms ms)"
+tap_ok $? "unknown later.test: held for the 1 s API answer, within UnknownWait ($ms ms)"
 sm_wait_sink "k1-$$" 10
-tap_ok $? "unknown cname.test: message relayed to the sink"
+tap_ok $? "unknown later.test: message relayed to the sink"
+n=$(emu_count UpdateEmailIdentity later.test)
+[ "$n" -ge 1 ]
+tap_ok $? "unknown later.test: the milter asked SES (UpdateEmailIdentity x$n)"
 
 # 4. header From in an unverified domain
 out=$(e2e_swaks "$SM_PORT" alice@verified.test h1-$$ --header 'From: Bob <bob@unverified.test>')
