@@ -53,6 +53,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <pthread.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -122,6 +123,7 @@ struct pc_batch {
 };
 
 static uint64_t *st_queries, *st_timeouts, *st_tcp, *st_bad;
+static pthread_once_t stats_once = PTHREAD_ONCE_INIT;
 
 /* now_us - monotonic microseconds */
 static int64_t now_us(void)
@@ -401,7 +403,7 @@ sv_resolver *sv_resolver_new(const sv_config *cfg, char *err, size_t errlen)
 			goto fail;
 		}
 	}
-	stats_init();
+	pthread_once(&stats_once, stats_init);
 	return res;
 fail:
 	sv_resolver_free(res);
@@ -804,6 +806,8 @@ static int read_answer(struct pc_lookup *lk, const ldns_pkt *r, ldns_rdf **cur, 
 	/* a CNAME query wants the CNAME itself; anything else follows it */
 	if (lk->type != LDNS_RR_TYPE_CNAME && follow_chain(lk, an, cur, hops) < 0)
 		return -1;
+	/* CNAMEs were followed above; RRSIGs and a DNAME (which comes with the
+	 * CNAME it synthesised) are not junk; anything else is */
 	for (size_t i = 0; i < n; i++) {
 		const ldns_rr *rr = ldns_rr_list_rr(an, i);
 		ldns_rr_type t = ldns_rr_get_type(rr);
@@ -817,7 +821,8 @@ static int read_answer(struct pc_lookup *lk, const ldns_pkt *r, ldns_rdf **cur, 
 			}
 			if (take_value(lk, rr) < 0)
 				return -1;
-		} else if (t != LDNS_RR_TYPE_CNAME && t != LDNS_RR_TYPE_RRSIG) {
+		} else if (t != LDNS_RR_TYPE_CNAME && t != LDNS_RR_TYPE_RRSIG &&
+		           t != LDNS_RR_TYPE_DNAME) {
 			other++;
 			odd = rr;
 		}
