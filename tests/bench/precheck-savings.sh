@@ -28,33 +28,25 @@ for i in range(n):
         {"Type": "TXT", "SendDomain": "qcloud._domainkey." + name, "ExpectedValue": "v=DKIM1; k=rsa; p=AAAA"},
         {"Type": "MX", "SendDomain": name, "ExpectedValue": "mxbiz1.qq.com."}]}
 for i in range(100):
-    scen["domains"]["nx%03d.nxbench" % i] = {"state": "unverified"}
+    scen["domains"]["nx%03d.bench" % i] = {"state": "unverified"}
 open(d + "/nsd/bench.zone", "w").write("\n".join(z) + "\n")
 open(d + "/scen.json", "w").write(json.dumps(scen))
-open(d + "/nsd/nsd.conf", "w").write("""server:
-  ip-address: 127.0.0.1@%s
-  port: %s
-  zonesdir: "%s/nsd"
-  pidfile: ""
-  username: ""
-  database: ""
-  logfile: "%s/nsd/nsd.log"
-  xfrdfile: "%s/nsd/xfrd.state"
-  zonelistfile: "%s/nsd/zone.list"
-  server-count: 1
-remote-control:
-  control-enable: no
-zone:
-  name: bench.
-  zonefile: bench.zone
-""" % (port, port, d, d, d, d))
+o = d + "/nsd"
+open(o + "/nsd.conf", "w").write("\n".join([
+    "server:", "    ip-address: 127.0.0.1", "    port: %s" % port, "    do-ip6: no",
+    '    username: ""', '    chroot: ""', '    zonesdir: "%s"' % o, '    database: ""',
+    '    zonelistfile: "%s/nsd.zonelist"' % o, '    xfrdfile: "%s/nsd.xfrd.state"' % o,
+    '    xfrdir: "%s"' % o, '    pidfile: "%s/nsd.pid"' % o, '    logfile: "%s/nsd.log"' % o,
+    "    server-count: 1", "    rrl-ratelimit: 0", "    rrl-whitelist-ratelimit: 0",
+    "remote-control:", "    control-enable: no",
+    "zone:", '    name: "bench."', '    zonefile: "bench.zone"']) + "\n")
 PY
 nsd -d -c "$dir/nsd/nsd.conf" >"$dir/nsd/out" 2>&1 &
 nsd_pid=$!
 at_exit "kill_wait $nsd_pid"
 wait_port "$port" 10 "$nsd_pid" || { cat "$dir/nsd/out"; exit 1; }
 for ((i = 0; i < n; i++)); do printf 'd%05d.bench\n' "$i"; done >"$dir/domains"
-for i in $(seq 0 99); do printf 'nx%03d.nxbench\n' "$i"; done >"$dir/nx"
+for i in $(seq 0 99); do printf 'nx%03d.bench\n' "$i"; done >"$dir/nx"
 EMU_ARGS="--rate 100"
 run() { # NAME NAMESERVER
 	emu_start "$dir/emu-$1" "$dir/scen.json" || exit 1
