@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "compat.h" /* header-only: SV_PRINTF, SV_ARRAY_LEN */
@@ -567,6 +568,54 @@ static void print_checked_json(FILE *fp, const checked *c)
 	fputc('}', fp);
 }
 
+/*
+ * A sliding-window pacer: at most "rate" API calls in any second.  The
+ * account's limit (20/s) applies to this process too; a long DOMAIN list
+ * must not earn RequestLimitExceeded for its own later domains.  Calls are
+ * timed by when they ended: a request reached the server before its answer
+ * came back, so "rate calls ago ended more than 1 s before this one starts"
+ * keeps the server's view of the window within the rate as well.
+ */
+typedef struct pacer {
+	int64_t *ends; /* ring of the last "rate" end times, monotonic ns */
+	int rate, n, next;
+} pacer;
+
+/* mono_ns - CLOCK_MONOTONIC in nanoseconds */
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* pacer_wait - sleep until one more call fits in the window */
+static void pacer_wait(const pacer *p)
+{
+	struct timespec ts;
+	int64_t wait;
+
+	if (p->n < p->rate)
+		return;
+	wait = p->ends[p->next] + 1000000000 - mono_ns();
+	if (wait <= 0)
+		return;
+	ts.tv_sec = (time_t)(wait / 1000000000);
+	ts.tv_nsec = (long)(wait % 1000000000);
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* pacer_done - record that a call just ended */
+static void pacer_done(pacer *p)
+{
+	p->ends[p->next] = mono_ns();
+	p->next = (p->next + 1) % p->rate;
+	if (p->n < p->rate)
+		p->n++;
+}
+
 /* check_one - UpdateEmailIdentity, then the live DNS for its attributes */
 static void check_one(sv_client *client, sv_resolver *res, const char *domain, checked *c)
 {
@@ -591,13 +640,21 @@ static int cmd_check(const sv_config *cfg, const opts *o)
 	sv_client *client = NULL;
 	sv_resolver *res = NULL;
 	int i, rc = EXIT_OKAY;
+	pacer pace = {NULL, cfg->api_rate > 0 ? cfg->api_rate : 20, 0, 0};
 	checked c;
 
 	if (!doms)
 		return EXIT_USAGE;
+	pace.ends = calloc((size_t)pace.rate, sizeof(*pace.ends));
+	if (!pace.ends) {
+		warnx("out of memory");
+		free(doms);
+		return EXIT_TROUBLE;
+	}
 	client = sv_client_new(cfg, err, sizeof(err));
 	if (!client) {
 		warnx("check: cannot make an API client: %s", err[0] ? err : "unknown reason");
+		free(pace.ends);
 		free(doms);
 		return EXIT_USAGE;
 	}
@@ -611,7 +668,9 @@ static int cmd_check(const sv_config *cfg, const opts *o)
 	if (o->json)
 		putchar('[');
 	for (i = 0; i < o->nargs; i++) {
+		pacer_wait(&pace);
 		check_one(client, res, doms[i], &c);
+		pacer_done(&pace);
 		rc = worse(rc, identity_exit(&c.id));
 		if (o->json) {
 			if (i)
@@ -629,6 +688,7 @@ static int cmd_check(const sv_config *cfg, const opts *o)
 		puts("]");
 	sv_resolver_free(res);
 	sv_client_free(client);
+	free(pace.ends);
 	free(doms);
 	return rc;
 }

@@ -77,6 +77,26 @@ fault reset.test 'reset' "reset.test: says the connection was reset"
 sv -c "$conf" check --no-dns verified.test
 is_rc 0 "verified.test still fine after the faults"
 
+# --- pacing: a long DOMAIN list stays within ApiRate (the emulator allows 20/s)
+doms=()
+for ((i = 0; i < 25; i++)); do doms+=(verified.test); done
+sleep 1.1 # the emulator's window is account-wide: let earlier requests age out
+refused=$(emu_count_code RequestLimitExceeded)
+sv -c "$conf" check --no-dns "${doms[@]}"
+is_rc 0 "25 domains at the default ApiRate 20: exit 0"
+is "$(printf '%s\n' "$OUT" | grep -c '^verified.test: verified')" 25 "25 domains: every one answered"
+is "$(emu_count_code RequestLimitExceeded)" "$refused" "25 domains: no RequestLimitExceeded"
+cp "$conf" "$CLI_TMP/rate5.conf"
+echo "ApiRate 5" >>"$CLI_TMP/rate5.conf"
+n0=$(wc -l <"$EMU_LOG")
+sv -c "$CLI_TMP/rate5.conf" check --no-dns "${doms[@]:0:12}"
+is_rc 0 "12 domains at ApiRate 5: exit 0"
+peak=$(tail -n +"$((n0 + 1))" "$EMU_LOG" | python3 -c '
+import json, sys
+t = sorted(json.loads(l)["time"] for l in sys.stdin)
+print(max(sum(1 for u in t if x - 1.0 < u <= x) for x in t), "%.1f" % (t[-1] - t[0]))')
+like "$peak" '^[1-5] ([2-9]|[1-9][0-9])\.' "ApiRate 5: at most 5 requests in any second, 12 spread over >= 2 s (peak, span: $peak)"
+
 # --- the emulator's own refusals
 printf '%s\n' "Endpoint $EMU_URL" "CAFile $EMU_CA" "SecretId $EMU_SECRET_ID" \
 	"SecretKey wrong-$EMU_SECRET_KEY-wrong" >"$CLI_TMP/wrongkey.conf"
