@@ -60,6 +60,7 @@ int main(int argc, char **argv)
 	const char *top = getenv("top_srcdir");
 	char dir[1024], path[2048], *names[MAX_SEEDS];
 	size_t n = 0, len;
+	int rc;
 	struct dirent *de;
 	DIR *d;
 
@@ -79,8 +80,9 @@ int main(int argc, char **argv)
 	ok(n >= 10, "corpus %s has %zu seeds", dir, n);
 	for (size_t i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		ok(replay(path, &len) == 0, "%s, its prefixes and suffixes (%zu bytes)", names[i],
-		   len);
+		len = 0;
+		rc = replay(path, &len);
+		ok(rc == 0, "%s, its prefixes and suffixes (%zu bytes)", names[i], len);
 		free(names[i]);
 	}
 	return tap_done();

@@ -138,7 +138,7 @@ static void select_table(void)
 	const char *apex[] = {"google-site-verification=abc", SPF_OK, "ms=123"};
 	const char *two_spf[] = {SPF_OK, "v=spf1 -all"};
 	const char *no_spf[] = {"google-site-verification=abc"};
-	const char *keys[] = {"not a key", "v=DKIM1; k=rsa; p=OTHER", "v=DKIM1; k=rsa; p=" KEY};
+	const char *keys[] = {"not a key", "v=DKIM1; k=rsa; p=OTHER", ("v=DKIM1; k=rsa; p=" KEY)};
 	const char *bad_keys[] = {"v=DKIM1; k=rsa; p=OTHER"};
 	const char *junk[] = {"hello"};
 	const char *tokens[] = {"a  b c", "token-1"};
