@@ -564,6 +564,12 @@ static enum try_result try_send(struct pc_batch *b, size_t i, const ldns_rdf *qn
 		note(why, whylen, "%s: %s", who, bad);
 		goto next;
 	}
+	if (ldns_pkt_tc(*reply)) {
+		/* ldns already fell back to TCP: a truncated answer is incomplete */
+		sv_stat_inc(st_bad, 1);
+		note(why, whylen, "%s: answer truncated even over TCP", who);
+		goto next;
+	}
 	if (ldns_pkt_size(*reply) > PC_EDNS_SIZE)
 		sv_stat_inc(st_tcp, 1); /* cannot have come over UDP with our buffer */
 	*rcode = ldns_pkt_get_rcode(*reply);

@@ -27,6 +27,7 @@
 #   target.hostile.test TXT        "v=spf1 include:qcloudmail.com ~all"
 #   nultxt.hostile.test TXT        an SPF-looking TXT with an embedded NUL
 #   tcponly.hostile.test TXT       UDP: TC; TCP: the SPF record
+#   alwaystc.hostile.test TXT      TC, over UDP and over TCP
 #   nosoa.hostile.test SOA         NOERROR with empty answer and authority
 #
 # Usage: faultns.py PORT   (prints "ready" on stdout once listening)
@@ -119,6 +120,8 @@ def answer(q, tcp):
             return reply(q, answer=[soa("hostile.test")])
         return reply(q, authority=[soa("hostile.test")])
     h = name[: -len(".hostile.test")] if name != "hostile.test" else ""
+    if h == "alwaystc":
+        return reply(q, flags=QR | AA | TC)
     if h in ("bigtxt", "many", "tcponly") and not tcp:
         return reply(q, flags=QR | AA | TC)
     if h == "bigtxt":
