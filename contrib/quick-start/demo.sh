@@ -101,21 +101,18 @@ fi
 why=$(pf_available) || die "$why"
 
 say "starting the test DNS server"
-dns_start "$T/dns" >"$T/dns.out" 2>&1 || { cat "$T/dns.out" >&2; die "test DNS did not start"; }
+e2e_dns_up "$T" || die "test DNS did not start"
 say "starting the SES API emulator"
 emu_start "$T/emu" >"$T/emu.out" 2>&1 || { cat "$T/emu.out" >&2; die "SES emulator did not start"; }
 # later.test has just published its DKIM record; SES has not re-checked it
 # yet, so sesverify does not know it and asks.  The answer takes a second,
 # so the wait is visible.
-dns_set_later_dkim "$T/dns" >>"$T/dns.out" 2>&1 || die "dns_set_later_dkim failed"
+dns_set_later_dkim "$E2E_DNS_DIR" >>"$T/dns.out" 2>&1 || die "dns_set_later_dkim failed"
 emu_domain later.test '{"state": "dns", "fault": "delay:1"}'
 say "starting sesverify-milter"
-mport=$(free_port)
-e2e_milter_conf "$T" "$mport"
-e2e_milter_start "$T" "$mport" || { cat "$T/milter.log" >&2; die "sesverify-milter did not start"; }
-say "starting a private Postfix on 127.0.0.1 (smtpd_milters = inet:127.0.0.1:$mport)"
-pf_init "$T/postfix" "inet:127.0.0.1:$mport"
-pf_start || die "Postfix did not start"
+e2e_milter_up "$T" || { cat "$T/milter.log" >&2; die "sesverify-milter did not start"; }
+say "starting a private Postfix on 127.0.0.1 (smtpd_milters = inet:127.0.0.1:$E2E_PORT)"
+pf_up "$T/postfix" "inet:127.0.0.1:$E2E_PORT" || die "Postfix did not start"
 
 # 4. one message per sender domain
 senders=(alice@verified.test bob@unverified.test carol@later.test dave@notexist.test)

@@ -11,6 +11,10 @@
 #                                sets E2E_MILTER_PID, log in DIR/milter.log
 #   e2e_null_milter_start DIR PORT [ARGS]  the null milter instead
 #   e2e_milter_stop              SIGTERM, wait until the port is closed
+#   e2e_milter_up DIR            conf + start on a free port, up to 3 ports;
+#                                sets E2E_PORT
+#   e2e_dns_up DIR               dns_start in DIR/dnsN, up to 3 tries; sets
+#                                E2E_DNS_DIR (for dns_set_later_dkim)
 #   e2e_swaks PORT FROM ID [SWAKS-ARGS...]  one SMTP transaction to x@dest.test
 #                                (header "X-Test-Id: ID"); prints the transcript
 #   e2e_reply_to CMD TRANSCRIPT  the server's reply line to the command
@@ -79,6 +83,34 @@ e2e_milter_stop() {
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	return 0
+}
+
+# Why the retries below: free_port only finds a port that is free now.
+# Under a parallel "make check" another test may bind it before our server
+# does; a fresh port is the cure, not a failed test.
+
+# e2e_milter_up - write the config and start the milter; retry on a new port
+e2e_milter_up() {
+	local dir=$1 i
+	for ((i = 0; i < 3; i++)); do
+		E2E_PORT=$(free_port)
+		e2e_milter_conf "$dir" "$E2E_PORT"
+		e2e_milter_start "$dir" "$E2E_PORT" && return 0
+		e2e_milter_stop
+		printf '# e2e_milter_up: no listener on %s, retrying\n' "$E2E_PORT" >&2
+	done
+	return 1
+}
+
+# e2e_dns_up - start the test DNS (tests/dns/dns.sh); retry in a new directory
+e2e_dns_up() {
+	local dir=$1 i
+	for ((i = 0; i < 3; i++)); do
+		E2E_DNS_DIR=$dir/dns$i
+		dns_start "$E2E_DNS_DIR" >"$dir/dns$i.out" 2>&1 && return 0
+		sed 's/^/# /' "$dir/dns$i.out" >&2
+	done
+	return 1
 }
 
 # e2e_swaks - one SMTP transaction from FROM to x@dest.test, transcript on stdout

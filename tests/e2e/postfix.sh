@@ -9,6 +9,7 @@
 #                        syntax (inet:127.0.0.1:PORT or unix:/path)
 #   pf_start             start smtp-sink and Postfix; registers pf_stop at exit
 #   pf_stop              stop both, wait, kill leftovers of this instance only
+#   pf_up DIR MILTER     pf_init + pf_start, up to 3 times with fresh ports
 #   pf_sendmail ARGS...  Postfix's sendmail(1) bound to the instance (pickup path)
 #   pf_queue_count       messages in maildrop/incoming/active/deferred/hold
 #   pf_flush             ask the queue manager to retry deferred mail now
@@ -182,6 +183,18 @@ pf_start() {
 		cat "$PF_LOG" >&2 2>/dev/null
 		return 1
 	fi
+}
+
+# pf_up - init and start; on failure (a port taken meanwhile) retry with new ports
+pf_up() {
+	local i
+	for ((i = 0; i < 3; i++)); do
+		unset PF_PORT PF_SINK_PORT
+		pf_init "$1" "$2" && pf_start && return 0
+		pf_stop
+		rm -rf "$1"
+	done
+	return 1
 }
 
 # pf_instance_pids - live processes of this instance (master's children too)

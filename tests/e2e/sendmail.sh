@@ -13,6 +13,7 @@
 #                         Sendmail syntax (inet:PORT@127.0.0.1 or local:/path)
 #   sm_start              start smtp-sink and the daemon; registers sm_stop
 #   sm_stop               stop both by PID, wait for them
+#   sm_up DIR MILTER      sm_init + sm_start, up to 3 times with fresh ports
 #   sm_run ARGS...        the private binary with the private .cf (-bp, -bt, -q)
 #   sm_queue_count        messages in the private queue
 #   sm_sink_file ID       sink file holding "X-Test-Id: ID" (status 1: none)
@@ -205,6 +206,18 @@ sm_start() {
 		cat "$SM_DIR/sendmail.out" >&2
 		return 1
 	fi
+}
+
+# sm_up - init and start; on failure (a port taken meanwhile) retry with new ports
+sm_up() {
+	local i
+	for ((i = 0; i < 3; i++)); do
+		unset SM_PORT SM_SINK_PORT
+		sm_init "$1" "$2" && sm_start && return 0
+		sm_stop
+		rm -rf "$1"
+	done
+	return 1
 }
 
 # sm_instance_pids - live processes of this instance (daemon and its children)

@@ -17,29 +17,34 @@ command -v swaks >/dev/null || skip_all "swaks missing (apt-get install swaks)"
 . "$top_srcdir/tests/dns/dns.sh"
 
 T=$(mktmp)
-dns_start "$T/dns" >"$T/dns.out" 2>&1 || { cat "$T/dns.out"; skip_all "test DNS did not start"; }
-emu_start "$T/emu" || skip_all "SES emulator did not start"
+e2e_dns_up "$T" || {
+	not_ok "test DNS starts"
+	tap_done
+}
+emu_start "$T/emu" || {
+	not_ok "SES emulator starts"
+	tap_done
+}
 # later.test: its DKIM record has just been published, but SES has not
 # re-checked it, so the identity list shows it with SendingEnabled=false:
 # unknown to the milter.  Its UpdateEmailIdentity answer (now verified)
 # takes a second, so the milter must hold MAIL FROM (UnknownWait 5s) and
 # then let the message through.
-dns_set_later_dkim "$T/dns" >>"$T/dns.out" 2>&1 || skip_all "dns_set_later_dkim failed"
+dns_set_later_dkim "$E2E_DNS_DIR" >>"$T/dns.out" 2>&1
+tap_ok $? "later.test gains its DKIM record in the test DNS"
 emu_domain later.test '{"state": "dns", "fault": "delay:1"}'
 
-MPORT=$(free_port)
-e2e_milter_conf "$T" "$MPORT"
-e2e_milter_start "$T" "$MPORT" || {
+if ! e2e_milter_up "$T"; then
 	sed 's/^/# /' "$T/milter.log"
-	not_ok "sesverify-milter listens on inet:$MPORT@127.0.0.1"
+	not_ok "sesverify-milter listens"
 	tap_done
-}
+fi
+MPORT=$E2E_PORT
 ok "sesverify-milter listens on inet:$MPORT@127.0.0.1"
 
-pf_init "$T/pf" "inet:127.0.0.1:$MPORT"
 t0=$(date +%s%N)
-if ! pf_start; then
-	not_ok "private Postfix listens on 127.0.0.1:$PF_PORT"
+if ! pf_up "$T/pf" "inet:127.0.0.1:$MPORT"; then
+	not_ok "private Postfix listens"
 	tap_done
 fi
 ok "private Postfix listens on 127.0.0.1:$PF_PORT ($(e2e_ms_since "$t0") ms)"
