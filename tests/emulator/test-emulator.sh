@@ -125,6 +125,28 @@ emu_domain unverified.test '{"state": "bogus"}'
 is "$(field "$(emu_curl UpdateEmailIdentity '{"EmailIdentity":"unverified.test"}')" 'r["VerifiedForSendingStatus"]')" \
 	True "a broken scenario edit keeps the previous one"
 like "$(cat "$tmp/emu-stderr")" "bad state" "the broken scenario is reported on stderr"
+emu_domain unverified.test '{"state": "dns", "current": {"TXT qcloud._domainkey.unverified.test": ""}}'
+
+# --- global fault rate (soak tests): about half of 18 requests fail
+python3 - "$EMU_SCENARIO" <<'PY'
+import json, os, sys
+d = json.load(open(sys.argv[1])); d["global"] = {"fault_rate": 0.5, "faults": ["http500"]}
+json.dump(d, open(sys.argv[1] + ".new", "w")); os.replace(sys.argv[1] + ".new", sys.argv[1])
+PY
+sleep 1.05
+n0=$(wc -l <"$EMU_LOG")
+args=(-o /dev/null)
+for ((i = 1; i < 18; i++)); do args+=("$EMU_URL/" -o /dev/null); done
+emu_curl UpdateEmailIdentity '{"EmailIdentity":"verified.test"}' "${args[@]}" -w '%{http_code}\n' >"$tmp/codes" 2>/dev/null
+bad=$(grep -c '^500$' "$tmp/codes")
+good=$(grep -c '^200$' "$tmp/codes")
+tap_ok $((bad < 1 || bad > 17 || bad + good != 18)) "global fault_rate 0.5: $bad of 18 got HTTP 500, $good answered"
+is "$(tail -n +"$((n0 + 1))" "$EMU_LOG" | grep -c '"fault": "http500"')" "$bad" "global faults are logged with their kind"
+python3 - "$EMU_SCENARIO" <<'PY'
+import json, os, sys
+d = json.load(open(sys.argv[1])); d["global"] = {"fault_rate": 0}
+json.dump(d, open(sys.argv[1] + ".new", "w")); os.replace(sys.argv[1] + ".new", sys.argv[1])
+PY
 
 # --- TLS and HTTP
 curl -s --cacert "$EMU_CA" --tls-max 1.1 -o /dev/null "$EMU_URL/__emulator/health" 2>/dev/null
