@@ -680,8 +680,7 @@ static int cmd_check(const sv_config *cfg, const opts *o)
 			print_checked_human(&c);
 		}
 		sv_identity_clear(&c.id);
-		if (c.have_pc)
-			sv_precheck_result_clear(&c.pc);
+		sv_precheck_result_clear(&c.pc); /* also after a failed or skipped run */
 		fflush(stdout);
 	}
 	if (o->json)
