@@ -59,7 +59,7 @@ int main(int argc, char **argv)
 {
 	const char *top = getenv("top_srcdir");
 	char dir[1024], path[2048], *names[MAX_SEEDS];
-	size_t n = 0, len;
+	size_t n = 0, len = 0;
 	int rc;
 	struct dirent *de;
 	DIR *d;
