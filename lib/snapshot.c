@@ -31,30 +31,41 @@ static uint64_t fnv64(const char *p, size_t len)
 	return h;
 }
 
-/* put_field - TAB then s, escaped */
+/* put_field - TAB then s, escaped; plain runs are appended in one piece */
 static void put_field(sv_buf *b, const char *s)
 {
-	char c;
+	size_t run;
 
 	sv_buf_append(b, "\t", 1);
-	for (; s && (c = *s) != 0; s++) {
-		switch (c) {
-		case '\\':
-			sv_buf_append(b, "\\\\", 2);
-			break;
-		case '\t':
-			sv_buf_append(b, "\\t", 2);
-			break;
-		case '\n':
-			sv_buf_append(b, "\\n", 2);
-			break;
-		case '\r':
-			sv_buf_append(b, "\\r", 2);
-			break;
-		default:
-			sv_buf_append(b, &c, 1);
+	while (s && *s) {
+		if ((run = strcspn(s, "\\\t\n\r")) > 0) {
+			sv_buf_append(b, s, run);
+			s += run;
+			continue;
 		}
+		sv_buf_append(b,
+		              *s == '\\'   ? "\\\\"
+		              : *s == '\t' ? "\\t"
+		              : *s == '\n' ? "\\n"
+		                           : "\\r",
+		              2);
+		s++;
 	}
+}
+
+/* put_num - TAB then a non-negative decimal (no printf: this runs under a shard lock) */
+static void put_num(sv_buf *b, int64_t v)
+{
+	char tmp[24], *p = tmp + sizeof(tmp);
+
+	if (v < 0)
+		v = 0;
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	*--p = '\t';
+	sv_buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 struct fmt_ctx {
@@ -74,20 +85,23 @@ static void format_one(const char *domain, const sv_cache_rec *r, void *arg)
 	sv_buf_puts(b, "D");
 	put_field(b, domain);
 	put_field(b, sv_state_name(r->state));
-	sv_buf_printf(b, "\t%u\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%u",
-	              r->flags & SV_REC_PERSIST_MASK, r->fetched_at, r->expires_at,
-	              r->api_checked_at, r->failures);
+	put_num(b, r->flags & SV_REC_PERSIST_MASK);
+	put_num(b, r->fetched_at);
+	put_num(b, r->expires_at);
+	put_num(b, r->api_checked_at);
+	put_num(b, r->failures);
 	put_field(b, r->request_id);
 	put_field(b, r->error_code);
 	put_field(b, r->error_message);
-	sv_buf_printf(b, "\t%zu\n", r->nattrs);
+	put_num(b, (int64_t)r->nattrs);
+	sv_buf_append(b, "\n", 1);
 	for (size_t i = 0; i < r->nattrs; i++) {
 		sv_buf_puts(b, "A");
 		put_field(b, r->attrs[i].type);
 		put_field(b, r->attrs[i].send_domain);
 		put_field(b, r->attrs[i].expected);
 		put_field(b, r->attrs[i].current);
-		sv_buf_printf(b, "\t%d\n", r->attrs[i].status ? 1 : 0);
+		sv_buf_append(b, r->attrs[i].status ? "\t1\n" : "\t0\n", 3);
 	}
 	fc->n++;
 }
