@@ -14,6 +14,8 @@
  *	-F        force: sv_engine_refresh each domain first (API call)
  *	-S        print every counter as "stat NAME VALUE"
  *	-q        no per-domain lines, only "count STATE N"
+ *	-G N      instead: write a snapshot of N fresh verified records
+ *		  gNNNNNN.test to the config's CacheFile and exit
  * Output: "DOMAIN STATE stale=0|1 code=CODE fail=TYPE:NAME", "elapsed SECONDS".
  */
 #include "config.h"
@@ -24,7 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "sesverify.h"
+#include "snapshot.h"
 
 static double mono(void)
 {
@@ -64,6 +68,37 @@ static void add(char ***v, size_t *n, size_t *cap, const char *d)
 		exit(2);
 }
 
+/* generate - a snapshot of n fresh verified records */
+static int generate(const sv_config *cfg, long n)
+{
+	char err[512], d[64];
+	sv_cache *c;
+	sv_cache_rec r = {0};
+	int64_t now = sv_cache_now_ms();
+	size_t saved = 0;
+	int rc;
+
+	if (!cfg->cache_file)
+		return fprintf(stderr, "engine-drive: no CacheFile\n"), 2;
+	if ((c = sv_cache_open(NULL, (size_t)n, err, sizeof(err))) == NULL)
+		return fprintf(stderr, "engine-drive: %s\n", err), 3;
+	r.state = SV_STATE_VERIFIED;
+	r.fetched_at = r.api_checked_at = now;
+	r.expires_at = now + 3600 * 1000;
+	for (long i = 0; i < n; i++) {
+		snprintf(d, sizeof(d), "g%06ld.test", i);
+		snprintf(r.request_id, sizeof(r.request_id), "gen-%ld", i);
+		sv_cache_put(c, d, &r);
+	}
+	rc = sv_snapshot_save(c, cfg->cache_file, now, &saved, err, sizeof(err));
+	if (rc < 0)
+		fprintf(stderr, "engine-drive: %s\n", err);
+	else
+		printf("generated %zu\n", saved);
+	sv_cache_close(c);
+	return rc < 0 ? 3 : 0;
+}
+
 /* settle - wait until none of the domains has a refresh pending */
 static void settle(sv_engine *e, char **v, size_t n, double until)
 {
@@ -83,6 +118,7 @@ int main(int argc, char **argv)
 	const char *conf = NULL, *file = NULL;
 	long wait_ms = 10000, pause_ms = 1100;
 	int rounds = 1, force = 0, stats = 0, quiet = 0, c;
+	long gen = 0;
 	char **v = NULL, err[512], line[512];
 	size_t n = 0, cap = 0, count[SV_STATE_ERROR + 1] = {0};
 	sv_config *cfg;
@@ -90,7 +126,7 @@ int main(int argc, char **argv)
 	sv_entry_view view;
 	double t0;
 
-	while ((c = getopt(argc, argv, "c:f:t:r:i:FSq")) != -1) {
+	while ((c = getopt(argc, argv, "c:f:t:r:i:G:FSq")) != -1) {
 		switch (c) {
 		case 'c':
 			conf = optarg;
@@ -106,6 +142,9 @@ int main(int argc, char **argv)
 			break;
 		case 'i':
 			pause_ms = atol(optarg);
+			break;
+		case 'G':
+			gen = atol(optarg);
 			break;
 		case 'F':
 			force = 1;
@@ -142,6 +181,15 @@ int main(int argc, char **argv)
 	sv_log_set_handler(log_fn, NULL, getenv("DRIVE_DEBUG") ? SV_LOG_DEBUG : SV_LOG_NOTICE);
 	if (sv_config_load(conf, &cfg, report, NULL) != 0)
 		return 2;
+	if (gen > 0) {
+		int rc = generate(cfg, gen);
+		sv_config_free(cfg);
+		for (size_t i = 0; i < n; i++)
+			free(v[i]);
+		free(v);
+		sv_library_cleanup();
+		return rc;
+	}
 	if ((e = sv_engine_new(cfg, err, sizeof(err))) == NULL)
 		return fprintf(stderr, "engine-drive: %s\n", err), 3;
 	t0 = mono();

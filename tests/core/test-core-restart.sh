@@ -45,6 +45,18 @@ is "$(awk '$1=="count" && $2=="verified" {print $3}' "$dir/out2")" 50 "answers c
 is "$(awk '$1=="count" && $2=="not_exist" {print $3}' "$dir/out2")" 1 "not_exist kept too"
 is "$(awk '$1=="count" && $2=="unverified" {print $3}' "$dir/out2")" 1 "unverified kept too"
 
+# a snapshot of 100,000 fresh entries: no API call at all after the restart
+core_conf "$dir/big.conf" "WarmUp no" "CacheFile $dir/cache-big" "Nameserver $ns" "MaxEntries 200000"
+"$DRIVE" -c "$dir/big.conf" -G 100000 >"$dir/outg" 2>"$dir/errg"
+like "$(cat "$dir/outg")" '^generated 100000$' "snapshot of 100,000 records written"
+seq -f 'g%06g.test' 0 99999 >"$dir/big-domains"
+before=$(emu_count '*')
+"$DRIVE" -c "$dir/big.conf" -f "$dir/big-domains" -t 100 -q -S >"$dir/outb" 2>"$dir/errb"
+tap_ok $? "restart with 100,000 records"
+is "$(awk '$1=="count" && $2=="verified" {print $3}' "$dir/outb")" 100000 "all 100,000 answered from the snapshot"
+is "$(($(emu_count '*') - before))" 0 "zero API requests of any kind"
+diag "$(grep -E '^elapsed' "$dir/outb")"
+
 # corrupt and foreign snapshots are logged and ignored
 for kind in truncate garbage future; do
 	cp "$dir/cache" "$dir/cache.good"
