@@ -97,6 +97,7 @@ if [ "$keep" = 1 ]; then
 	echo "demo files kept in $T"
 else
 	T=$(mktmp)
+	at_exit "rm -rf '$T'" # mktmp's own at_exit ran in the $(...) subshell
 fi
 why=$(pf_available) || die "$why"
 
