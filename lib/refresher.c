@@ -372,14 +372,14 @@ static void recon_one(const char *domain, const sv_cache_rec *rec, void *arg)
 		rc->count++;
 }
 
-/* reconcile - queue records that a new identity list contradicts */
+/* reconcile - ask the API about records a new identity list contradicts (no pre-check shortcut) */
 static void reconcile(sv_refresher *r, const sv_listed *items, size_t n)
 {
 	struct recon rc = {items, n, NULL, 0, 0};
 
 	sv_cache_walk(r->env.cache, recon_one, &rc);
 	for (size_t i = 0; i < rc.count; i++) {
-		sv_refresher_enqueue(r, rc.names[i], SV_PRIO_EXPIRED, 0);
+		sv_refresher_enqueue(r, rc.names[i], SV_PRIO_EXPIRED, SV_JOB_FORCE);
 		free(rc.names[i]);
 	}
 	free(rc.names);
