@@ -72,11 +72,14 @@ trap _run_at_exit EXIT
 trap 'exit 130' INT TERM
 at_exit() { _at_exit+=("$*"); }
 
+# Every mktmp directory lives under one root made here, in the test's own
+# shell, so that its removal is registered there: "d=$(mktmp)" runs mktmp
+# in a subshell, where an at_exit would be lost.  The root is searchable
+# (0711) because unprivileged MTA daemons must reach their queue inside.
+_sv_tmproot=$(mktemp -d "${TMPDIR:-/tmp}/sesverify-test.XXXXXX") && chmod 0711 "$_sv_tmproot"
+at_exit "rm -rf '$_sv_tmproot'"
 mktmp() {
-	local d
-	d=$(mktemp -d "${TMPDIR:-/tmp}/sesverify-test.XXXXXX")
-	at_exit "rm -rf '$d'"
-	echo "$d"
+	mktemp -d "$_sv_tmproot/t.XXXXXX"
 }
 
 # free_port - a port free for both TCP and UDP on 127.0.0.1

@@ -7,31 +7,31 @@
 static const struct {
 	const char *in, *out; /* out NULL: must be refused */
 } cases[] = {
-	{"Example.COM", "example.com"},
-	{"example.com.", "example.com"},
-	{"mail.example.co.uk", "mail.example.co.uk"},
-	{"xn--bcher-kva.example", "xn--bcher-kva.example"},
-	{"bücher.example", "xn--bcher-kva.example"},
-	{"例え.テスト", "xn--r8jz45g.xn--zckzah"},
-	{"_dmarc.example.com", "_dmarc.example.com"},
-	{"", NULL},
-	{".", NULL},
-	{"example..com", NULL},
-	{".example.com", NULL},
-	{"example", NULL},
-	{"-bad.example.com", NULL},
-	{"bad-.example.com", NULL},
-	{"exa mple.com", NULL},
-	{"exa%mple.com", NULL},
-	{"exam\rple.com", NULL},
-	{"[192.0.2.1]", NULL},
-	{"[IPv6:2001:db8::1]", NULL},
-	{"192.0.2.1", NULL},
-	{"2001:db8::1", NULL},
-	{"example.123", NULL},
-	{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com", NULL}, /* 64 */
-	{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com",
-	 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com"}, /* 63 */
+    {"Example.COM", "example.com"},
+    {"example.com.", "example.com"},
+    {"mail.example.co.uk", "mail.example.co.uk"},
+    {"xn--bcher-kva.example", "xn--bcher-kva.example"},
+    {"bücher.example", "xn--bcher-kva.example"},
+    {"例え.テスト", "xn--r8jz45g.xn--zckzah"},
+    {"_dmarc.example.com", "_dmarc.example.com"},
+    {"", NULL},
+    {".", NULL},
+    {"example..com", NULL},
+    {".example.com", NULL},
+    {"example", NULL},
+    {"-bad.example.com", NULL},
+    {"bad-.example.com", NULL},
+    {"exa mple.com", NULL},
+    {"exa%mple.com", NULL},
+    {"exam\rple.com", NULL},
+    {"[192.0.2.1]", NULL},
+    {"[IPv6:2001:db8::1]", NULL},
+    {"192.0.2.1", NULL},
+    {"2001:db8::1", NULL},
+    {"example.123", NULL},
+    {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com", NULL}, /* 64 */
+    {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com",
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com"}, /* 63 */
 };
 
 int main(void)
