@@ -195,6 +195,19 @@ tap_ok $(($? == 0)) "the SecretKey never appears in the log or stderr"
 grep -q 'Signature=' "$EMU_LOG"
 tap_ok $(($? == 0)) "no Authorization header in the log"
 
+# --- --token-file: temporary credentials must send the matching X-TC-Token
+emu_stop
+printf 'tok-%s\n' "$RANDOM$RANDOM" >"$tmp/token"
+EMU_ARGS="--token-file $tmp/token" emu_start "$tmp/emu-token" || not_ok "emulator with --token-file"
+is "$(code "$(emu_curl UpdateEmailIdentity '{"EmailIdentity":"verified.test"}')")" AuthFailure.TokenFailure \
+	"--token-file: no X-TC-Token: TokenFailure"
+is "$(code "$(emu_curl UpdateEmailIdentity '{"EmailIdentity":"verified.test"}' -H "X-TC-Token: wrong")")" \
+	AuthFailure.TokenFailure "--token-file: wrong X-TC-Token: TokenFailure"
+is "$(code "$(emu_curl UpdateEmailIdentity '{"EmailIdentity":"verified.test"}' -H "X-TC-Token: $(cat "$tmp/token")")")" \
+	none "--token-file: matching X-TC-Token accepted"
+grep -qF "$(cat "$tmp/token")" "$EMU_LOG" "$tmp/emu-token/emu-stderr"
+tap_ok $(($? == 0)) "the token never appears in the log"
+
 # --- "dns" domains follow the test DNS server, when there is one
 if [ -f "$top_srcdir/tests/dns/dns.sh" ]; then
 	. "$top_srcdir/tests/dns/dns.sh"
