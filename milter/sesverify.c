@@ -498,7 +498,7 @@ static void print_checked_human(const checked *c)
 	putchar('\n');
 	if (id->nattrs > 0)
 		print_attr_table(c);
-	if (c->have_pc && c->pc.verdict == SV_PRECHECK_UNAVAILABLE)
+	if (c->have_pc && c->pc.verdict != SV_PRECHECK_MATCHES)
 		printf("  dns: %s%s%s\n", sv_precheck_verdict_name(c->pc.verdict),
 		       c->pc.error ? ": " : "", c->pc.error ? c->pc.error : "");
 }

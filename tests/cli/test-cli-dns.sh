@@ -31,6 +31,7 @@ sv -c "$conf" check unverified.test
 is_rc 1 "check unverified.test: exit 1 (the zone lacks DKIM)"
 like "$OUT" 'TXT +qcloud._domainkey.unverified.test +FAIL .* missing' "check unverified.test: DKIM missing in DNS too"
 like "$OUT" 'dns now: +\(none\)' "check unverified.test: live value line"
+like "$OUT" '  dns: dns_lacks_records' "check unverified.test: overall DNS verdict line"
 
 sv -c "$conf" check --json spfwrong.test
 is_rc 1 "check spfwrong.test: exit 1"
