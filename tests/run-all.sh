@@ -6,10 +6,12 @@
 #   _build/normal  -Werror build, "make check"
 #   _build/asan    AddressSanitizer + UndefinedBehaviorSanitizer, "make check"
 # and prints one summary line "N passed, M failed" counting every TAP test
-# point of both runs.  Exit status 0 only when nothing failed.
+# point of both runs, plus one for "make distcheck".  Exit status 0 only
+# when nothing failed.
 #
 # Environment: SV_NO_INSTALL=1 skips apt-get; SV_NO_ASAN=1 skips the
-# sanitizer build; JOBS=N sets make's parallelism (default: nproc).
+# sanitizer build; SV_NO_DISTCHECK=1 skips distcheck; JOBS=N sets make's
+# parallelism (default: nproc).
 set -u
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
 cd "$srcdir" || exit 2
@@ -104,6 +106,21 @@ if [ "${SV_NO_ASAN:-0}" != 1 ]; then
 	run_build asan --enable-werror \
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 		LDFLAGS="-fsanitize=address,undefined"
+fi
+
+# make distcheck: the release tarball builds, passes its own make check and
+# installs/uninstalls cleanly.  Counted as one test point.
+if [ "${SV_NO_DISTCHECK:-0}" != 1 ] && [ -f "$srcdir/_build/normal/Makefile" ]; then
+	echo "== distcheck"
+	unset SV_SANITIZE ASAN_OPTIONS UBSAN_OPTIONS
+	if make -C "$srcdir/_build/normal" -j"$jobs" distcheck >"$logdir/distcheck.log" 2>&1; then
+		echo "distcheck: passed"
+		total_pass=$((total_pass + 1))
+	else
+		grep -E '^(FAIL|ERROR):|rror' "$logdir/distcheck.log" | head -n 30
+		echo "distcheck: FAILED (log: $logdir/distcheck.log)"
+		total_fail=$((total_fail + 1))
+	fi
 fi
 
 echo "$total_pass passed, $total_fail failed"
