@@ -26,6 +26,9 @@ int sv_buf_printf(sv_buf *b, const char *fmt, ...) SV_PRINTF(2, 3);
 int sv_buf_json_string(sv_buf *b, const char *s);
 void sv_buf_reset(sv_buf *b);
 void sv_buf_free(sv_buf *b);
-static inline int sv_buf_failed(const sv_buf *b) { return b->failed; }
+static inline int sv_buf_failed(const sv_buf *b)
+{
+	return b->failed;
+}
 
 #endif

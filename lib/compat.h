@@ -7,15 +7,15 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define SV_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#define SV_UNUSED __attribute__((unused))
-#define SV_EXPORT __attribute__((visibility("default")))
-#define SV_LIKELY(x) __builtin_expect(!!(x), 1)
-#define SV_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define SV_UNUSED       __attribute__((unused))
+#define SV_EXPORT       __attribute__((visibility("default")))
+#define SV_LIKELY(x)    __builtin_expect(!!(x), 1)
+#define SV_UNLIKELY(x)  __builtin_expect(!!(x), 0)
 #else
 #define SV_PRINTF(f, a)
 #define SV_UNUSED
 #define SV_EXPORT
-#define SV_LIKELY(x) (x)
+#define SV_LIKELY(x)   (x)
 #define SV_UNLIKELY(x) (x)
 #endif
 

@@ -137,7 +137,7 @@ int sv_domain_normalize(const char *in, char out[SV_DOMAIN_MAX + 1], const char 
 	} else {
 		char *alabel = NULL;
 		int rc = idn2_lookup_u8((const uint8_t *)in, (uint8_t **)&alabel,
-					IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+		                        IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
 		if (rc != IDN2_OK) {
 			*why = "invalid internationalised domain (IDNA 2008)";
 			return -1;

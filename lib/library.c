@@ -13,11 +13,9 @@
 #include "sesverify.h"
 
 static const char *const state_names[] = {
-	[SV_STATE_UNKNOWN] = "unknown",
-	[SV_STATE_VERIFIED] = "verified",
-	[SV_STATE_UNVERIFIED] = "unverified",
-	[SV_STATE_NOT_EXIST] = "not_exist",
-	[SV_STATE_ERROR] = "error",
+    [SV_STATE_UNKNOWN] = "unknown",       [SV_STATE_VERIFIED] = "verified",
+    [SV_STATE_UNVERIFIED] = "unverified", [SV_STATE_NOT_EXIST] = "not_exist",
+    [SV_STATE_ERROR] = "error",
 };
 
 /* sv_library_init - global init of libcurl (which initialises OpenSSL) */

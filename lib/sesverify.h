@@ -33,8 +33,8 @@ extern "C" {
 #endif
 
 #define SV_DOMAIN_MAX 253 /* octets of a presentation-form domain name */
-#define SV_REQID_MAX 64   /* bytes of an API RequestId, NUL included */
-#define SV_ECODE_MAX 96   /* bytes of an API error code, NUL included */
+#define SV_REQID_MAX  64  /* bytes of an API RequestId, NUL included */
+#define SV_ECODE_MAX  96  /* bytes of an API error code, NUL included */
 
 /* ------------------------------------------------------------------ */
 /* Library                                                            */
@@ -99,8 +99,8 @@ typedef enum {
 	SV_ECLASS_RETRYABLE,    /* transient: retry with backoff */
 	SV_ECLASS_RATE_LIMITED, /* RequestLimitExceeded, LimitExceeded: slow down */
 	SV_ECLASS_NOT_EXIST,    /* InvalidParameterValue.NotExistDomain */
-	SV_ECLASS_CONFIG,       /* AuthFailure.*, MissingParameter, InvalidParameter...: fix config */
-	SV_ECLASS_PERMANENT     /* anything else the API refuses */
+	SV_ECLASS_CONFIG,   /* AuthFailure.*, MissingParameter, InvalidParameter...: fix config */
+	SV_ECLASS_PERMANENT /* anything else the API refuses */
 } sv_error_class;
 
 /* sv_error_classify - classify a Tencent API error code string */
@@ -136,12 +136,12 @@ typedef enum { SV_ERROR_TEMPFAIL = 0, SV_ERROR_ACCEPT, SV_ERROR_REJECT } sv_erro
 
 /* CheckFrom bits */
 #define SV_CHECK_ENVELOPE 0x1
-#define SV_CHECK_HEADER 0x2
+#define SV_CHECK_HEADER   0x2
 /* Outgoing bits */
-#define SV_OUT_AUTH 0x1
+#define SV_OUT_AUTH     0x1
 #define SV_OUT_INTERNAL 0x2
-#define SV_OUT_DAEMON 0x4
-#define SV_OUT_ALL 0x8
+#define SV_OUT_DAEMON   0x4
+#define SV_OUT_ALL      0x8
 
 typedef struct sv_cidr {
 	int family; /* AF_INET or AF_INET6 */
@@ -261,24 +261,24 @@ typedef struct sv_resolver sv_resolver;
 
 typedef enum {
 	SV_PC_MATCH = 0,
-	SV_PC_MISMATCH,  /* present, other value (current holds it) */
-	SV_PC_MISSING,   /* NXDOMAIN/NODATA at the record name */
-	SV_PC_DNS_ERROR  /* timeout, SERVFAIL, malformed answer */
+	SV_PC_MISMATCH, /* present, other value (current holds it) */
+	SV_PC_MISSING,  /* NXDOMAIN/NODATA at the record name */
+	SV_PC_DNS_ERROR /* timeout, SERVFAIL, malformed answer */
 } sv_pc_verdict;
 
 typedef enum {
-	SV_PRECHECK_MATCHES = 0,  /* dns_matches_expected */
-	SV_PRECHECK_LACKS,        /* dns_lacks_records */
-	SV_PRECHECK_NXDOMAIN,     /* domain_does_not_exist */
-	SV_PRECHECK_UNAVAILABLE,  /* dns_unavailable */
-	SV_PRECHECK_EXISTS        /* no expected attributes given; domain exists */
+	SV_PRECHECK_MATCHES = 0, /* dns_matches_expected */
+	SV_PRECHECK_LACKS,       /* dns_lacks_records */
+	SV_PRECHECK_NXDOMAIN,    /* domain_does_not_exist */
+	SV_PRECHECK_UNAVAILABLE, /* dns_unavailable */
+	SV_PRECHECK_EXISTS       /* no expected attributes given; domain exists */
 } sv_precheck_verdict;
 
 typedef struct sv_pc_item {
-	sv_attr attr;          /* type, send_domain, expected copied from input; current = live value */
+	sv_attr attr; /* type, send_domain, expected copied from input; current = live value */
 	sv_pc_verdict verdict;
-	int rcode;             /* DNS rcode seen, -1 when no answer */
-	char *detail;          /* human explanation, or NULL */
+	int rcode;    /* DNS rcode seen, -1 when no answer */
+	char *detail; /* human explanation, or NULL */
 } sv_pc_item;
 
 typedef struct sv_precheck_result {
@@ -305,7 +305,7 @@ void sv_resolver_free(sv_resolver *res);
  *	*out (which the caller clears with sv_precheck_result_clear).
  */
 int sv_precheck(sv_resolver *res, const char *domain, const sv_attr *expected, size_t nexpected,
-		sv_precheck_result *out);
+                sv_precheck_result *out);
 void sv_precheck_result_clear(sv_precheck_result *r);
 
 /* ------------------------------------------------------------------ */
@@ -349,9 +349,11 @@ int sv_engine_refresh(sv_engine *e, const char *domain);
 /* sv_engine_forget - drop a domain from the cache; 0, or -1 when absent */
 int sv_engine_forget(sv_engine *e, const char *domain);
 /* sv_engine_walk - call fn for each entry (a consistent copy per entry) */
-void sv_engine_walk(sv_engine *e, void (*fn)(const char *domain, const sv_entry_view *v, void *arg), void *arg);
+void sv_engine_walk(sv_engine *e, void (*fn)(const char *domain, const sv_entry_view *v, void *arg),
+                    void *arg);
 /* sv_engine_stats - call fn for each counter ("api.calls", "cache.hit", ...) */
-void sv_engine_stats(sv_engine *e, void (*fn)(const char *name, uint64_t value, void *arg), void *arg);
+void sv_engine_stats(sv_engine *e, void (*fn)(const char *name, uint64_t value, void *arg),
+                     void *arg);
 /* sv_engine_save - write the snapshot to CacheFile now */
 int sv_engine_save(sv_engine *e);
 /* sv_engine_reconfigure - apply a reloaded config (TTLs, rate, endpoint...) */

@@ -30,7 +30,7 @@ __attribute__((format(printf, 2, 3), unused)) static int ok(int cond, const char
 #define is_str(got, want, ...)                                                                     \
 	do {                                                                                       \
 		const char *g_ = (got), *w_ = (want);                                              \
-		if (!ok(g_ && w_ ? strcmp(g_, w_) == 0 : g_ == w_, __VA_ARGS__))                  \
+		if (!ok(g_ && w_ ? strcmp(g_, w_) == 0 : g_ == w_, __VA_ARGS__))                   \
 			printf("#   got:      '%s'\n#   expected: '%s'\n", g_ ? g_ : "(null)",     \
 			       w_ ? w_ : "(null)");                                                \
 	} while (0)
