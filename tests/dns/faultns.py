@@ -28,6 +28,7 @@
 #   nultxt.hostile.test TXT        an SPF-looking TXT with an embedded NUL
 #   tcponly.hostile.test TXT       UDP: TC; TCP: the SPF record
 #   alwaystc.hostile.test TXT      TC, over UDP and over TCP
+#   notcp.hostile.test TXT         UDP: TC; TCP: the connection is closed unanswered
 #   nosoa.hostile.test SOA         NOERROR with empty answer and authority
 #
 # Usage: faultns.py PORT   (prints "ready" on stdout once listening)
@@ -39,6 +40,7 @@ import threading
 QR, AA, TC, RD = 0x8000, 0x0400, 0x0200, 0x0100
 T_A, T_NS, T_CNAME, T_SOA, T_TXT = 1, 2, 5, 6, 16
 SPF = b"v=spf1 include:qcloudmail.com ~all"
+HANGUP = b""  # answer(): close the TCP connection without a reply
 
 
 def enc_name(name):
@@ -122,6 +124,8 @@ def answer(q, tcp):
     h = name[: -len(".hostile.test")] if name != "hostile.test" else ""
     if h == "alwaystc":
         return reply(q, flags=QR | AA | TC)
+    if h == "notcp":
+        return reply(q, flags=QR | AA | TC) if not tcp else HANGUP
     if h in ("bigtxt", "many", "tcponly") and not tcp:
         return reply(q, flags=QR | AA | TC)
     if h == "bigtxt":
@@ -184,6 +188,8 @@ def serve_tcp_conn(conn):
             if out is None:
                 held.append(q)  # keep the connection open and silent
                 continue
+            if out == HANGUP:
+                return
             conn.sendall(struct.pack("!H", len(out)) + out)
     except OSError:
         pass

@@ -13,6 +13,11 @@
 #                              EMU_DNS=HOST:PORT (or DNS_PORT when set) makes
 #                              "dns" domains follow that DNS server.
 #                              EMU_ARGS adds emulator options (e.g. --rate 5).
+#                              EMU_CERT_NAME=NAME serves a certificate for NAME
+#                              instead of localhost (TLS name-mismatch faults;
+#                              EMU_CA is then that certificate).
+#                              EMU_PORT_WANT=N listens on port N (a restart on
+#                              the port a running client already uses).
 #   emu_stop                   stop it (also done at exit)
 #   emu_scenario FILE          replace the scenario (the emulator re-reads it)
 #   emu_domain DOMAIN JSON     set one domain's spec, e.g. '{"state":"verified"}'
@@ -30,19 +35,24 @@ _emu_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # emu_start DIR [SCENARIO] - see above; returns 1 (with a diag) on failure
 emu_start() {
 	local dir=$1 scenario=${2:-$_emu_dir/scenarios/default.json} i dns=${EMU_DNS:-}
+	local cn=${EMU_CERT_NAME:-localhost} san="DNS:localhost,IP:127.0.0.1" sfx=
+	if [ -n "${EMU_CERT_NAME:-}" ]; then
+		san="DNS:$EMU_CERT_NAME"
+		sfx=-$EMU_CERT_NAME
+	fi
 	mkdir -p "$dir" || return 1
-	if [ ! -s "$dir/emu-cert.pem" ]; then
+	if [ ! -s "$dir/emu-cert$sfx.pem" ]; then
 		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-			-keyout "$dir/emu-key.pem" -out "$dir/emu-cert.pem" -days 2 -subj "/CN=localhost" \
-			-addext "subjectAltName=DNS:localhost,IP:127.0.0.1" >/dev/null 2>&1 || {
+			-keyout "$dir/emu-key$sfx.pem" -out "$dir/emu-cert$sfx.pem" -days 2 -subj "/CN=$cn" \
+			-addext "subjectAltName=$san" >/dev/null 2>&1 || {
 			echo "# emu_start: openssl could not make a certificate" >&2
 			return 1
 		}
 	fi
 	(umask 077 && printf '%s\n' "$EMU_SECRET_KEY" >"$dir/emu-secret")
-	cp "$scenario" "$dir/scenario.json"
+	[ "$scenario" -ef "$dir/scenario.json" ] || cp "$scenario" "$dir/scenario.json"
 	EMU_SCENARIO=$dir/scenario.json
-	EMU_CA=$dir/emu-cert.pem
+	EMU_CA=$dir/emu-cert$sfx.pem
 	EMU_LOG=$dir/emu-log.jsonl
 	: >"$EMU_LOG"
 	rm -f "$dir/emu-port"
@@ -50,8 +60,8 @@ emu_start() {
 		dns=127.0.0.1:$DNS_PORT
 	fi
 	# shellcheck disable=SC2086
-	python3 "$_emu_dir/ses-emulator.py" --port 0 --port-file "$dir/emu-port" \
-		--cert "$EMU_CA" --key "$dir/emu-key.pem" --scenario "$EMU_SCENARIO" \
+	python3 "$_emu_dir/ses-emulator.py" --port "${EMU_PORT_WANT:-0}" --port-file "$dir/emu-port" \
+		--cert "$EMU_CA" --key "$dir/emu-key$sfx.pem" --scenario "$EMU_SCENARIO" \
 		--log "$EMU_LOG" --secret-id "$EMU_SECRET_ID" --secret-key-file "$dir/emu-secret" \
 		${dns:+--dns "$dns"} ${EMU_ARGS:-} 2>"$dir/emu-stderr" &
 	EMU_PID=$!
@@ -59,7 +69,8 @@ emu_start() {
 	for ((i = 0; i < 200; i++)); do
 		if [ -s "$dir/emu-port" ]; then
 			EMU_PORT=$(cat "$dir/emu-port")
-			if curl -sf --cacert "$EMU_CA" -o /dev/null "https://localhost:$EMU_PORT/__emulator/health"; then
+			if curl -sf --cacert "$EMU_CA" -o /dev/null --resolve "$cn:$EMU_PORT:127.0.0.1" \
+				"https://$cn:$EMU_PORT/__emulator/health"; then
 				break
 			fi
 		fi

@@ -105,10 +105,11 @@ class ApiError(Exception):
         self.message = message or MESSAGES.get(code, code)
 
 
-def check_signature(method, headers, body, credentials, token):
+def check_signature(method, headers, body, credentials, token, skew=0.0):
     """Raise ApiError unless the request is signed like TC3 requires.
 
     headers: list of (name, value) as received.  credentials: {id: key}.
+    skew: seconds the emulator's clock is ahead of the real one (a fault).
     """
     first = {}
     for name, value in headers:
@@ -127,7 +128,7 @@ def check_signature(method, headers, body, credentials, token):
     if not re.fullmatch(r"[0-9]{1,12}", ts_text):
         raise ApiError("InvalidParameterValue", "X-TC-Timestamp is not an integer.")
     ts = int(ts_text)
-    if abs(now() - ts) > MAX_SKEW:
+    if abs(now() + skew - ts) > MAX_SKEW:
         raise ApiError("AuthFailure.SignatureExpire")
     if first["x-tc-version"] != API_VERSION:
         raise ApiError("NoSuchVersion", "The version %s does not exist for ses." % first["x-tc-version"][:40])
@@ -439,6 +440,9 @@ def validate_scenario(data):
         for f in spec.get("faults", []):
             if f not in FAULTS and not re.fullmatch(r"delay:[0-9.]+", str(f)):
                 raise ValueError("%s: bad fault %r" % (name, f))
+        skew = spec.get("clock_skew", 0)
+        if not isinstance(skew, (int, float)) or isinstance(skew, bool):
+            raise ValueError("%s: clock_skew must be a number of seconds" % name)
         rate = spec.get("fault_rate", 1.0)
         if not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
             raise ValueError("%s: fault_rate must be 0..1" % name)
@@ -469,6 +473,12 @@ class Emulator:
         self.log_lock = threading.Lock()
         self.logf = open(args.log, "a", encoding="utf-8") if args.log else None
         self.dns_verified = {}  # domain -> last verdict of a "dns" domain
+
+    def clock_skew(self):
+        """Seconds this clock runs ahead: --clock-skew, else global.clock_skew."""
+        if self.args.clock_skew is not None:
+            return self.args.clock_skew
+        return float(self.scenario.section("global").get("clock_skew", 0))
 
     def admit(self, t):
         """Sliding-window limiter: at most rate accepted requests in any 1 s."""
@@ -577,6 +587,17 @@ class Emulator:
         return {"EmailIdentities": items, "MaxReputationLevel": 0, "MaxDailyQuota": 0, "Total": len(names)}
 
 
+def logged_domain(body):
+    """The EmailIdentity of a body, for the log only (also when the request
+    is refused before its body is checked), else ""."""
+    try:
+        params = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return ""
+    dom = params.get("EmailIdentity") if isinstance(params, dict) else None
+    return dom if isinstance(dom, str) else ""
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "ses-emulator"
@@ -655,11 +676,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.finish_api_error(entry, e, reqid)
             return
         params = {}
+        entry["domain"] = logged_domain(body)
         try:
             if self.path != "/":
                 raise ApiError("InvalidRequest", "The path must be /.")
             action, _sid, entry["token"] = check_signature("POST", self.headers.items(), body, emu.credentials,
-                                                           emu.tokens)
+                                                           emu.tokens, emu.clock_skew())
             try:
                 params = json.loads(body.decode("utf-8")) if body else {}
             except (UnicodeDecodeError, ValueError):
@@ -769,6 +791,8 @@ def main():
     p.add_argument("--dns", help="HOST:PORT of the DNS server for 'dns' domains")
     p.add_argument("--rate", type=int, default=20, help="requests per sliding second")
     p.add_argument("--fault-rate", type=float, help="global fault probability 0..1 (overrides the scenario)")
+    p.add_argument("--clock-skew", type=float,
+                   help="seconds this clock runs ahead of the real one (overrides global.clock_skew)")
     p.add_argument("--secret-id")
     p.add_argument("--secret-key-file", help="file holding the SecretKey (never pass it in argv)")
     p.add_argument("--token-file", help="file holding the expected X-TC-Token")
