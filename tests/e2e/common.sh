@@ -21,6 +21,8 @@
 #                                starting with CMD (e.g. "MAIL FROM", "DATA"
 #                                for the end-of-data reply: the last reply)
 #   e2e_ms_since T0              milliseconds since T0 ($(date +%s%N))
+#   e2e_sink_file DIR ID         the sink file whose own header has "X-Test-Id: ID"
+#   e2e_wait SECS CMD [ARGS...]  run CMD every 0.1 s until it succeeds, for up to SECS
 
 E2E_MILTER=${E2E_MILTER:-$top_builddir/milter/sesverify-milter}
 E2E_NULL_MILTER=${E2E_NULL_MILTER:-$top_builddir/tests/bench/null-milter}
@@ -141,4 +143,30 @@ e2e_reply_to() {
 # e2e_ms_since - elapsed milliseconds since T0 (nanoseconds from date +%s%N)
 e2e_ms_since() {
 	echo $((($(date +%s%N) - $1) / 1000000))
+}
+
+# e2e_sink_file - the file in sink DIR whose own header has "X-Test-Id: ID"
+e2e_sink_file() {
+	local f
+	# Only the top-level header counts: a bounce quotes the original
+	# message, X-Test-Id included, in its body.
+	for f in "$1"/*; do
+		[ -f "$f" ] || continue
+		if awk -v h="X-Test-Id: $2" '/^\r?$/ { exit } $0 == h || $0 == h "\r" { m = 1; exit } END { exit !m }' "$f"; then
+			echo "$f"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# e2e_wait - poll a command (output discarded) until it succeeds or SECS pass
+e2e_wait() {
+	local secs=$1 i
+	shift
+	for ((i = 0; i < secs * 10; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
 }

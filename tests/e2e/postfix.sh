@@ -34,6 +34,9 @@
 # - smtp-sink must drop privileges (-u postfix) and its -d directory must
 #   be writable by postfix.
 
+# sink and polling helpers (e2e_sink_file, e2e_wait)
+. "$top_srcdir/tests/e2e/common.sh"
+
 PF_POSTFIX=${PF_POSTFIX:-/usr/sbin/postfix}
 PF_SMTP_SINK=${PF_SMTP_SINK:-/usr/sbin/smtp-sink}
 
@@ -245,35 +248,20 @@ pf_flush() {
 
 # pf_sink_file - sink file of the message whose own header has "X-Test-Id: ID"
 pf_sink_file() {
-	local f
-	# Only the top-level header counts: a bounce quotes the original
-	# message, X-Test-Id included, in its body.
-	for f in "$PF_SINK"/*; do
-		[ -f "$f" ] || continue
-		if awk -v h="X-Test-Id: $1" '/^\r?$/ { exit } $0 == h || $0 == h "\r" { m = 1; exit } END { exit !m }' "$f"; then
-			echo "$f"
-			return 0
-		fi
-	done
-	return 1
+	e2e_sink_file "$PF_SINK" "$1"
 }
 
-# pf_wait_sink - wait up to SECS for the message ID to reach the sink
+# pf_wait_sink - wait up to SECS for message ID to reach the sink
 pf_wait_sink() {
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		pf_sink_file "$1" >/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
+	e2e_wait "$2" pf_sink_file "$1"
 }
 
 # pf_wait_queue - wait up to SECS until the queue holds exactly N messages
 pf_wait_queue() {
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		[ "$(pf_queue_count)" -eq "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
+	e2e_wait "$2" pf_queue_is "$1"
+}
+
+# pf_queue_is - the queue holds exactly N messages
+pf_queue_is() {
+	[ "$(pf_queue_count)" -eq "$1" ]
 }

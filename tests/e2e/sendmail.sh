@@ -39,6 +39,9 @@
 # - recipients in $=w (localhost, the host name) would be local: tests use
 #   other domains, which all go to the sink.
 
+# sink and polling helpers (e2e_sink_file, e2e_wait)
+. "$top_srcdir/tests/e2e/common.sh"
+
 SM_HOSTNAME=${SM_HOSTNAME:-mta.test.invalid}
 SM_SMTP_SINK=${SM_SMTP_SINK:-/usr/sbin/smtp-sink}
 SM_CF_M4=${SM_CF_M4:-/usr/share/sendmail/cf/m4/cf.m4}
@@ -253,35 +256,20 @@ sm_queue_count() {
 
 # sm_sink_file - sink file of the message whose own header has "X-Test-Id: ID"
 sm_sink_file() {
-	local f
-	# Only the top-level header counts: a bounce quotes the original
-	# message, X-Test-Id included, in its body.
-	for f in "$SM_SINK"/*; do
-		[ -f "$f" ] || continue
-		if awk -v h="X-Test-Id: $1" '/^\r?$/ { exit } $0 == h || $0 == h "\r" { m = 1; exit } END { exit !m }' "$f"; then
-			echo "$f"
-			return 0
-		fi
-	done
-	return 1
+	e2e_sink_file "$SM_SINK" "$1"
 }
 
-# sm_wait_sink - wait up to SECS for message ID in the sink
+# sm_wait_sink - wait up to SECS for message ID to reach the sink
 sm_wait_sink() {
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		sm_sink_file "$1" >/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
+	e2e_wait "$2" sm_sink_file "$1"
 }
 
 # sm_wait_queue - wait up to SECS until the queue holds exactly N messages
 sm_wait_queue() {
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		[ "$(sm_queue_count)" -eq "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
+	e2e_wait "$2" sm_queue_is "$1"
+}
+
+# sm_queue_is - the queue holds exactly N messages
+sm_queue_is() {
+	[ "$(sm_queue_count)" -eq "$1" ]
 }
