@@ -19,12 +19,11 @@
 #include "sesapi.h"
 #include "stats.h"
 
-#define NBUCKET          65536
-#define LIST_FRESH_MS    (60 * 1000) /* a never-seen domain trusts a list this young */
-#define LIST_RETRY_MS    (60 * 1000) /* after a failed list fetch, per-domain calls */
-#define LOG_EVERY_MS     (60 * 1000) /* configuration errors: at most one line a minute */
-#define RATE_ATTEMPTS    3
-#define LIST_FIRST_PAGES 3 /* tokens for a first list of unknown size (accounts hold ~10) */
+#define NBUCKET       65536
+#define LIST_FRESH_MS (60 * 1000) /* a never-seen domain trusts a list this young */
+#define LIST_RETRY_MS (60 * 1000) /* after a failed list fetch, per-domain calls */
+#define LOG_EVERY_MS  (60 * 1000) /* configuration errors: at most one line a minute */
+#define RATE_ATTEMPTS 3
 
 struct job {
 	struct job *qnext, *qprev, *hnext;
@@ -385,46 +384,61 @@ static void reconcile(sv_refresher *r, const sv_listed *items, size_t n)
 	free(rc.names);
 }
 
+/* list_pace - the limiter grant of the page in flight */
+struct list_pace {
+	sv_ratelimit *rl;
+	uint64_t ticket;
+	int held;
+	size_t pages;
+};
+
+/* pace_before - one limiter token per ListEmailIdentities page */
+static int pace_before(void *arg)
+{
+	struct list_pace *lp = arg;
+
+	if (sv_ratelimit_acquire_ticket(lp->rl, &lp->ticket) < 0)
+		return -1;
+	lp->held = 1;
+	lp->pages++;
+	return 0;
+}
+
+/* pace_after - the page's answer is in: its grant moves to now */
+static void pace_after(void *arg)
+{
+	struct list_pace *lp = arg;
+
+	if (lp->held)
+		sv_ratelimit_done(lp->rl, lp->ticket);
+	lp->held = 0;
+}
+
 /*
  * fetch_list - ListEmailIdentities (all pages), caller set list_fetching
- *	The client walks the pages itself, so the limiter is asked for one
- *	token per page the last list needed (three the first time), and
- *	pages beyond that are charged afterwards.
+ *	Each page is one API request and takes its own limiter token just
+ *	before it is sent (sv_client_list_identities_paced), so ApiRate
+ *	holds in every sliding second whatever the size of the account.
  */
 static int fetch_list(sv_refresher *r, struct worker *w)
 {
 	sv_listed *items = NULL;
 	sv_identity err;
-	size_t n = 0, pages, used;
-	uint64_t tickets[SV_API_LIST_MAX_PAGES];
+	size_t n = 0;
+	struct list_pace lp = {.rl = r->env.rl};
+	sv_list_pacer pacer = {pace_before, pace_after, &lp};
 	int rc = -1;
 
 	memset(&err, 0, sizeof(err));
-	pthread_mutex_lock(&r->list_lock);
-	pages = r->list_ok ? 1 + r->nitems / SV_API_LIST_LIMIT : LIST_FIRST_PAGES;
-	pthread_mutex_unlock(&r->list_lock);
-	if (pages > SV_API_LIST_MAX_PAGES)
-		pages = SV_API_LIST_MAX_PAGES;
-	memset(tickets, 0, sizeof(tickets));
 	if (!w->client) {
 		no_client(w, "", &err);
 		config_error(r, "ListEmailIdentities", &err);
 		goto done;
 	}
-	for (size_t i = 0; i < pages; i++)
-		if (sv_ratelimit_acquire_ticket(r->env.rl, &tickets[i]) < 0)
-			goto done;
-	rc = sv_client_list_identities(w->client, &items, &n, &err);
-	for (size_t i = 0; i < pages; i++)
-		sv_ratelimit_done(r->env.rl, tickets[i]);
-	/* more pages than reserved: charge them now so the next second pays */
-	if ((used = 1 + n / SV_API_LIST_LIMIT) > pages)
-		sv_log(used > (size_t)sv_ratelimit_rate(r->env.rl) ? SV_LOG_WARNING : SV_LOG_DEBUG,
-		       "identity list took %zu pages, sent back to back (ApiRate applies per page)",
-		       used);
-	for (; used > pages; used--)
-		if (sv_ratelimit_acquire(r->env.rl) < 0)
-			break;
+	rc = sv_client_list_identities_paced(w->client, &pacer, &items, &n, &err);
+	sv_log(SV_LOG_DEBUG, "identity list: %zu pages, one limiter token each", lp.pages);
+	if (rc < 0 && __atomic_load_n(&r->stop, __ATOMIC_RELAXED))
+		goto done; /* shutting down: the limiter refused the next page */
 	if (rc < 0) {
 		rc = -1;
 		if (err.error_class == SV_ECLASS_RATE_LIMITED) {

@@ -955,6 +955,30 @@ static int list_page(sv_client *c, long offset, sv_listed **items, size_t *n, lo
 /* sv_client_list_identities - all pages; stops on Total, an empty page or a page cap */
 int sv_client_list_identities(sv_client *c, sv_listed **items, size_t *n, sv_identity *err)
 {
+	return sv_client_list_identities_paced(c, NULL, items, n, err);
+}
+
+/* paced_page - one page between the pacer's hooks */
+static int paced_page(sv_client *c, const sv_list_pacer *p, long offset, sv_listed **items,
+                      size_t *n, long long *total, sv_identity *err)
+{
+	int got;
+
+	if (p && p->before && p->before(p->arg) < 0) {
+		set_error(err, "Client.Cancelled", SV_ECLASS_RETRYABLE,
+		          "stopped while waiting to send the next page");
+		return -1;
+	}
+	got = list_page(c, offset, items, n, total, err);
+	if (p && p->after)
+		p->after(p->arg);
+	return got;
+}
+
+/* sv_client_list_identities_paced - all pages, each between p's hooks */
+int sv_client_list_identities_paced(sv_client *c, const sv_list_pacer *p, sv_listed **items,
+                                    size_t *n, sv_identity *err)
+{
 	long long total = -1;
 	long offset = 0;
 	int page, got;
@@ -967,7 +991,7 @@ int sv_client_list_identities(sv_client *c, sv_listed **items, size_t *n, sv_ide
 		return -1;
 	}
 	for (page = 0; page < SV_API_LIST_MAX_PAGES; page++) {
-		if ((got = list_page(c, offset, items, n, &total, err)) < 0)
+		if ((got = paced_page(c, p, offset, items, n, &total, err)) < 0)
 			goto fail;
 		offset += got;
 		/* without Total, a short page is the last one */

@@ -10,6 +10,8 @@
  *				 sv_listed **items, size_t *n, long long *total,
  *				 sv_identity *err);
  *	int sv_sesapi_endpoint(const char *url, sv_endpoint *ep, char *err, size_t errlen);
+ *	int sv_client_list_identities_paced(sv_client *c, const sv_list_pacer *p,
+ *					    sv_listed **items, size_t *n, sv_identity *err);
  * DESCRIPTION
  *	The public client (sv_client_*) is declared in sesverify.h.  This
  *	header exposes the pure parts so that tests, the fuzzer and the CLI
@@ -33,6 +35,14 @@
  *	sv_sesapi_endpoint() splits Endpoint into the URL to POST to, the
  *	Host header value (host, or host:port for a non-443 port) and the
  *	service name used in the credential scope.
+ *
+ *	sv_client_list_identities_paced() is sv_client_list_identities()
+ *	with a hook around each page request: p->before(p->arg) runs before
+ *	every page (the refresher takes one rate-limiter token there; a
+ *	negative return stops the walk with error "Client.Cancelled"), and
+ *	p->after(p->arg) after its answer or failure (the refresher moves
+ *	the grant's time to the answer).  So ApiRate holds per request
+ *	whatever the size of the list.  p may be NULL.
  */
 #ifndef SV_SESAPI_H
 #define SV_SESAPI_H
@@ -58,5 +68,14 @@ int sv_sesapi_parse_update(const char *body, size_t len, long http_status, sv_id
 int sv_sesapi_parse_list(const char *body, size_t len, long http_status, sv_listed **items,
                          size_t *n, long long *total, sv_identity *err);
 int sv_sesapi_endpoint(const char *url, sv_endpoint *ep, char *err, size_t errlen);
+
+typedef struct sv_list_pacer {
+	int (*before)(void *arg); /* before each page request; < 0 stops */
+	void (*after)(void *arg); /* after each page's answer or failure */
+	void *arg;
+} sv_list_pacer;
+
+int sv_client_list_identities_paced(sv_client *c, const sv_list_pacer *p, sv_listed **items,
+                                    size_t *n, sv_identity *err);
 
 #endif
