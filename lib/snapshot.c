@@ -162,6 +162,8 @@ int sv_snapshot_save(sv_cache *c, const char *path, int64_t now, size_t *nrec, c
 	int fd = -1, rc = -1;
 
 	tmp[0] = 0;
+	if (errlen)
+		err[0] = 0; /* callers may print err after a success */
 	sv_buf_init(&b, 0);
 	if (sv_snapshot_format(c, &b, now, nrec) < 0) {
 		snprintf(err, errlen, "%s: out of memory formatting the snapshot", path);
@@ -302,7 +304,9 @@ static int check_file(const char *buf, size_t len, size_t *body, char *err, size
 		return snprintf(err, errlen, "truncated (no final newline)"), -1;
 	for (end = buf + len - 1; end > buf && end[-1] != '\n'; end--)
 		;
-	if (end == buf || (size_t)(buf + len - end) >= sizeof(last) || memcmp(end, "END\t", 4) != 0)
+	/* the length test first: a last line shorter than "END\t" must not be read past */
+	if (end == buf || (size_t)(buf + len - end) >= sizeof(last) ||
+	    (size_t)(buf + len - end) < 5 || memcmp(end, "END\t", 4) != 0)
 		return snprintf(err, errlen, "truncated (no END line)"), -1;
 	memcpy(last, end, (size_t)(buf + len - end) - 1);
 	last[buf + len - end - 1] = 0;
@@ -418,6 +422,26 @@ static void finish(struct rec_ctx *rc, int64_t now, const sv_cache_ttl *t, sv_sn
 	rc->want = 0;
 }
 
+/* check_lines - every body line is D or A, no A before the first D: these
+ * reject the whole file, so they are found before any record is put */
+static int check_lines(const char *buf, size_t pos, size_t body, char *err, size_t errlen)
+{
+	int seen_d = 0;
+
+	while (pos < body) {
+		const char *p = buf + pos, *nl = memchr(p, '\n', body - pos);
+		size_t ll = (size_t)(nl - p);
+		if (ll < 2 || p[1] != '\t' || (p[0] != 'D' && p[0] != 'A'))
+			return snprintf(err, errlen, "corrupt (unknown line type)"), -1;
+		if (p[0] == 'A' && !seen_d)
+			return snprintf(err, errlen, "corrupt (attribute line without a record)"),
+			       -1;
+		seen_d |= p[0] == 'D';
+		pos += ll + 1;
+	}
+	return 0;
+}
+
 /* sv_snapshot_load_buffer - validate an image, then put each good record */
 int sv_snapshot_load_buffer(const char *buf, size_t len, int64_t now, const sv_cache_ttl *t,
                             sv_snapshot_put_fn put, void *arg, sv_snapshot_stats *st, char *err,
@@ -431,9 +455,13 @@ int sv_snapshot_load_buffer(const char *buf, size_t len, int64_t now, const sv_c
 
 	memset(st, 0, sizeof(*st));
 	memset(&rc, 0, sizeof(rc));
+	if (errlen)
+		err[0] = 0; /* callers may print err after a success */
 	if (check_file(buf, len, &body, err, errlen) < 0)
 		return -1;
 	pos = (size_t)((const char *)memchr(buf, '\n', body) - buf) + 1; /* skip header */
+	if (check_lines(buf, pos, body, err, errlen) < 0)
+		return -1;
 	while (pos < body) {
 		const char *nl = memchr(buf + pos, '\n', body - pos);
 		size_t ll = (size_t)(nl - (buf + pos));
@@ -484,6 +512,8 @@ int sv_snapshot_load(const char *path, int64_t now, const sv_cache_ttl *t, sv_sn
 	int fd, rc = -1;
 
 	memset(st, 0, sizeof(*st));
+	if (errlen)
+		err[0] = 0; /* callers may print err after a success */
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		if (errno == ENOENT)
 			return 0;

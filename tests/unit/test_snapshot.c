@@ -244,7 +244,7 @@ static void test_files(void)
 	sv_cache *c = fill();
 	struct counter cnt = {0, NULL};
 	sv_snapshot_stats st;
-	struct stat sb;
+	struct stat sb = {0}; /* printed in ok() whose arguments may be evaluated before stat() */
 	size_t n;
 	FILE *f;
 
