@@ -7,18 +7,30 @@
 # milter is e2e's, cache-bench is core's) nor the emulator, test DNS or
 # private Postfix helpers it sources.  It never touches the system Postfix.
 #
+# Baseline: the issue asks for "a null milter built from the same libmilter
+# that negotiates the same callbacks".  That is tests/bench/twin-milter (same
+# libmilter, sesverify-milter's exact negotiation: NR_CONN, NR_HDR, its macro
+# lists, accept at EOH).  The ratio that judges the 0.95x goal is
+# sesverify/twin.  e2e's tests/bench/null-milter (answers every header, 9
+# round trips a message) is run too, as a second reference only.
+#
 # Phases (BENCH_PHASES, default "loadgen burst postfix micro"):
-#   loadgen  null milter (A) and sesverify-milter (B) alternately, A B A B ...
-#            BENCH_PAIRS pairs (default 5) at each of BENCH_CONNS connections
+#   loadgen  e2e null milter, twin (A) and sesverify-milter (B) in turn,
+#            BENCH_PAIRS rounds (default 5) at each of BENCH_CONNS connections
 #            ("1 8 64"), BENCH_MSGS messages a run (default 10000), sender
 #            verified.test (cached: warmed first).  Medians and B/A ratios.
 #   burst    BENCH_BURST (2000) never-seen sender domains arrive while
 #            cached-verified mail is measured on 8 connections; the cached
 #            p99 during the burst is printed next to the one just before.
+#            Burst 1: unlisted (settled from the identity list, no API
+#            call).  Burst 2 ("saturated"): the domains s0..sN.loadgen.test
+#            are listed in SES but not enabled, and the pre-check's DNS
+#            server is silent, so every one costs an UpdateEmailIdentity:
+#            the refresher spends its whole ApiRate budget (20/s).
 #   postfix  smtp-source -> private Postfix -> smtp-sink, with no milter, the
 #            null milter and sesverify-milter, BENCH_PF_REPS (3) rounds of
 #            BENCH_PF_MSGS (2000) messages on 8 sessions (needs root).
-#   micro    tests/bench/micro, then core's cache-bench when it was built.
+#   micro    tests/bench/micro, then tests/bench/cache-bench.
 # BENCH_QUICK=1 shrinks every count (a trial run of the driver itself).
 #
 # Output: each run's RESULT line, then a summary; raw rows in
@@ -258,22 +270,29 @@ case " $phases " in *" burst "*)
 	if [ "$sv_up" = 1 ]; then
 		section "burst 1: $burst domains unknown to the account (sender rNNN.loadgen.test)"
 		burst unlisted rand:1
-		section "burst 2: $burst unknown domains while ListEmailIdentities fails"
-		say "  restarting sesverify-milter with the identity list answering InternalError:"
-		say "  unknown domains must now be checked one by one (DNS pre-check, then the API)"
-		python3 - "$EMU_SCENARIO" <<'PY'
+		section "burst 2: $burst listed-but-not-enabled domains, each needing an API call"
+		say "  restarting sesverify-milter: s0..s$((burst - 1)).loadgen.test are listed in SES (not"
+		say "  enabled) and the pre-check's nameserver is silent, so each domain costs one"
+		say "  UpdateEmailIdentity and the refresher spends its whole ApiRate budget"
+		python3 - "$EMU_SCENARIO" "$burst" <<'PY'
 import json, os, sys
-path = sys.argv[1]
+path, n = sys.argv[1], int(sys.argv[2])
 data = json.load(open(path))
-data["list"] = {"error": "InternalError"}
+for i in range(n):
+    data["domains"]["s%d.loadgen.test" % i] = {"state": "unverified", "attributes": []}
 json.dump(data, open(path + ".new", "w"))
 os.replace(path + ".new", path)
 PY
 		kill_wait "$sv_pid"
 		rm -f "$tmp/sv.sock"
+		sed -i '/^Nameserver /d; /^DnsTimeout /d' "$tmp/sv.conf"
+		{
+			echo "Nameserver 127.0.0.1@$(free_port)"
+			echo "DnsTimeout 100ms"
+		} >>"$tmp/sv.conf"
 		sleep 1 # the emulator re-reads the scenario when it changes
 		if run_sv; then
-			burst saturated rand:1
+			burst saturated seq:1
 		else
 			say "  skipped: sesverify-milter did not come back"
 			sv_up=0
@@ -357,7 +376,7 @@ case " $phases " in *" micro "*)
 esac
 
 # ---------------------------------------------------------------- summary
-section "summary (medians; B/A = sesverify-milter / null milter)"
+section "summary (medians; the goal's ratio is sesverify/twin: same libmilter, same negotiation)"
 python3 - "$rows" <<'PY'
 import statistics as st, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
@@ -382,7 +401,7 @@ if lg:
             bad = sum(1 for r in rs if r[10] != "1" or r[9] not in ("0", ""))
             print("%-6d %-10s %10s %10s %10s %10s %10s  %s" % (c, v, *[f(x) for x in m[v]],
                   "all accepted" if bad == 0 else "%d runs WRONG or with errors" % bad))
-        for base in ("null", "twin"):
+        for base in ("twin", "null"):
             if base not in m or "sesverify" not in m or not m[base][0]:
                 continue
             ratios = []
@@ -391,8 +410,9 @@ if lg:
                 b = [num(x[4]) for x in lg if int(x[1]) == c and x[3] == r and x[2] == "sesverify"]
                 if a and b and a[0]: ratios.append(b[0] / a[0])
             print("%-6d sesverify/%-5s msg/s %.3f (rounds %.3f..%.3f); added p99: message %+.1f us, "
-                  "MAIL FROM %+.1f us" % (c, base, m["sesverify"][0] / m[base][0], min(ratios),
-                  max(ratios), m["sesverify"][2] - m[base][2], m["sesverify"][4] - m[base][4]))
+                  "MAIL FROM %+.1f us%s" % (c, base, m["sesverify"][0] / m[base][0], min(ratios),
+                  max(ratios), m["sesverify"][2] - m[base][2], m["sesverify"][4] - m[base][4],
+                  "  <- goal (>= 0.95)" if base == "twin" else "  (e2e null: reference only)"))
 bu = {r[2]: r for r in rows if r[0] == "burst"}
 for name in ("unlisted", "saturated"):
     for k in (name + "-before", name + "-during"):
