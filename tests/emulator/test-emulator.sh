@@ -127,6 +127,34 @@ is "$(field "$(emu_curl UpdateEmailIdentity '{"EmailIdentity":"unverified.test"}
 like "$(cat "$tmp/emu-stderr")" "bad state" "the broken scenario is reported on stderr"
 emu_domain unverified.test '{"state": "dns", "current": {"TXT qcloud._domainkey.unverified.test": ""}}'
 
+# --- clock skew (fault tests): the emulator's clock runs 900 s ahead
+python3 - "$EMU_SCENARIO" <<'PY'
+import json, os, sys
+d = json.load(open(sys.argv[1])); d["global"] = {"clock_skew": 900}
+json.dump(d, open(sys.argv[1] + ".new", "w")); os.replace(sys.argv[1] + ".new", sys.argv[1])
+PY
+n0=$(wc -l <"$EMU_LOG")
+is "$(code "$(emu_curl UpdateEmailIdentity '{"EmailIdentity":"verified.test"}')")" \
+	AuthFailure.SignatureExpire "global clock_skew 900: a correct timestamp is SignatureExpire"
+like "$(tail -n +"$((n0 + 1))" "$EMU_LOG")" '"domain": "verified.test"' \
+	"a request refused before its body is checked still logs its domain"
+is "$(code "$(EMU_CALL_TS=$(($(date +%s) + 900)) emu_curl UpdateEmailIdentity '{"EmailIdentity":"verified.test"}')")" \
+	none "global clock_skew 900: a timestamp 900 s ahead is accepted"
+python3 - "$EMU_SCENARIO" <<'PY'
+import json, os, sys
+d = json.load(open(sys.argv[1])); d["global"] = {"clock_skew": "soon"}
+json.dump(d, open(sys.argv[1] + ".new", "w")); os.replace(sys.argv[1] + ".new", sys.argv[1])
+PY
+is "$(code "$(emu_curl UpdateEmailIdentity '{"EmailIdentity":"verified.test"}')")" \
+	AuthFailure.SignatureExpire "a bad clock_skew is refused and the previous scenario kept"
+python3 - "$EMU_SCENARIO" <<'PY'
+import json, os, sys
+d = json.load(open(sys.argv[1])); d["global"] = {}
+json.dump(d, open(sys.argv[1] + ".new", "w")); os.replace(sys.argv[1] + ".new", sys.argv[1])
+PY
+is "$(code "$(emu_curl UpdateEmailIdentity '{"EmailIdentity":"verified.test"}')")" \
+	none "clock_skew removed: accepted again"
+
 # --- global fault rate (soak tests): about half of 18 requests fail
 python3 - "$EMU_SCENARIO" <<'PY'
 import json, os, sys
