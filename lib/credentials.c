@@ -1,8 +1,12 @@
 /*
  * credentials.c - resolve SecretId/SecretKey/token for the API client.
- *	Owns the precedence rules, the INI credentials file reader and the
- *	wiping of secrets.  Does not own the config file (config.c; its own
- *	permission check covers inline SecretKey) nor any network use.
+ *	Owns the precedence rules, the INI credentials file reader, the
+ *	wiping of secrets, keeping them out of core dumps (each secret
+ *	lives in its own anonymous mapping marked MADV_DONTDUMP) and, for
+ *	daemons, taking the TENCENTCLOUD_* secrets out of the environment
+ *	(sv_credentials_capture_env).  Does not own the config file
+ *	(config.c; its own permission check covers inline SecretKey) nor
+ *	any network use.
  */
 #include "config.h"
 
@@ -14,19 +18,62 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <pthread.h>
+#include <sys/mman.h>
+
 #include <openssl/crypto.h>
 
 #include "credentials.h"
 
 #define CRED_FILE_MAX (64 * 1024)
 
-/* wipe_free - zero then free a secret string */
+/*
+ * The environment captured by sv_credentials_capture_env(): once taken,
+ * from_env() reads these copies instead of getenv(), so that reloads and
+ * forked workers still find the key after it left the environment.
+ */
+static pthread_mutex_t env_lock = PTHREAD_MUTEX_INITIALIZER;
+static int env_captured;
+static char *env_id, *env_key, *env_token;
+
+/* map_size - the mapping that holds a string of len bytes plus NUL */
+static size_t map_size(size_t len)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t p = page > 0 ? (size_t)page : 4096;
+
+	return (len + 1 + p - 1) / p * p;
+}
+
+/*
+ * secret_dup - s in a private anonymous mapping left out of core dumps
+ *	A page per secret is cheap: credentials are resolved a handful of
+ *	times per process (start-up, reload, one per API client).
+ */
+static char *secret_dup(const char *s)
+{
+	size_t len = strlen(s), size = map_size(len);
+	char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+#ifdef MADV_DONTDUMP
+	(void)madvise(p, size, MADV_DONTDUMP); /* best effort: still wiped on free */
+#endif
+	memcpy(p, s, len + 1);
+	return p;
+}
+
+/* wipe_free - zero then release a secret_dup() string */
 static void wipe_free(char *s)
 {
+	size_t size;
+
 	if (s == NULL)
 		return;
-	OPENSSL_cleanse(s, strlen(s));
-	free(s);
+	size = map_size(strlen(s));
+	OPENSSL_cleanse(s, size);
+	munmap(s, size);
 }
 
 /* sv_credentials_clear - wipe and release */
@@ -84,8 +131,8 @@ static int set3(sv_credentials *out, sv_cred_source src, const char *id, const c
 		return -1;
 	}
 	out->secret_id = strdup(id);
-	out->secret_key = strdup(key);
-	out->token = token && *token ? strdup(token) : NULL;
+	out->secret_key = secret_dup(key);
+	out->token = token && *token ? secret_dup(token) : NULL;
 	out->source = src;
 	if (!out->secret_id || !out->secret_key || (token && *token && !out->token)) {
 		sv_credentials_clear(out);
@@ -238,15 +285,72 @@ out:
 	return rc;
 }
 
-/* from_env - TENCENTCLOUD_* as the official SDKs and tccli name them */
-static int from_env(sv_credentials *out, char *err, size_t errlen)
+/*
+ * scrub_env - remove NAME from the environment and wipe "NAME=value"
+ *	unsetenv() only drops the pointer from environ; the bytes stay in
+ *	the process image that /proc/PID/environ shows (also for forked
+ *	children, which get a copy of it), so the whole entry is overwritten
+ *	once environ no longer points to it.  glibc never frees environment
+ *	strings, so the memory is still ours to write.
+ */
+static void scrub_env(const char *name)
 {
-	const char *id = getenv("TENCENTCLOUD_SECRET_ID");
-	const char *key = getenv("TENCENTCLOUD_SECRET_KEY");
+	char *v = getenv(name), *entry;
+	size_t nl = strlen(name), vl;
+	int whole;
+
+	if (v == NULL)
+		return;
+	vl = strlen(v);
+	entry = v - nl - 1; /* getenv() points just past "NAME=" */
+	whole = memcmp(entry, name, nl) == 0 && entry[nl] == '=';
+	unsetenv(name);
+	if (whole)
+		OPENSSL_cleanse(entry, nl + 1 + vl);
+	else
+		OPENSSL_cleanse(v, vl);
+}
+
+/* env_dup - NULL or a secret copy of a non-empty value */
+static int env_dup(const char *v, char **out)
+{
+	*out = NULL;
+	if (v == NULL || *v == 0)
+		return 0;
+	*out = secret_dup(v);
+	return *out ? 0 : -1;
+}
+
+/* sv_credentials_capture_env - keep TENCENTCLOUD_* in memory, out of environ */
+int sv_credentials_capture_env(void)
+{
 	const char *token = getenv("TENCENTCLOUD_SESSION_TOKEN");
+	int rc = 0;
 
 	if (token == NULL || *token == 0)
 		token = getenv("TENCENTCLOUD_TOKEN");
+	pthread_mutex_lock(&env_lock);
+	if (!env_captured) {
+		if (env_dup(getenv("TENCENTCLOUD_SECRET_ID"), &env_id) < 0 ||
+		    env_dup(getenv("TENCENTCLOUD_SECRET_KEY"), &env_key) < 0 ||
+		    env_dup(token, &env_token) < 0)
+			rc = -1;
+		env_captured = 1;
+	}
+	pthread_mutex_unlock(&env_lock);
+	/* the id is not a secret; it goes too, so that the environment of
+	 * children never holds half a key pair */
+	scrub_env("TENCENTCLOUD_SECRET_ID");
+	scrub_env("TENCENTCLOUD_SECRET_KEY");
+	scrub_env("TENCENTCLOUD_SESSION_TOKEN");
+	scrub_env("TENCENTCLOUD_TOKEN");
+	return rc;
+}
+
+/* from_values - the environment's rules applied to id/key/token */
+static int from_values(sv_credentials *out, const char *id, const char *key, const char *token,
+                       char *err, size_t errlen)
+{
 	if ((id == NULL || *id == 0) && (key == NULL || *key == 0)) {
 		snprintf(err, errlen,
 		         "no API credentials: set SecretId and SecretKey, or CredentialsFile, "
@@ -260,6 +364,27 @@ static int from_env(sv_credentials *out, char *err, size_t errlen)
 		return -1;
 	}
 	return set3(out, SV_CRED_ENV, id, key, token, "environment", err, errlen);
+}
+
+/* from_env - TENCENTCLOUD_* as the official SDKs and tccli name them */
+static int from_env(sv_credentials *out, char *err, size_t errlen)
+{
+	const char *id = getenv("TENCENTCLOUD_SECRET_ID");
+	const char *key = getenv("TENCENTCLOUD_SECRET_KEY");
+	const char *token = getenv("TENCENTCLOUD_SESSION_TOKEN");
+	int rc;
+
+	if (token == NULL || *token == 0)
+		token = getenv("TENCENTCLOUD_TOKEN");
+	pthread_mutex_lock(&env_lock);
+	if (env_captured) {
+		id = env_id;
+		key = env_key;
+		token = env_token;
+	}
+	rc = from_values(out, id, key, token, err, errlen);
+	pthread_mutex_unlock(&env_lock);
+	return rc;
 }
 
 /* sv_credentials_resolve - the first configured source wins */

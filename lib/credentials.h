@@ -9,6 +9,7 @@
  *	int sv_credentials_read_file(const char *path, sv_credentials *out,
  *				     char *err, size_t errlen);
  *	void sv_credentials_clear(sv_credentials *c);
+ *	int sv_credentials_capture_env(void);
  * DESCRIPTION
  *	Precedence (DESIGN.md): SecretId/SecretKey (and Token) in the config;
  *	else CredentialsFile, an INI file whose [default] section holds
@@ -22,6 +23,13 @@
  *	A credentials file readable or writable by group or other is
  *	refused.  Every value must be printable ASCII (it goes into HTTP
  *	headers).  sv_credentials_clear() wipes the secret and the token.
+ *	The secret and the token live in pages excluded from core dumps.
+ *
+ *	sv_credentials_capture_env(), for daemons, copies the TENCENTCLOUD_*
+ *	variables into such pages, wipes them from the environment (also the
+ *	bytes /proc/PID/environ shows) and makes every later resolution use
+ *	the copies, so that no child and no reader of environ sees the key.
+ *	Call it once, early, before threads; -1 only when out of memory.
  * DIAGNOSTICS
  *	-1 with a reason naming the file, line or variable; never the secret.
  */
@@ -43,6 +51,7 @@ typedef struct sv_credentials {
 int sv_credentials_resolve(const sv_config *cfg, sv_credentials *out, char *err, size_t errlen);
 int sv_credentials_read_file(const char *path, sv_credentials *out, char *err, size_t errlen);
 void sv_credentials_clear(sv_credentials *c);
+int sv_credentials_capture_env(void);
 /* sv_cred_source_name - "config", "credentials file", "environment" */
 const char *sv_cred_source_name(sv_cred_source src);
 

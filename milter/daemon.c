@@ -123,6 +123,11 @@ int daemon_drop(const char *spec)
 		return 0;
 	if (daemon_user_lookup(spec, &uid, &gid, name, sizeof(name)) < 0)
 		return -1;
+	/* UserID is there to leave root: naming root itself is a mistake */
+	if (uid == 0) {
+		mlog(SV_LOG_ERR, "UserID %s is root; refusing to run as root", spec);
+		return -1;
+	}
 	if (geteuid() != 0) {
 		if (geteuid() != uid)
 			mlog(SV_LOG_WARNING, "not started as root: staying uid %ld, not UserID %s",
@@ -133,8 +138,9 @@ int daemon_drop(const char *spec)
 		mlog(SV_LOG_ERR, "cannot switch to UserID %s: %s", spec, strerror(errno));
 		return -1;
 	}
-	/* paranoia: root must be gone for good */
-	if (uid != 0 && (setuid(0) == 0 || geteuid() == 0)) {
+	/* paranoia: root must be gone for good, real and effective ids alike */
+	if (setuid(0) == 0 || geteuid() == 0 || getuid() != uid || getegid() != gid ||
+	    getgid() != gid) {
 		mlog(SV_LOG_ERR, "UserID %s: still able to regain root; refusing to run", spec);
 		return -1;
 	}

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -23,6 +24,7 @@
 #include <libmilter/mfapi.h>
 
 #include "control.h"
+#include "credentials.h"
 #include "milter.h"
 
 #ifndef SYSCONFDIR
@@ -40,6 +42,45 @@ static volatile int reload_stop;
 static void usage(void)
 {
 	fprintf(stderr, "usage: %s [-c FILE] [-f] [-n] [-p SOCKET] [-V]\n", MILTER_NAME);
+}
+
+/*
+ * harden - keep the API key out of reach of other processes of the same
+ *	user: no core dumps and no ptrace attach (PR_SET_DUMPABLE 0, which
+ *	also makes /proc/PID/{environ,mem,...} root-only), and the
+ *	TENCENTCLOUD_* secrets moved from the environment into memory
+ *	excluded from dumps (children never inherit them).
+ */
+static int harden(void)
+{
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fprintf(stderr, "%s: prctl(PR_SET_DUMPABLE): %s\n", MILTER_NAME, strerror(errno));
+	if (sv_credentials_capture_env() < 0) {
+		fprintf(stderr, "%s: out of memory\n", MILTER_NAME);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * check_credentials_file - for -n: a CredentialsFile the worker would
+ *	refuse (missing, group/world readable, malformed) is a configuration
+ *	error now, not a worker that cannot start later.  Inline keys are
+ *	checked by the config parser; the environment is the worker's.
+ */
+static int check_credentials_file(const sv_config *cfg)
+{
+	sv_credentials cred;
+	char err[512];
+
+	if (cfg->credentials_file == NULL || cfg->secret_id || cfg->secret_key)
+		return 0;
+	if (sv_credentials_read_file(cfg->credentials_file, &cred, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: CredentialsFile: %s\n", conf_path, err);
+		return -1;
+	}
+	sv_credentials_clear(&cred);
+	return 0;
 }
 
 /* supervisor_reload - keep a validated config for restarted workers */
@@ -263,13 +304,16 @@ int main(int argc, char **argv)
 		usage();
 		return 2;
 	}
+	if (harden() < 0)
+		return 1;
 	/* a control client or an MTA that hangs up must not kill the worker */
 	signal(SIGPIPE, SIG_IGN);
 	if (conf_load(conf_path, &cfg, CONF_STDERR) > 0)
 		return 1;
 	if (check_only) {
+		rc = check_credentials_file(cfg);
 		sv_config_free(cfg);
-		return 0;
+		return rc < 0 ? 1 : 0;
 	}
 	mlog_open(cfg, milter_foreground);
 	if (!milter_foreground && daemon_detach() < 0) {
