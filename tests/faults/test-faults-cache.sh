@@ -18,7 +18,7 @@
 . "$top_srcdir/tests/faults/faults-lib.sh"
 
 ml_setup
-ml_conf "CheckFrom envelope" "UnknownWait 3s" "ApiTimeout 1s" "MaxEntries 300000"
+ml_conf "CheckFrom envelope" "UnknownWait 3s" "ApiTimeout 1s" "MaxEntries 300000" "DnsTimeout 300ms"
 
 # cache_at PATH - use PATH as CacheFile
 cache_at() { sed -i "s|^CacheFile .*|CacheFile $1|" "$ML_CONF"; CF=$1; }

@@ -19,7 +19,7 @@ LG=$top_builddir/tests/bench/loadgen
 [ -x "$LG" ] || skip_all "tests/bench/loadgen not built"
 ml_setup
 ML_EXPECT_DEATHS=1 # the worker is killed on purpose below
-ml_conf "CheckFrom envelope"
+ml_conf "CheckFrom envelope" "DnsTimeout 300ms"
 cp "$ML_CONF" "$ML_DIR/good.conf"
 ml_start || { echo "Bail out! milter did not start"; exit 1; }
 worker=$(ml_worker)
