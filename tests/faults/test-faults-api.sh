@@ -6,9 +6,10 @@
 # VerifiedTTL, is still accepted (served stale); unverified.test is still
 # refused; the milter keeps answering; and the failure is not logged in a
 # loop.  Faults: connection refused, a hang past ApiTimeout, HTTP 500 and
-# 502, garbage, truncated and short JSON, a RequestLimitExceeded storm,
-# AuthFailure.SignatureExpire (the emulator's clock 15 minutes ahead) and a
-# TLS certificate for another name.
+# 502, garbage, truncated and short JSON, a connection reset, a
+# RequestLimitExceeded storm, AuthFailure.SignatureExpire (the emulator's
+# clock 15 minutes ahead), a TLS certificate for another name and one from
+# an untrusted issuer.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/faults/faults-lib.sh"
 
@@ -21,7 +22,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
 cat "$EMU_CA" "$ML_DIR/emu-cert-wrong.invalid.pem" >"$ML_DIR/ca-bundle.pem"
 sed -i "s|^CAFile .*|CAFile $ML_DIR/ca-bundle.pem|" "$EMU_CONF"
 
-faults="refused hang http500 http502 garbage truncated short ratelimit skew tlsname"
+faults="refused hang http500 http502 garbage truncated short reset ratelimit skew tlsname tlsca"
 doms=()
 for f in $faults; do doms+=("f-$f.hostile.test"); done
 # Under hostile.test (the fault DNS server answers their SOA: they exist).
@@ -60,12 +61,13 @@ fault_on() {
 	hang) fl_global delay:4 ;;
 	skew) fl_global_json '{"clock_skew": 900}' ;;
 	tlsname) emu_restart wrong.invalid ;;
+	tlsca) emu_restart localhost ;; # right name, but not in CAFile
 	*) fl_global "$1" ;;
 	esac
 }
 fault_off() {
 	case $1 in
-	refused | tlsname) emu_restart ;;
+	refused | tlsname | tlsca) emu_restart ;;
 	*) fl_global none ;;
 	esac
 }
@@ -73,8 +75,8 @@ fault_off() {
 declare -A cause=(
 	[refused]=Transport.ConnectFailed [hang]=Transport.Timeout [http500]=Transport.HTTP500
 	[http502]=Transport.HTTP502 [garbage]=Parse.InvalidResponse [truncated]=Parse.InvalidResponse
-	[short]=Transport.Connection [ratelimit]=RequestLimitExceeded
-	[skew]=AuthFailure.SignatureExpire [tlsname]=Transport.TLS
+	[short]=Transport.Connection [reset]='Transport\.[A-Za-z]+' [ratelimit]=RequestLimitExceeded
+	[skew]=AuthFailure.SignatureExpire [tlsname]='Transport.TLS.*name' [tlsca]=Transport.TLS
 )
 # From here on the three are past their TTL.  verified.test may be extended
 # by the pre-check (its DNS is right); spfwrong.test, which SES says is

@@ -151,6 +151,9 @@ is "$(outcome notexist.test '^(550 5\.7\.1|tempfail|4[0-9][0-9] .*)$')" "$(outco
 # error per failed connection at most.
 [ "${errs:-99}" -le 8 ]
 tap_ok $? "SIGTERM under load: $errs connection errors (at most one per connection, each an MTA tempfail)"
+# the connection errors: the milter closed them, nothing hung
+is "$(grep -c '^error: connection [0-9]*:' "$ML_DIR/lg.out")" "$(grep -c '^error: connection [0-9]*: \(connection closed\|write:\)' "$ML_DIR/lg.out")" \
+	"SIGTERM under load: every connection error is a closed connection, none a hang (no reply within -T)"
 dec=$(($(ml_log_count ' action=') - dec0))
 tf=$(awk '$1 == "OUTCOME" && $3 == "tempfail" { s += $NF } END { print s + 0 }' "$ML_DIR/lg.out")
 [ "$dec" -ge "$((total - tf))" ]
