@@ -3,7 +3,13 @@
  *	Owns storage only: 64 shards, each a mutex, an open-addressing hash
  *	table and an LRU list, so that milter threads looking up different
  *	domains rarely meet on a lock and a lookup holds one for a few
- *	hundred ns.  The table is linear probing over 16-byte slots that
+ *	hundred ns.  Lookups take the shard's lock shared (a read-write
+ *	lock preferring writers), so a lookup never waits for another
+ *	lookup, even one whose thread was preempted holding it: on a busy
+ *	2-CPU host with 64 milter threads on one popular domain, a mutex
+ *	made every lookup queue behind a descheduled holder (MAIL FROM p99
+ *	of tens of ms).  The only write a lookup does is the CLOCK
+ *	reference byte, an atomic store.  The table is linear probing over 16-byte slots that
  *	carry the full 32-bit hash next to the entry pointer, kept at most
  *	half full: a hit costs one cache miss for the slot (its neighbours
  *	share the line) and one for the entry, where chaining paid a miss
@@ -52,7 +58,7 @@ struct slot {
 };
 
 struct shard {
-	pthread_mutex_t lock;
+	pthread_rwlock_t lock; /* lookups share it, changes take it alone */
 	struct slot *tab;
 	size_t mask; /* slots - 1 */
 	size_t count, max;
@@ -85,13 +91,17 @@ static struct shard *shard_of(struct mem *m, uint32_t h)
 /* mem_open - empty shards */
 static void *mem_open(size_t max_entries, char *err, size_t errlen)
 {
+	pthread_rwlockattr_t attr;
 	struct mem *m;
 
+	pthread_rwlockattr_init(&attr);
+	/* a refresh must not starve behind a stream of lookups */
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		goto nomem;
 	for (int i = 0; i < NSHARD; i++) {
 		struct shard *s = &m->shards[i];
-		pthread_mutex_init(&s->lock, NULL);
+		pthread_rwlock_init(&s->lock, &attr);
 		s->mask = 63;
 		s->max = SIZE_MAX;
 		if ((s->tab = calloc(s->mask + 1, sizeof(*s->tab))) == NULL)
@@ -99,8 +109,10 @@ static void *mem_open(size_t max_entries, char *err, size_t errlen)
 	}
 	m->stat_evicted = sv_stat_counter("cache.evicted");
 	m->max = max_entries ? max_entries : SIZE_MAX;
+	pthread_rwlockattr_destroy(&attr);
 	return m;
 nomem:
+	pthread_rwlockattr_destroy(&attr);
 	if (m)
 		for (int i = 0; i < NSHARD; i++)
 			free(m->shards[i].tab);
@@ -136,7 +148,7 @@ static void mem_close(void *be)
 			ent_free(e);
 		}
 		free(s->tab);
-		pthread_mutex_destroy(&s->lock);
+		pthread_rwlock_destroy(&s->lock);
 	}
 	free(m);
 }
@@ -277,8 +289,8 @@ static int insert(struct mem *m, struct shard *s, struct ent *e)
 	                    s->tail != e && spins < 1000;
 	     spins++) {
 		struct ent *old = s->tail;
-		if (old->ref) {
-			old->ref = 0;
+		if (__atomic_load_n(&old->ref, __ATOMIC_RELAXED)) {
+			__atomic_store_n(&old->ref, 0, __ATOMIC_RELAXED);
 			lru_unlink(s, old);
 			lru_front(s, old);
 			continue;
@@ -361,13 +373,13 @@ static int mem_peek(void *be, const char *domain, int64_t now, sv_entry_view *v,
 	struct ent *e;
 	sv_cache_rec r;
 
-	pthread_mutex_lock(&s->lock);
+	pthread_rwlock_rdlock(&s->lock);
 	if ((e = lookup(s, domain, h)) == NULL) {
-		pthread_mutex_unlock(&s->lock);
+		pthread_rwlock_unlock(&s->lock);
 		return -1;
 	}
-	if (!e->ref)
-		e->ref = 1;
+	if (!__atomic_load_n(&e->ref, __ATOMIC_RELAXED))
+		__atomic_store_n(&e->ref, 1, __ATOMIC_RELAXED); /* readers share the lock */
 	shallow(e, &r);
 	if (v)
 		sv_cache_fill_view(&r, now, v);
@@ -377,7 +389,7 @@ static int mem_peek(void *be, const char *domain, int64_t now, sv_entry_view *v,
 		meta->attrs = NULL;
 		meta->nattrs = 0;
 	}
-	pthread_mutex_unlock(&s->lock);
+	pthread_rwlock_unlock(&s->lock);
 	return 0;
 }
 
@@ -390,26 +402,26 @@ static int mem_mark(void *be, const char *domain, unsigned set, unsigned clear, 
 	struct ent *e;
 	int old;
 
-	pthread_mutex_lock(&s->lock);
+	pthread_rwlock_wrlock(&s->lock);
 	if ((e = lookup(s, domain, h)) == NULL) {
 		sv_cache_rec r = {0};
 		if (!create) {
-			pthread_mutex_unlock(&s->lock);
+			pthread_rwlock_unlock(&s->lock);
 			return -1;
 		}
 		if ((e = ent_new(domain, h, &r)) == NULL) {
-			pthread_mutex_unlock(&s->lock);
+			pthread_rwlock_unlock(&s->lock);
 			return -2;
 		}
 		if (insert(m, s, e) < 0) {
-			pthread_mutex_unlock(&s->lock);
+			pthread_rwlock_unlock(&s->lock);
 			ent_free(e);
 			return -2;
 		}
 	}
 	old = e->flags;
 	e->flags = (uint8_t)((e->flags | set) & ~clear);
-	pthread_mutex_unlock(&s->lock);
+	pthread_rwlock_unlock(&s->lock);
 	return old;
 }
 
@@ -424,12 +436,12 @@ static int mem_get(void *be, const char *domain, sv_cache_rec *out)
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	pthread_mutex_lock(&s->lock);
+	pthread_rwlock_rdlock(&s->lock);
 	if ((e = lookup(s, domain, h)) != NULL) {
 		shallow(e, &r);
 		rc = sv_cache_rec_copy(out, &r);
 	}
-	pthread_mutex_unlock(&s->lock);
+	pthread_rwlock_unlock(&s->lock);
 	return rc;
 }
 
@@ -446,7 +458,7 @@ static int mem_put(void *be, const char *domain, const sv_cache_rec *rec)
 	if ((e = ent_new(domain, h, rec)) == NULL)
 		return -1;
 	e->flags &= (uint8_t)~SV_REC_REFRESHING;
-	pthread_mutex_lock(&s->lock);
+	pthread_rwlock_wrlock(&s->lock);
 	if ((i = find(s, domain, h)) >= 0) {
 		old = s->tab[i].e;
 		e->flags |= old->flags & SV_REC_REFRESHING;
@@ -457,7 +469,7 @@ static int mem_put(void *be, const char *domain, const sv_cache_rec *rec)
 	} else {
 		rc = insert(m, s, e);
 	}
-	pthread_mutex_unlock(&s->lock);
+	pthread_rwlock_unlock(&s->lock);
 	if (rc < 0)
 		ent_free(e);
 	return rc;
@@ -471,10 +483,10 @@ static int mem_del(void *be, const char *domain)
 	struct shard *s = shard_of(m, h);
 	struct ent *e;
 
-	pthread_mutex_lock(&s->lock);
+	pthread_rwlock_wrlock(&s->lock);
 	if ((e = lookup(s, domain, h)) != NULL)
 		unlink_ent(m, s, e);
-	pthread_mutex_unlock(&s->lock);
+	pthread_rwlock_unlock(&s->lock);
 	if (!e)
 		return -1;
 	ent_free(e);
@@ -489,12 +501,12 @@ static void mem_walk(void *be, sv_cache_walk_fn fn, void *arg)
 
 	for (int i = 0; i < NSHARD; i++) {
 		struct shard *s = &m->shards[i];
-		pthread_mutex_lock(&s->lock);
+		pthread_rwlock_rdlock(&s->lock);
 		for (struct ent *e = s->head; e; e = e->next) {
 			shallow(e, &r);
 			fn(e->strs, &r, arg);
 		}
-		pthread_mutex_unlock(&s->lock);
+		pthread_rwlock_unlock(&s->lock);
 	}
 }
 
@@ -505,9 +517,9 @@ static size_t mem_count(void *be)
 	size_t n = 0;
 
 	for (int i = 0; i < NSHARD; i++) {
-		pthread_mutex_lock(&m->shards[i].lock);
+		pthread_rwlock_rdlock(&m->shards[i].lock);
 		n += m->shards[i].count;
-		pthread_mutex_unlock(&m->shards[i].lock);
+		pthread_rwlock_unlock(&m->shards[i].lock);
 	}
 	return n;
 }
