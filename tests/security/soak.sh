@@ -1,0 +1,144 @@
+#!/bin/bash
+# tests/security/soak.sh - load and soak under injected API faults (run by
+# hand, not in "make check": a few minutes of full load).
+#
+# usage: top_builddir=BUILD top_srcdir=SRC tests/security/soak.sh
+#	[CONNS [MESSAGES [FAULT_RATE]]]   (default 500 100000 0.1)
+#
+# Starts the real sesverify-milter (Mode enforce, CheckFrom envelope)
+# against the test DNS server and the SES emulator, whose global
+# fault_rate makes that share of API requests fail (HTTP 500, TCP reset,
+# RequestLimitExceeded), then drives it with tests/bench/loadgen: a warm-up
+# of 10% of the messages, then the rest, over CONNS concurrent milter
+# connections and a mix of verified, unverified and not-set-up domains.
+#
+# Checks (TAP):
+#   - every message got a final reply (loadgen exit 0, no timeout);
+#   - zero wrong decisions against the scenario's truth: a verified domain
+#     is never refused with 5xx; an unverified or not-set-up domain is
+#     never accepted (in enforce mode; a 4xx tempfail is allowed for both
+#     while the API is failing);
+#   - zero crashes: the same worker pid from start to end, no "worker
+#     died", no sanitizer report in the log;
+#   - worker RSS growth after warm-up below 5%.
+# Prints the figures (msg/s, outcome counts, RSS) as "#" lines.
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/milter/milter-lib.sh"
+
+conns=${1:-500}
+total=${2:-100000}
+rate=${3:-0.1}
+LG=$top_builddir/tests/bench/loadgen
+[ -x "$LG" ] || skip_all "tests/bench/loadgen not built (make check builds it)"
+ulimit -n 65536 2>/dev/null || ulimit -n 4096
+
+ml_setup
+python3 - "$EMU_SCENARIO" "$rate" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d.setdefault("global", {})
+d["global"]["fault_rate"] = float(sys.argv[2])
+d["global"]["faults"] = ["http500", "reset", "ratelimit"]
+json.dump(d, open(sys.argv[1], "w"))
+PY
+# short TTLs: the refresher keeps asking the (faulty) API during the run
+ml_conf "Mode enforce" "CheckFrom envelope" "Outgoing auth,internal" \
+	"VerifiedTTL ${SOAK_TTL:-2s}" "UnverifiedTTL ${SOAK_TTL:-2s}" "NotExistTTL ${SOAK_TTL:-2s}" \
+	"ErrorTTL 1s" "MaxApiAge ${SOAK_MAX_API_AGE:-1m}"
+# milter-lib's LogLevel debug would write a few lines per message
+sed -i 's/^LogLevel debug$/LogLevel notice/' "$ML_CONF"
+ml_start || { echo "Bail out! milter did not start"; exit 1; }
+worker=$(ml_worker)
+
+good="verified.test bigdkim.test upper.test cname.test"
+bad="unverified.test spfwrong.test mxwrong.test notexist.test nxdomain.test"
+mix=""
+for d in $good; do mix+="$d:15,"; done
+for d in $bad; do mix+="$d:8,"; done
+mix=${mix%,}
+
+rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$worker/status" 2>/dev/null; }
+threads() { awk '/^Threads:/ { print $2 }' "/proc/$worker/status" 2>/dev/null; }
+
+# run NAME MSGS_PER_CONN - one loadgen run; output in $ML_DIR/NAME.out
+run() {
+	"$LG" -s "unix:$ML_SOCK" -c "$conns" -m "$2" -d "$mix" -n "$1" -T 60 -t 3600 -S 42 \
+		>"$ML_DIR/$1.out" 2>&1
+}
+
+warm_msgs=$(((total / 10 + conns - 1) / conns))
+warm_msgs=$(((warm_msgs + 19) / 20 * 20)) # whole rounds of 20
+main_msgs=$(((total - warm_msgs * conns + conns - 1) / conns))
+diag "$conns connections; warm-up $((warm_msgs * conns)) + main $((main_msgs * conns)) messages; API fault rate $rate; mix $mix"
+rss0=$(rss)
+start=$(date +%s)
+# warm-up: the same shape as the main phase (rounds of 20 messages per
+# connection), so that thread stacks and malloc arenas have reached their
+# working size before the baseline is taken
+warm_ok=0
+for ((r = 1; r <= warm_msgs / 20; r++)); do
+	run "warmup$r" 20 || warm_ok=1
+done
+tap_ok "$warm_ok" "warm-up: $((warm_msgs / 20)) rounds, every message answered (loadgen exit 0)"
+rss1=$(rss)
+diag "RSS: at start ${rss0} kB, after warm-up ${rss1} kB; threads $(threads)"
+# sample the worker's RSS during the main run
+(
+	while sleep 2; do echo "$(date +%s) $(rss)"; done
+) >"$ML_DIR/rss.samples" &
+sampler=$!
+at_exit "kill $sampler 2>/dev/null"
+# main phase: rounds of 20 messages per connection (each round reconnects
+# every connection) until the message count is reached and at least
+# SOAK_SECS (default 60) have passed, so that the short TTLs expire many
+# times and the refresher meets the faulty API again and again
+round=0
+sent=0
+main_ok=0
+main_start=$(date +%s)
+while [ "$sent" -lt "$((main_msgs * conns))" ] || [ $(($(date +%s) - main_start)) -lt "${SOAK_SECS:-60}" ]; do
+	round=$((round + 1))
+	run "main$round" 20 || main_ok=1
+	sent=$((sent + 20 * conns))
+done
+tap_ok "$main_ok" "main phase: $round rounds, $sent messages, every one answered (loadgen exit 0)"
+kill "$sampler" 2>/dev/null
+sleep 1
+rss2=$(rss)
+secs=$(($(date +%s) - start))
+peak=$(awk '$2 > m { m = $2 } END { print m + 0 }' "$ML_DIR/rss.samples")
+diag "RSS: after the main run ${rss2} kB (peak sampled ${peak} kB); wall time ${secs} s"
+awk '{ v[NR] = $2 } END { if (NR) printf "# RSS samples (kB) at 0/25/50/75/100%% of the main phase: %d %d %d %d %d\n", v[1], v[int(NR / 4) + 1], v[int(NR / 2) + 1], v[int(3 * NR / 4) + 1], v[NR] }' "$ML_DIR/rss.samples"
+grep -h -E '^RESULT' "$ML_DIR"/warmup1.out "$ML_DIR"/main1.out "$ML_DIR/main$round.out" | sed 's/^/# /'
+awk '/^RESULT/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "msgs") m += kv[2]; if (kv[1] == "secs") t += kv[2]; if (kv[1] == "errors") e += kv[2] } }
+	END { printf "# all runs: %d messages in %.1f s of loadgen time (%.0f msg/s), %d protocol errors\n", m, t, m / t, e }' "$ML_DIR"/warmup*.out "$ML_DIR"/main*.out
+
+# decisions against the truth
+wrong=0
+answered=0
+for f in "$ML_DIR"/warmup*.out "$ML_DIR"/main*.out; do
+	while read -r _ class code n; do
+		answered=$((answered + n))
+		case " $good " in
+		*" $class "*) [[ $code == 5* ]] && { diag "WRONG: $class $code x$n"; wrong=$((wrong + n)); } ;;
+		*) [ "$code" = accept ] && { diag "WRONG: $class $code x$n"; wrong=$((wrong + n)); } ;;
+		esac
+	done < <(awk '$1 == "OUTCOME" { key = $3; for (i = 4; i < NF; i++) key = key "_" $i; print $1, $2, key, $NF }' "$f")
+done
+awk '$1 == "OUTCOME"' "$ML_DIR"/warmup*.out "$ML_DIR"/main*.out |
+	awk '{ key = $2 " " $3; for (i = 4; i < NF; i++) key = key " " $i; c[key] += $NF } END { for (k in c) print "# outcome " k ": " c[k] }' | sort
+is "$answered" "$((warm_msgs * conns + sent))" "every message has a counted final reply"
+is "$wrong" 0 "zero wrong decisions (verified never 5xx; unverified/not set up never accepted)"
+is "$(ml_worker)" "$worker" "zero crashes: the same worker from start to end"
+is "$(grep -c 'worker died' "$ML_LOG")" 0 "no worker death in the log"
+is "$(grep -Ec 'AddressSanitizer|runtime error:' "$ML_LOG")" 0 "no sanitizer report"
+growth=$(awk -v a="$rss1" -v b="$rss2" 'BEGIN { printf "%.2f", (b - a) * 100 / a }')
+awk -v g="$growth" 'BEGIN { exit !(g < 5) }'
+tap_ok $? "worker RSS growth after warm-up ${growth}% (< 5%): ${rss1} -> ${rss2} kB"
+faults=$(grep -c '"fault": "' "$EMU_LOG")
+diag "emulator: $(wc -l <"$EMU_LOG") API requests, ${faults} of them answered with an injected fault"
+[ "$faults" -gt 0 ]
+tap_ok $? "faults were really injected during the run"
+ml_stop
+is "$ML_STATUS" 0 "clean stop after the soak"
+tap_done
