@@ -121,8 +121,8 @@ for st in ratelimit skew http500; do
 	t=$(awk '$1 == "OUTCOME" && $3 == "451" { s += $NF } END { print s + 0 }' "$OUT")
 	is "$t/$n" "40/40" "$st storm: every message deferred with 451"
 	r=$(($(emu_count UpdateEmailIdentity "s1-storm-$st.hostile.test") + $(emu_count UpdateEmailIdentity "s2-storm-$st.hostile.test")))
-	[ "$r" -ge 2 ] && [ "$r" -le 8 ]
-	tap_ok $? "$st storm: $r API requests for 40 messages (2..8: asked, then backed off)"
+	[ "$r" -ge 2 ] && [ "$r" -le 12 ]
+	tap_ok $? "$st storm: $r API requests for 40 messages (2..12: asked, retried, then backed off; a loop would be 40+)"
 	l=$(grep -Ec "(warning|error): api: UpdateEmailIdentity s[12]-storm-$st\." "$ML_LOG")
 	[ "$l" -le "$r" ]
 	tap_ok $? "$st storm: $l API failure log lines, not more than requests ($r)"
