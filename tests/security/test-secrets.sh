@@ -85,6 +85,13 @@ for p in "$ML_PID" "$worker"; do
 	! tr '\0' ' ' <"/proc/$p/cmdline" | grep -qF "$KEY"
 	tap_ok $? "pid $p: no SecretKey in /proc/PID/cmdline"
 done
+# the key's pages are left out of core dumps (VmFlags "dd" = MADV_DONTDUMP);
+# /proc/PID/smaps of a non-dumpable process is for root only
+if [ -r "/proc/$worker/smaps" ] && [ "$(id -u)" = 0 ]; then
+	dd=$(grep -c '^VmFlags:.* dd' "/proc/$worker/smaps")
+	[ "$dd" -ge 1 ]
+	tap_ok $? "worker: $dd mapping(s) marked MADV_DONTDUMP (the secrets' pages)"
+fi
 # a restarted worker must still have the key, though the environment lost it
 ML_EXPECT_DEATHS=1
 kill -9 "$worker"
