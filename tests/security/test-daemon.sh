@@ -80,7 +80,17 @@ if command -v strace >/dev/null; then
 		kill -HUP "$ML_PID" # reload too: still no shell
 		ml_log_wait 'reloading' 5
 		ml_msg "under strace: after a reload" from='<c@notexist.test>' expect_mail=reply
+		# SIGTERM to strace would only detach it and leave the milter
+		# running: stop the milter itself; strace ends with it
+		traced=$(cat "$ML_DIR/milter.pid" 2>/dev/null)
+		[ -n "$traced" ] && kill -TERM "$traced"
+		for ((i = 0; i < 200; i++)); do
+			kill -0 "$ML_PID" 2>/dev/null || break
+			sleep 0.1
+		done
 		ml_stop
+		[ -n "$traced" ] && ! kill -0 "$traced" 2>/dev/null
+		tap_ok $? "the traced milter stopped (nothing left running)"
 		is "$(grep -c 'execve(' "$ML_DIR/strace.out")" 1 "only strace's own execve of the milter; no shell, no helper"
 		grep -E 'execve\(' "$ML_DIR/strace.out" | sed 's/^/#   /' | head -n 5
 		grep -q 'prctl(PR_SET_DUMPABLE, SUID_DUMP_DISABLE' "$ML_DIR/strace.out"
