@@ -20,6 +20,7 @@
 . "$top_srcdir/tests/lib.sh"
 
 [ "${SV_SANITIZE:-0}" = 1 ] && skip_all "the sanitizer build does not repeat the fuzz runs"
+[ "${SV_SKIP_SLOW:-0}" = 1 ] && skip_all "SV_SKIP_SLOW=1 (the fuzz runs belong to the main build, not to distcheck)"
 CLANG=${CLANG:-clang}
 command -v "$CLANG" >/dev/null || skip_all "clang not installed (Debian package clang)"
 env_file=$top_builddir/tests/fuzz/fuzz-build.env

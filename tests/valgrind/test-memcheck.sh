@@ -16,6 +16,7 @@
 . "$top_srcdir/tests/lib.sh"
 
 [ "${SV_SANITIZE:-0}" = 1 ] && skip_all "sanitizer build: memcheck runs in the normal build only"
+[ "${SV_SKIP_SLOW:-0}" = 1 ] && skip_all "SV_SKIP_SLOW=1 (memcheck belongs to the main build, not to distcheck)"
 command -v valgrind >/dev/null || skip_all "valgrind not installed (Debian package valgrind)"
 
 tmp=$(mktmp)
