@@ -22,11 +22,15 @@
  */
 #include "config.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cache.h"
 #include "log.h"
@@ -213,6 +217,50 @@ static void *housekeeper(void *arg)
 	return NULL;
 }
 
+/*
+ * remove_stale_tmp - delete CacheFile.tmpXXXXXX files a killed writer left
+ *	The snapshot is written to mkstemp's "<CacheFile>.tmpXXXXXX" and
+ *	renamed; a process killed in between leaves the temporary file
+ *	behind, one per kill.  At start no writer of ours is running (one
+ *	engine per CacheFile), so exactly that pattern, as a regular file
+ *	owned by us, is removed.
+ */
+static void remove_stale_tmp(const char *cache_file)
+{
+	char dir[4096], path[4096 + 256];
+	const char *slash = strrchr(cache_file, '/'), *base;
+	size_t blen;
+	struct dirent *d;
+	struct stat st;
+	DIR *dh;
+
+	if (slash) {
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - cache_file),
+		         slash == cache_file ? "/" : cache_file);
+		base = slash + 1;
+	} else {
+		snprintf(dir, sizeof(dir), ".");
+		base = cache_file;
+	}
+	blen = strlen(base);
+	if ((dh = opendir(dir)) == NULL)
+		return;
+	while ((d = readdir(dh)) != NULL) {
+		if (strlen(d->d_name) != blen + 10 || strncmp(d->d_name, base, blen) != 0 ||
+		    strncmp(d->d_name + blen, ".tmp", 4) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
+		if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+			continue;
+		if (unlink(path) == 0)
+			sv_log(SV_LOG_NOTICE, "removed %s, left by an interrupted snapshot save",
+			       path);
+		else
+			sv_log(SV_LOG_WARNING, "cannot remove %s: %s", path, strerror(errno));
+	}
+	closedir(dh);
+}
+
 /* sv_engine_start - load the snapshot, start workers, warm up */
 int sv_engine_start(sv_engine *e)
 {
@@ -222,6 +270,7 @@ int sv_engine_start(sv_engine *e)
 	if (e->started)
 		return 0;
 	if (e->cache_file) {
+		remove_stale_tmp(e->cache_file);
 		if (sv_snapshot_load(e->cache_file, sv_cache_now_ms(), &e->ttl, load_put, e, &st,
 		                     err, sizeof(err)) < 0)
 			sv_log(SV_LOG_WARNING, "cache snapshot ignored, starting empty: %s", err);
