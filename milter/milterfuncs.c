@@ -255,6 +255,19 @@ static void log_decision(conn *c, const char *source, const char *domain, sv_sta
 	     v && v->request_id[0] ? v->request_id : "-", waited_ms, r->why);
 }
 
+/* defer_stopping - a message that arrives while the worker drains: tempfail, logged */
+static sfsistat defer_stopping(conn *c, const char *source)
+{
+	/* The engine may already be gone, so no lookup: the MTA keeps the
+	 * message and retries, and the log still has one line per decision. */
+	mlog(SV_LOG_NOTICE,
+	     "%s: qid=%s client=%s[%s] outgoing=- from=%s domain=- state=- action=tempfail "
+	     "request_id=- waited=0ms (shutting down: deferred unchecked)",
+	     c->logid[0] ? c->logid : "-", c->qid[0] ? c->qid : "-", c->host, c->addr, source);
+	sv_stat_add("decision.tempfail.stopping", 1);
+	return SMFIS_TEMPFAIL;
+}
+
 /* elapsed_ms - since t0 */
 static long elapsed_ms(const struct timespec *t0)
 {
@@ -459,8 +472,10 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
 	message_reset(c);
-	if (!milter_enter())
-		return SMFIS_TEMPFAIL;
+	if (!milter_enter()) {
+		new_logid(c);
+		return defer_stopping(c, "envelope");
+	}
 	c->conf = conf_current();
 	cfg = c->conf->cfg;
 	new_logid(c);
@@ -564,7 +579,7 @@ static sfsistat mlfi_eoh(SMFICTX *ctx)
 	if (c == NULL || c->conf == NULL || !c->check_header)
 		return SMFIS_CONTINUE;
 	if (!milter_enter())
-		return SMFIS_TEMPFAIL;
+		return defer_stopping(c, "header");
 	cfg = c->conf->cfg;
 	note_qid(ctx, c);
 	rc = header_domains(ctx, c, cfg);

@@ -9,7 +9,6 @@
 #   fl_global FAULT|none       every API request (list included) gets FAULT
 #   fl_global_json JSON        set the scenario's "global" section
 #   fl_domains SPEC-JSON D...  set the same spec for several domains
-#   fl_todo DESC               a known bug as a TAP TODO point (XFAIL)
 . "$top_srcdir/tests/milter/milter-lib.sh"
 
 # fl_decision DOMAIN - the last "domain=DOMAIN ... action=" line of the milter log
@@ -51,11 +50,4 @@ with open(path + ".new", "w") as f:
     json.dump(data, f, indent=1)
 os.replace(path + ".new", path)
 PY
-}
-
-# fl_todo DESC - a known bug: "not ok N - DESC # TODO" (an expected
-# failure: tap-driver counts it as XFAIL, and it does not fail the script)
-fl_todo() {
-	_tap_n=$((_tap_n + 1))
-	echo "not ok $_tap_n - $*"
 }
