@@ -4,22 +4,30 @@
  * SYNOPSIS
  *	#include "cache.h"
  *
- *	sv_cache *sv_cache_open(const sv_cache_backend *be, size_t max_entries, char *err, size_t
- *len); int  sv_cache_peek(sv_cache *c, const char *domain, int64_t now, sv_entry_view *v,
- *sv_cache_rec *meta); int  sv_cache_mark(sv_cache *c, const char *domain, unsigned set, unsigned
- *clear, int create); int  sv_cache_get(sv_cache *c, const char *domain, sv_cache_rec *out); int
- *sv_cache_put(sv_cache *c, const char *domain, const sv_cache_rec *rec); int  sv_cache_del(sv_cache
- **c, const char *domain); void sv_cache_walk(sv_cache *c, sv_cache_walk_fn fn, void *arg); size_t
- *sv_cache_count(sv_cache *c); void sv_cache_close(sv_cache *c);
+ *	sv_cache *sv_cache_open(const sv_cache_backend *be, size_t max_entries,
+ *				char *err, size_t len);
+ *	int  sv_cache_peek(sv_cache *c, const char *domain, int64_t now,
+ *			   sv_entry_view *v, sv_cache_rec *meta);
+ *	int  sv_cache_mark(sv_cache *c, const char *domain, unsigned set,
+ *			   unsigned clear, int create);
+ *	int  sv_cache_get(sv_cache *c, const char *domain, sv_cache_rec *out);
+ *	int  sv_cache_put(sv_cache *c, const char *domain, const sv_cache_rec *rec);
+ *	int  sv_cache_del(sv_cache *c, const char *domain);
+ *	void sv_cache_walk(sv_cache *c, sv_cache_walk_fn fn, void *arg);
+ *	size_t sv_cache_count(sv_cache *c);
+ *	void sv_cache_close(sv_cache *c);
  *
  *	Pure rules (no cache object, "now" passed in; table-tested):
  *	void sv_cache_ttl_init(sv_cache_ttl *t, const sv_config *cfg);
- *	void sv_cache_apply_answer(sv_cache_rec *r, const sv_identity *id, int64_t now, const
- *sv_cache_ttl *t); void sv_cache_apply_error(sv_cache_rec *r, const sv_identity *id, int64_t now,
- *const sv_cache_ttl *t, unsigned rnd); int  sv_cache_apply_extend(sv_cache_rec *r, int64_t now,
- *const sv_cache_ttl *t); void sv_cache_apply_not_exist(sv_cache_rec *r, const char *why, int64_t
- *now, const sv_cache_ttl *t); int  sv_cache_servable(const sv_cache_rec *r, int64_t now, const
- *sv_cache_ttl *t); void sv_cache_fill_view(const sv_cache_rec *r, int64_t now, sv_entry_view *v);
+ *	void sv_cache_apply_answer(sv_cache_rec *r, const sv_identity *id,
+ *				   int64_t now, const sv_cache_ttl *t);
+ *	void sv_cache_apply_error(sv_cache_rec *r, const sv_identity *id,
+ *				  int64_t now, const sv_cache_ttl *t, unsigned rnd);
+ *	int  sv_cache_apply_extend(sv_cache_rec *r, int64_t now, const sv_cache_ttl *t);
+ *	void sv_cache_apply_not_exist(sv_cache_rec *r, const char *why, int64_t now,
+ *				      const sv_cache_ttl *t);
+ *	int  sv_cache_servable(const sv_cache_rec *r, int64_t now, const sv_cache_ttl *t);
+ *	void sv_cache_fill_view(const sv_cache_rec *r, int64_t now, sv_entry_view *v);
  * DESCRIPTION
  *	The front (cache.c) owns the record type, its validation, the TTL
  *	and serve-stale rules and the counters; a backend (struct

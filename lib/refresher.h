@@ -8,10 +8,14 @@
  *	int  sv_refresher_start(sv_refresher *r, int warm_up);
  *	int  sv_refresher_enqueue(sv_refresher *r, const char *domain, int prio, unsigned flags);
  *	void sv_refresher_want_list(sv_refresher *r);
- *	int  sv_refresher_reconfigure(sv_refresher *r, const sv_config *cfg, const sv_cache_ttl
- **ttl); size_t sv_refresher_pending(sv_refresher *r); void sv_refresher_stop(sv_refresher *r); void
- *sv_refresher_free(sv_refresher *r); DESCRIPTION Each worker owns one sv_client and one
- *sv_resolver.  Work comes from three FIFO queues: SV_PRIO_UNKNOWN (never-seen domains, mail
+ *	int  sv_refresher_reconfigure(sv_refresher *r, const sv_config *cfg,
+ *				      const sv_cache_ttl *ttl);
+ *	size_t sv_refresher_pending(sv_refresher *r);
+ *	void sv_refresher_stop(sv_refresher *r);
+ *	void sv_refresher_free(sv_refresher *r);
+ * DESCRIPTION
+ *	Each worker owns one sv_client and one sv_resolver.  Work comes from
+ *	three FIFO queues: SV_PRIO_UNKNOWN (never-seen domains, mail
  *	waiting), SV_PRIO_EXPIRED, SV_PRIO_AHEAD (proactive).  A domain is in
  *	at most one job (single-flight): enqueueing a queued domain raises
  *	its priority, enqueueing one in flight makes it run once more after.

@@ -4,12 +4,16 @@
  * SYNOPSIS
  *	#include "snapshot.h"
  *
- *	int sv_snapshot_save(sv_cache *c, const char *path, int64_t now, size_t *nrec, char *err,
- *size_t len); int sv_snapshot_load(const char *path, int64_t now, const sv_cache_ttl *t,
- *			     sv_snapshot_put_fn put, void *arg, sv_snapshot_stats *st, char *err, size_t
- *len); int sv_snapshot_load_buffer(const char *buf, size_t len, int64_t now, const sv_cache_ttl *t,
- *			     sv_snapshot_put_fn put, void *arg, sv_snapshot_stats *st, char *err, size_t
- *len); int sv_snapshot_format(sv_cache *c, sv_buf *out, int64_t now, size_t *nrec); DESCRIPTION
+ *	int sv_snapshot_save(sv_cache *c, const char *path, int64_t now,
+ *			     size_t *nrec, char *err, size_t len);
+ *	int sv_snapshot_load(const char *path, int64_t now, const sv_cache_ttl *t,
+ *			     sv_snapshot_put_fn put, void *arg, sv_snapshot_stats *st,
+ *			     char *err, size_t len);
+ *	int sv_snapshot_load_buffer(const char *buf, size_t len, int64_t now,
+ *				    const sv_cache_ttl *t, sv_snapshot_put_fn put, void *arg,
+ *				    sv_snapshot_stats *st, char *err, size_t len);
+ *	int sv_snapshot_format(sv_cache *c, sv_buf *out, int64_t now, size_t *nrec);
+ * DESCRIPTION
  *	Format, version 1 (UTF-8 text, one record per line, fields separated
  *	by one TAB, lines end in LF; in every field "\\" "\t" "\n" "\r" stand
  *	for backslash, TAB, LF, CR and no other backslash sequence is valid):

@@ -5,13 +5,17 @@
  *	sesverify [-c FILE] check [--json] [--no-dns] DOMAIN...
  *	sesverify [-c FILE] precheck [--json] [--expect TYPE,NAME,VALUE]... DOMAIN...
  *	sesverify [-c FILE] list [--json]
- *	sesverify [-c FILE] cache list | show DOMAIN | refresh DOMAIN | forget DOMAIN | stats
- *[--json] sesverify -h | -V DESCRIPTION Owns: argument parsing, the human and JSON renderings of
- *API and pre-check results, the exit status contract of DESIGN.md (0 all verified / success, 1
- *unverified or not set up, 2 usage or configuration, 3 API, network or DNS error; the worst result
- *wins, 3 over 1 over 0), and the client side of the milter's control socket. Does not own: signing,
- *HTTP, JSON parsing of API answers, DNS (all in libsesverify, used through its public header only)
- *or the cache (the running milter answers "cache" commands).
+ *	sesverify [-c FILE] cache list | show DOMAIN | refresh DOMAIN | forget DOMAIN | stats [--json]
+ *	sesverify -h | -V
+ * DESCRIPTION
+ *	Owns: argument parsing, the human and JSON renderings of API and
+ *	pre-check results, the exit status contract of DESIGN.md (0 all
+ *	verified / success, 1 unverified or not set up, 2 usage or
+ *	configuration, 3 API, network or DNS error; the worst result wins,
+ *	3 over 1 over 0), and the client side of the milter's control socket.
+ *	Does not own: signing, HTTP, JSON parsing of API answers, DNS (all in
+ *	libsesverify, used through its public header only) or the cache (the
+ *	running milter answers "cache" commands).
  *
  *	Every domain argument is validated before any network call, so a typo
  *	costs no API budget.  The SecretKey and token are never printed: the
