@@ -23,6 +23,7 @@
 #   e2e_ms_since T0              milliseconds since T0 ($(date +%s%N))
 #   e2e_sink_file DIR ID         the sink file whose own header has "X-Test-Id: ID"
 #   e2e_wait SECS CMD [ARGS...]  run CMD every 0.1 s until it succeeds, for up to SECS
+#   e2e_traversable DIR          o+x on DIR and its ancestors (for MTA daemons)
 
 E2E_MILTER=${E2E_MILTER:-$top_builddir/milter/sesverify-milter}
 E2E_NULL_MILTER=${E2E_NULL_MILTER:-$top_builddir/tests/bench/null-milter}
@@ -169,4 +170,16 @@ e2e_wait() {
 		sleep 0.1
 	done
 	return 1
+}
+
+# e2e_traversable - let unprivileged MTA daemons reach DIR: o+x on it and its ancestors
+e2e_traversable() {
+	local d
+	d=$(cd "$1" && pwd) || return 1
+	# A test's private temp dir is 0700; search permission (not read) is
+	# all the MTA's own daemons need to reach their files below it.
+	while [ "$d" != / ]; do
+		[ -n "$(find "$d" -maxdepth 0 -perm -o+x)" ] || chmod o+x "$d" || return 1
+		d=$(dirname "$d")
+	done
 }

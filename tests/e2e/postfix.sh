@@ -59,18 +59,6 @@ pf_available() {
 	fi
 }
 
-# pf_traversable - let the postfix user reach DIR: o+x on it and its ancestors
-pf_traversable() {
-	local d
-	d=$(cd "$1" && pwd) || return 1
-	# A test's private temp dir is 0700; search permission (not read) is
-	# all the postfix-owned daemons need to reach their files below it.
-	while [ "$d" != / ]; do
-		[ -n "$(find "$d" -maxdepth 0 -perm -o+x)" ] || chmod o+x "$d" || return 1
-		d=$(dirname "$d")
-	done
-}
-
 # pf_init - write the private configuration; pick free ports
 pf_init() {
 	PF_DIR=$1
@@ -85,7 +73,7 @@ pf_init() {
 	# smtp-sink and the Postfix daemons run as "postfix" and must reach
 	# their directories; the test's temp dir is 0700 by default.
 	chmod 755 "$PF_DIR"
-	pf_traversable "$PF_DIR" || return 1
+	e2e_traversable "$PF_DIR" || return 1
 	chown postfix "$PF_DIR/data" "$PF_SINK"
 	cat >"$PF_ETC/main.cf" <<EOF
 # Private Postfix test instance written by tests/e2e/postfix.sh.

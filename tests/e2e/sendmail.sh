@@ -85,18 +85,6 @@ sm_fetch_deb() {
 	[ -n "$deb" ] && echo "$deb"
 }
 
-# sm_traversable - let the postfix user reach DIR: o+x on it and its ancestors
-sm_traversable() {
-	local d
-	d=$(cd "$1" && pwd) || return 1
-	# A test's private temp dir is 0700; search permission (not read) is
-	# all the postfix-owned daemons need to reach their files below it.
-	while [ "$d" != / ]; do
-		[ -n "$(find "$d" -maxdepth 0 -perm -o+x)" ] || chmod o+x "$d" || return 1
-		d=$(dirname "$d")
-	done
-}
-
 # sm_init - unpack the MTA, write the .mc, compile it to .cf, pick ports
 sm_init() {
 	SM_DIR=$1
@@ -122,7 +110,7 @@ sm_init() {
 		return 1
 	fi
 	chmod 755 "$SM_DIR"      # smtp-sink runs as postfix and must reach sink/
-	sm_traversable "$SM_DIR" || return 1
+	e2e_traversable "$SM_DIR" || return 1
 	chmod 700 "$SM_QUEUE"    # sendmail refuses a group/world accessible queue
 	chown postfix "$SM_SINK" # smtp-sink -u postfix writes one file per message
 
