@@ -24,6 +24,8 @@
 #   e2e_sink_file DIR ID         the sink file whose own header has "X-Test-Id: ID"
 #   e2e_wait SECS CMD [ARGS...]  run CMD every 0.1 s until it succeeds, for up to SECS
 #   e2e_traversable DIR          o+x on DIR and its ancestors (for MTA daemons)
+#   e2e_stack_up DIR             test DNS + emulator (later.test pending) +
+#                                sesverify-milter, as TAP points; sets E2E_PORT
 
 E2E_MILTER=${E2E_MILTER:-$top_builddir/milter/sesverify-milter}
 E2E_NULL_MILTER=${E2E_NULL_MILTER:-$top_builddir/tests/bench/null-milter}
@@ -182,4 +184,31 @@ e2e_traversable() {
 		[ -n "$(find "$d" -maxdepth 0 -perm -o+x)" ] || chmod o+x "$d" || return 1
 		d=$(dirname "$d")
 	done
+}
+
+# e2e_stack_up - everything an MTA scenario needs before the MTA itself
+e2e_stack_up() {
+	local dir=$1
+	e2e_dns_up "$dir" || {
+		not_ok "test DNS starts"
+		tap_done
+	}
+	emu_start "$dir/emu" || {
+		not_ok "SES emulator starts"
+		tap_done
+	}
+	# later.test: its DKIM record has just been published, but SES has not
+	# re-checked it, so the identity list shows it with SendingEnabled=false:
+	# unknown to the milter.  Its UpdateEmailIdentity answer (now verified)
+	# takes a second, so the milter must hold MAIL FROM (UnknownWait 5s) and
+	# then let the message through.
+	dns_set_later_dkim "$E2E_DNS_DIR" >>"$dir/dns.out" 2>&1
+	tap_ok $? "later.test gains its DKIM record in the test DNS"
+	emu_domain later.test '{"state": "dns", "fault": "delay:1"}'
+	if ! e2e_milter_up "$dir"; then
+		sed 's/^/# /' "$dir/milter.log"
+		not_ok "sesverify-milter listens"
+		tap_done
+	fi
+	ok "sesverify-milter listens on inet:$E2E_PORT@127.0.0.1"
 }

@@ -21,30 +21,8 @@ sm_fetch_deb >"$T/fetch.out" 2>&1 || {
 	sed 's/^/# /' "$T/fetch.out"
 	skip_all "cannot download sendmail-bin (apt-get download failed)"
 }
-e2e_dns_up "$T" || {
-	not_ok "test DNS starts"
-	tap_done
-}
-emu_start "$T/emu" || {
-	not_ok "SES emulator starts"
-	tap_done
-}
-# later.test: its DKIM record has just been published, but SES has not
-# re-checked it, so the identity list shows it with SendingEnabled=false:
-# unknown to the milter.  Its UpdateEmailIdentity answer (now verified)
-# takes a second, so the milter must hold MAIL FROM (UnknownWait 5s) and
-# then let the message through.
-dns_set_later_dkim "$E2E_DNS_DIR" >>"$T/dns.out" 2>&1
-tap_ok $? "later.test gains its DKIM record in the test DNS"
-emu_domain later.test '{"state": "dns", "fault": "delay:1"}'
-
-if ! e2e_milter_up "$T"; then
-	sed 's/^/# /' "$T/milter.log"
-	not_ok "sesverify-milter listens"
-	tap_done
-fi
+e2e_stack_up "$T"
 MPORT=$E2E_PORT
-ok "sesverify-milter listens on inet:$MPORT@127.0.0.1"
 
 t0=$(date +%s%N)
 if ! sm_up "$T/sm" "inet:$MPORT@127.0.0.1"; then
