@@ -24,6 +24,9 @@
 
 #include <dirent.h>
 #include <errno.h>
+#ifdef HAVE_MALLOC_H
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -502,6 +505,16 @@ void sv_engine_stats(sv_engine *e, void (*fn)(const char *name, uint64_t value, 
 	fn("cache.entries.stale", bs.stale, arg);
 	fn("refresh.pending", sv_refresher_pending(e->ref), arg);
 	fn("ratelimit.rate", (uint64_t)sv_ratelimit_current(e->rl), arg);
+#if defined(HAVE_MALLINFO2) && defined(HAVE_MALLOC_H)
+	{
+		/* the whole process's malloc heap, every arena: a leak shows here
+		 * long before it shows in RSS, which swings with freed pages */
+		struct mallinfo2 mi = mallinfo2();
+
+		fn("mem.heap_in_use", (uint64_t)(mi.uordblks + mi.hblkhd), arg);
+		fn("mem.heap_total", (uint64_t)(mi.arena + mi.hblkhd), arg);
+	}
+#endif
 }
 
 /* sv_engine_save - write the snapshot to CacheFile now */
