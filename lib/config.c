@@ -38,8 +38,8 @@
  *	Every error is reported, not just the first, as "FILE:LINE: message"
  *	(or "FILE: message" for whole-file problems) through the caller's
  *	report function.  Values of SecretKey and SessionToken never appear
- *	in messages; other values are quoted, cut at 64 bytes, with control
- *	bytes escaped.
+ *	in messages; other values are quoted, cut at 64 bytes, with every
+ *	byte outside printable ASCII escaped as \xNN.
  */
 #include "config.h"
 
@@ -234,7 +234,11 @@ SV_PRINTF(4, 5) static void report_at(ctx *c, const char *file, unsigned line, c
 		fprintf(stderr, "%s\n", full);
 }
 
-/* echo - quote an untrusted value for a message: cut, control bytes escaped */
+/*
+ * echo - quote an untrusted value for a message: cut, and every byte
+ *	that is not printable ASCII escaped (a junk file must not put raw
+ *	control bytes or invalid UTF-8 into syslog or a terminal)
+ */
 static const char *echo(const char *v, char *buf, size_t len)
 {
 	size_t o = 0, n = 0;
@@ -247,7 +251,7 @@ static const char *echo(const char *v, char *buf, size_t len)
 			o += 3;
 			break;
 		}
-		if (ch < 0x20 || ch == 0x7f || ch == '"' || ch == '\\')
+		if (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\')
 			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", ch);
 		else
 			buf[o++] = (char)ch;

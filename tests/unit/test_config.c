@@ -409,6 +409,12 @@ static void test_errors(void)
 	    {"SessionToken abc\n", "t.conf:1: SessionToken: set without SecretId and SecretKey\n"},
 	    {"Mode enf\x01orce\n",
 	     "t.conf:1: Mode: bad value \"enf\\x01orce\" (expected enforce or monitor)\n"},
+	    /* bytes >= 0x80 (invalid UTF-8 here) are escaped as well */
+	    {"Mode enf\xff\xc3orce\n", "t.conf:1: Mode: bad value \"enf\\xff\\xc3orce\" (expected "
+	                               "enforce or monitor)\n"},
+	    {"M\xc3\xb6"
+	     "de enforce\n",
+	     "t.conf:1: unknown key \"M\\xc3\\xb6de\"\n"},
 	    {"Region "
 	     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
 	     "t.conf:1: Region: bad region \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
