@@ -24,10 +24,15 @@ struct sv_ratelimit {
 	double cur; /* bucket rate now (adaptive) */
 	double tokens;
 	int64_t last_refill, last_penalty;
-	int64_t *ring;  /* grant times, oldest at head */
-	uint64_t *seqs; /* grant number held by each slot */
-	uint64_t next_seq;
+	/*
+	 * ring: when the last "rate" requests were counted by the server at
+	 * the latest, oldest at head, in time order: the answer time of a
+	 * ticketed grant, the grant time of an unticketed one
+	 */
+	int64_t *ring;
 	int head, count;
+	int inflight; /* ticketed grants without their answer yet */
+	uint64_t next_seq;
 	int shutdown;
 	uint64_t waits;
 	uint64_t *stat_waits, *stat_penalties;
@@ -53,11 +58,7 @@ sv_ratelimit *sv_ratelimit_new(int rate, sv_rl_clock_fn clock, void *arg)
 		rate = 1;
 	if ((rl = calloc(1, sizeof(*rl))) == NULL)
 		return NULL;
-	rl->ring = calloc((size_t)rate, sizeof(*rl->ring));
-	rl->seqs = calloc((size_t)rate, sizeof(*rl->seqs));
-	if (!rl->ring || !rl->seqs) {
-		free(rl->ring);
-		free(rl->seqs);
+	if ((rl->ring = calloc((size_t)rate, sizeof(*rl->ring))) == NULL) {
 		free(rl);
 		return NULL;
 	}
@@ -86,7 +87,6 @@ void sv_ratelimit_free(sv_ratelimit *rl)
 	pthread_cond_destroy(&rl->cond);
 	pthread_mutex_destroy(&rl->lock);
 	free(rl->ring);
-	free(rl->seqs);
 	free(rl);
 }
 
@@ -110,33 +110,69 @@ static void refill(sv_ratelimit *rl, int64_t now)
 		rl->tokens = rl->cur < 1 ? 1 : rl->cur;
 }
 
+/* push - record a counted request at t (never before the newest) */
+static void push(sv_ratelimit *rl, int64_t t)
+{
+	if (rl->count > 0) {
+		int64_t last = rl->ring[(rl->head + rl->count - 1) % rl->rate];
+		if (t < last)
+			t = last;
+	}
+	if (rl->count == rl->rate) {
+		/* the oldest has left the window: the grant rule made room */
+		rl->ring[rl->head] = t;
+		rl->head = (rl->head + 1) % rl->rate;
+	} else {
+		rl->ring[(rl->head + rl->count) % rl->rate] = t;
+		rl->count++;
+	}
+}
+
+/*
+ * window_wait - 0 when one more request may be sent now, else how long
+ *	(us) until one may.  The server may count a request at any moment
+ *	between our grant and its answer, so a request in flight counts as
+ *	"now" until its answer, and an answered one for a second after its
+ *	answer.  With fewer than "rate" of those at each grant, no second can
+ *	see more than "rate" arrivals, whatever the delays on the way.
+ */
+static int64_t window_wait(sv_ratelimit *rl, int64_t now)
+{
+	int64_t window = 1000000 + SV_RL_MARGIN_US;
+	int recent = 0, i;
+
+	for (i = rl->count - 1; i >= 0; i--) {
+		if (rl->ring[(rl->head + i) % rl->rate] + window <= now)
+			break;
+		recent++;
+	}
+	if (rl->inflight + recent < rl->rate)
+		return 0;
+	if (recent == 0)
+		return 10000; /* all in flight: sv_ratelimit_done wakes us sooner */
+	/* the oldest recent one leaves the window first */
+	return rl->ring[(rl->head + rl->count - recent) % rl->rate] + window - now;
+}
+
 /* try_locked - grant now (0, *ticket set) or say how long to wait (us) */
 static int64_t try_locked(sv_ratelimit *rl, int64_t now, uint64_t *ticket)
 {
-	int slot;
+	int64_t w;
 
 	refill(rl, now);
-	if (rl->count >= rl->rate) {
-		int64_t due = rl->ring[rl->head] + 1000000 + SV_RL_MARGIN_US;
-		if (now < due)
-			return due - now;
-	}
+	if ((w = window_wait(rl, now)) > 0)
+		return w;
 	if (rl->tokens < 1.0) {
-		int64_t w = (int64_t)((1.0 - rl->tokens) / rl->cur * 1e6) + 1;
+		w = (int64_t)((1.0 - rl->tokens) / rl->cur * 1e6) + 1;
 		return w > 0 ? w : 1;
 	}
 	rl->tokens -= 1.0;
-	if (rl->count >= rl->rate) {
-		slot = rl->head;
-		rl->head = (rl->head + 1) % rl->rate;
+	if (ticket) {
+		rl->inflight++;
+		*ticket = ++rl->next_seq;
 	} else {
-		slot = (rl->head + rl->count) % rl->rate;
-		rl->count++;
+		push(rl, now);
 	}
-	rl->ring[slot] = now;
-	rl->seqs[slot] = ++rl->next_seq;
-	if (ticket)
-		*ticket = rl->next_seq;
 	return 0;
 }
 
@@ -159,27 +195,18 @@ int sv_ratelimit_acquire(sv_ratelimit *rl)
 
 /*
  * sv_ratelimit_done - the request of ticket has its answer
- *	The server counts a request when it arrives, which is after the grant
- *	by the time to connect and send (a TLS handshake, earlier pages of a
- *	list).  The answer came after the arrival, so moving the grant's
- *	time to now is a safe upper bound for the window rule.
+ *	The server counted it at the latest now; it stops counting as in
+ *	flight and counts for a second from now.
  */
 void sv_ratelimit_done(sv_ratelimit *rl, uint64_t ticket)
 {
-	int64_t now;
-
 	if (ticket == 0)
 		return;
 	pthread_mutex_lock(&rl->lock);
-	now = rl->clock(rl->clock_arg);
-	for (int i = 0; i < rl->count; i++) {
-		int slot = (rl->head + i) % rl->rate;
-		if (rl->seqs[slot] == ticket) {
-			if (rl->ring[slot] < now)
-				rl->ring[slot] = now;
-			break;
-		}
-	}
+	if (rl->inflight > 0)
+		rl->inflight--;
+	push(rl, rl->clock(rl->clock_arg));
+	pthread_cond_broadcast(&rl->cond);
 	pthread_mutex_unlock(&rl->lock);
 }
 
@@ -228,33 +255,22 @@ void sv_ratelimit_penalize(sv_ratelimit *rl)
 	pthread_mutex_unlock(&rl->lock);
 }
 
-/* sv_ratelimit_set_rate - apply a new ApiRate, keeping the recent grants */
+/* sv_ratelimit_set_rate - apply a new ApiRate, keeping the recent requests */
 void sv_ratelimit_set_rate(sv_ratelimit *rl, int rate)
 {
 	int64_t *ring;
-	uint64_t *seqs;
 	int keep, i;
 
 	if (rate < 1)
 		rate = 1;
-	ring = calloc((size_t)rate, sizeof(*ring));
-	seqs = calloc((size_t)rate, sizeof(*seqs));
-	if (!ring || !seqs) {
-		free(ring);
-		free(seqs);
+	if ((ring = calloc((size_t)rate, sizeof(*ring))) == NULL)
 		return;
-	}
 	pthread_mutex_lock(&rl->lock);
 	keep = rl->count < rate ? rl->count : rate;
-	for (i = 0; i < keep; i++) {
-		int from = (rl->head + rl->count - keep + i) % rl->rate;
-		ring[i] = rl->ring[from];
-		seqs[i] = rl->seqs[from];
-	}
+	for (i = 0; i < keep; i++)
+		ring[i] = rl->ring[(rl->head + rl->count - keep + i) % rl->rate];
 	free(rl->ring);
-	free(rl->seqs);
 	rl->ring = ring;
-	rl->seqs = seqs;
 	rl->head = 0;
 	rl->count = keep;
 	rl->rate = rate;
@@ -262,6 +278,51 @@ void sv_ratelimit_set_rate(sv_ratelimit *rl, int rate)
 		rl->cur = rate;
 	if (rl->tokens > rate)
 		rl->tokens = rate;
+	pthread_cond_broadcast(&rl->cond);
+	pthread_mutex_unlock(&rl->lock);
+}
+
+/*
+ * sv_ratelimit_spent_at - as if rate grants had been made at when
+ *	For a limiter that replaces another one (a restarted process): the
+ *	old one may have used the whole budget of the second ending at when,
+ *	so no grant comes before when + 1 s + margin.  Later grants already
+ *	recorded keep their times; the ring stays oldest-first.
+ */
+void sv_ratelimit_spent_at(sv_ratelimit *rl, int64_t when)
+{
+	int64_t now, *ring;
+	int keep, i;
+
+	pthread_mutex_lock(&rl->lock);
+	now = rl->clock(rl->clock_arg);
+	if (when > now)
+		when = now; /* the ring stays in time order */
+	/* "rate" requests at when, then the recorded ones that are later */
+	for (keep = 0; keep < rl->count; keep++)
+		if (rl->ring[(rl->head + rl->count - 1 - keep) % rl->rate] <= when)
+			break;
+	if ((ring = calloc((size_t)rl->rate, sizeof(*ring))) != NULL) {
+		for (i = 0; i < rl->rate - keep; i++)
+			ring[i] = when;
+		for (i = 0; i < keep; i++)
+			ring[rl->rate - keep + i] =
+			    rl->ring[(rl->head + rl->count - keep + i) % rl->rate];
+		free(rl->ring);
+		rl->ring = ring;
+	} else {
+		/* no memory for the copy: all at the newest time, which is safe */
+		int64_t t = keep ? rl->ring[(rl->head + rl->count - 1) % rl->rate] : when;
+		for (i = 0; i < rl->rate; i++)
+			rl->ring[i] = t;
+	}
+	rl->head = 0;
+	rl->count = rl->rate;
+	/* the bucket is empty at when and refills from there */
+	if (when > rl->last_refill || rl->tokens > 0) {
+		rl->tokens = 0;
+		rl->last_refill = when;
+	}
 	pthread_cond_broadcast(&rl->cond);
 	pthread_mutex_unlock(&rl->lock);
 }

@@ -7,9 +7,10 @@
  *	sv_ratelimit *sv_ratelimit_new(int rate, sv_rl_clock_fn clock, void *arg);
  *	int64_t sv_ratelimit_try(sv_ratelimit *rl);
  *	int sv_ratelimit_acquire(sv_ratelimit *rl);
-int sv_ratelimit_acquire_ticket(sv_ratelimit *rl, uint64_t *ticket);
-void sv_ratelimit_done(sv_ratelimit *rl, uint64_t ticket);
+ *	int sv_ratelimit_acquire_ticket(sv_ratelimit *rl, uint64_t *ticket);
+ *	void sv_ratelimit_done(sv_ratelimit *rl, uint64_t ticket);
  *	void sv_ratelimit_penalize(sv_ratelimit *rl);
+ *	void sv_ratelimit_spent_at(sv_ratelimit *rl, int64_t when);
  *	void sv_ratelimit_set_rate(sv_ratelimit *rl, int rate);
  *	void sv_ratelimit_shutdown(sv_ratelimit *rl);
  *	void sv_ratelimit_free(sv_ratelimit *rl);
@@ -19,12 +20,15 @@ void sv_ratelimit_done(sv_ratelimit *rl, uint64_t ticket);
  *
  *	1. a token bucket refilled at the current (adaptive) rate, holding
  *	   at most that many tokens, and
- *	2. a hard sliding window: of the last "rate" grants, the oldest must
- *	   be at least one second plus a small margin old.  The server counts
- *	   requests by arrival time, which lies between our grant and the
- *	   answer; callers that report the answer (sv_ratelimit_done) move the
- *	   grant's time there, so the rule holds for arrivals too, whatever
- *	   the connection set-up or paging delays.
+ *	2. a hard sliding window counted the way the server counts: at its
+ *	   arrival, which lies somewhere between our grant and the answer.
+ *	   A request granted with a ticket counts as "now" while it is in
+ *	   flight and for one second plus a small margin after its answer
+ *	   (sv_ratelimit_done); one granted without a ticket counts for that
+ *	   second from its grant.  A grant needs fewer than "rate" requests
+ *	   counted.  So no second ever sees more than "rate" arrivals,
+ *	   whatever the delays on the way (a slow TLS set-up, the earlier
+ *	   pages of a list, a server that takes long to read).
  *
  *	sv_ratelimit_penalize() reacts to RequestLimitExceeded/LimitExceeded:
  *	the bucket rate halves (at most once per second, floor 1/s) and then
@@ -34,12 +38,19 @@ void sv_ratelimit_done(sv_ratelimit *rl, uint64_t ticket);
  *	positive value is the number of microseconds until a grant may be
  *	possible.  sv_ratelimit_acquire() blocks until granted (0) or until
  *	sv_ratelimit_shutdown() (-1).  sv_ratelimit_acquire_ticket() also
- *	names the grant; sv_ratelimit_done(ticket) after the answer arrived
- *	moves that grant's time to "now", because the server counted the
- *	request at its arrival, somewhere between grant and answer (a new
- *	TLS connection or the earlier pages of a list delay it by tens of ms).  The clock is
-injectable (monotonic *	microseconds) so the rules are unit-tested without sleeping; acquire
- *	always sleeps on the real monotonic clock.
+ *	names the grant for sv_ratelimit_done(ticket), called once the answer
+ *	arrived (or the request failed); every ticket must be done exactly
+ *	once, or it counts as in flight for ever.
+ *
+ *	The limiter is per process, and the server's budget is not: a process
+ *	that replaces one which may have spent this second's requests (a
+ *	restarted worker, a daemon started right after another stopped) calls
+ *	sv_ratelimit_spent_at(when), which records "rate" grants at when, so
+ *	that no grant comes before when + 1 s + margin.
+ *
+ *	The clock is injectable (monotonic microseconds) so the rules are
+ *	unit-tested without sleeping; acquire always sleeps on the real
+ *	monotonic clock.
  *
  *	Counters: "ratelimit.waits" (acquire had to wait), "ratelimit.penalties".
  */
@@ -60,6 +71,7 @@ int sv_ratelimit_acquire(sv_ratelimit *rl);
 int sv_ratelimit_acquire_ticket(sv_ratelimit *rl, uint64_t *ticket);
 void sv_ratelimit_done(sv_ratelimit *rl, uint64_t ticket);
 void sv_ratelimit_penalize(sv_ratelimit *rl);
+void sv_ratelimit_spent_at(sv_ratelimit *rl, int64_t when);
 void sv_ratelimit_set_rate(sv_ratelimit *rl, int rate);
 void sv_ratelimit_shutdown(sv_ratelimit *rl);
 /* sv_ratelimit_current - the bucket's current rate (per second, for stats and tests) */

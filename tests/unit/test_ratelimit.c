@@ -165,6 +165,98 @@ static void done_stamp(void)
 	sv_ratelimit_free(rl);
 }
 
+/*
+ * spent - a limiter that replaces another (restarted worker) counts the
+ *	old one's second as used: the union of both processes' grants never
+ *	has more than rate in any second
+ */
+static void spent(void)
+{
+	sv_ratelimit *old, *rl;
+	int64_t t[64], death, w;
+	uint64_t tk;
+	int n = 0, i;
+
+	fake_now = 70000000;
+	old = sv_ratelimit_new(20, fake_clock, NULL);
+	for (i = 0; i < 20; i++) {
+		ok(sv_ratelimit_try(old) == 0, "old process: grant %d of its second", i + 1);
+		t[n++] = fake_now;
+		fake_now += 10000;
+	}
+	sv_ratelimit_free(old); /* killed 10 ms after its 20th grant */
+	death = fake_now;
+	fake_now += 150000; /* the new process is up 150 ms later */
+	rl = sv_ratelimit_new(20, fake_clock, NULL);
+	sv_ratelimit_spent_at(rl, death);
+	w = sv_ratelimit_try(rl);
+	ok(w > 0, "new process: no grant before a second after the death (wait %lld us)",
+	   (long long)w);
+	ok(w >= 1000000 - 150000 && w <= 1000000 - 150000 + SV_RL_MARGIN_US,
+	   "... exactly until death + 1 s + margin");
+	while (n < 64 && fake_now - death < 3000000) {
+		if ((w = sv_ratelimit_try(rl)) == 0)
+			t[n++] = fake_now;
+		else
+			fake_now += w < 1000 ? w : 1000;
+	}
+	ok(max_in_window(t, n, 1000000) <= 20,
+	   "old and new process together: at most 20 grants in any second (%d grants)", n);
+	ok(n > 40, "the new process then runs at the full rate (%d grants in all)", n);
+	sv_ratelimit_free(rl);
+
+	/* a death long ago holds nothing back */
+	fake_now = 90000000;
+	rl = sv_ratelimit_new(20, fake_clock, NULL);
+	sv_ratelimit_spent_at(rl, fake_now - 5000000);
+	ok(sv_ratelimit_try(rl) == 0, "spent 5 s ago: granted at once");
+	sv_ratelimit_free(rl);
+
+	/* grants recorded before the call keep their (later) times */
+	fake_now = 95000000;
+	rl = sv_ratelimit_new(3, fake_clock, NULL);
+	ok(sv_ratelimit_acquire_ticket(rl, &tk) == 0, "own grant before spent_at");
+	sv_ratelimit_spent_at(rl, fake_now - 500000);
+	fake_now += 500000 + SV_RL_MARGIN_US + 1;
+	ok(sv_ratelimit_try(rl) == 0, "the spent grants expired after their second");
+	ok(sv_ratelimit_try(rl) == 0, "... a second one");
+	ok(sv_ratelimit_try(rl) > 0, "... but not the own grant's slot, still in its second");
+	sv_ratelimit_free(rl);
+}
+
+/*
+ * in_flight - a request without its answer may reach the server at any
+ *	moment: it holds its place in the window however old its grant
+ */
+static void in_flight(void)
+{
+	sv_ratelimit *rl;
+	uint64_t tk[3];
+	int64_t w;
+
+	fake_now = 110000000;
+	rl = sv_ratelimit_new(3, fake_clock, NULL);
+	for (int i = 0; i < 3; i++)
+		sv_ratelimit_acquire_ticket(rl, &tk[i]);
+	fake_now += 5000000; /* 5 s later, none answered (slow TLS, a hang) */
+	ok(sv_ratelimit_try(rl) > 0, "3 requests in flight for 5 s: no fourth");
+	sv_ratelimit_done(rl, tk[0]);
+	w = sv_ratelimit_try(rl);
+	ok(w > 0 && w <= 1000000 + SV_RL_MARGIN_US,
+	   "one answered now: still none, it counts for a second from its answer (wait %lld us)",
+	   (long long)w);
+	fake_now += w;
+	ok(sv_ratelimit_try(rl) == 0, "a second after that answer: granted");
+	ok(sv_ratelimit_try(rl) > 0, "... only one: two are still in flight");
+	sv_ratelimit_done(rl, tk[1]);
+	sv_ratelimit_done(rl, tk[2]);
+	fake_now += 1000000 + SV_RL_MARGIN_US;
+	ok(sv_ratelimit_try(rl) == 0 && sv_ratelimit_try(rl) == 0 && sv_ratelimit_try(rl) == 0 &&
+	       sv_ratelimit_try(rl) > 0,
+	   "all answered a second ago: the full rate again, and no more");
+	sv_ratelimit_free(rl);
+}
+
 static sv_ratelimit *shared;
 static int acquired;
 
@@ -230,6 +322,8 @@ int main(void)
 	sustained();
 	adaptive();
 	done_stamp();
+	spent();
+	in_flight();
 	real_clock();
 	return tap_done();
 }
