@@ -264,6 +264,49 @@ static void remove_stale_tmp(const char *cache_file)
 	closedir(dh);
 }
 
+/* sv_engine_api_spent - the previous process may have spent until when */
+void sv_engine_api_spent(sv_engine *e, const struct timespec *when)
+{
+	sv_ratelimit_spent_at(e->rl, (int64_t)when->tv_sec * 1000000 + when->tv_nsec / 1000);
+}
+
+/*
+ * hold_after_recent_save - the process that wrote CacheFile less than a
+ *	second ago (the final save of a daemon that just stopped) may have
+ *	used this second's API budget: count it as spent at that write.  A
+ *	modification time in the future (clock stepped back) counts as now.
+ */
+static void hold_after_recent_save(sv_engine *e)
+{
+	struct timespec real, mono, when;
+	struct stat sb;
+	int64_t age_us;
+
+	if (stat(e->cache_file, &sb) < 0)
+		return;
+	clock_gettime(CLOCK_REALTIME, &real);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	age_us = ((int64_t)real.tv_sec - sb.st_mtim.tv_sec) * 1000000 +
+	         (real.tv_nsec - sb.st_mtim.tv_nsec) / 1000;
+	if (age_us >= 1000000 + SV_RL_MARGIN_US)
+		return;
+	if (age_us < 0)
+		age_us = 0;
+	when = mono;
+	when.tv_sec -= (time_t)(age_us / 1000000);
+	when.tv_nsec -= (long)(age_us % 1000000) * 1000;
+	if (when.tv_nsec < 0) {
+		when.tv_nsec += 1000000000L;
+		when.tv_sec--;
+	}
+	sv_engine_api_spent(e, &when);
+	sv_log(SV_LOG_INFO,
+	       "%s was written %lld ms ago: no API request for %lld ms (the process that "
+	       "wrote it may have used this second's ApiRate budget)",
+	       e->cache_file, (long long)(age_us / 1000),
+	       (long long)((1000000 + SV_RL_MARGIN_US - age_us) / 1000));
+}
+
 /* sv_engine_start - load the snapshot, start workers, warm up */
 int sv_engine_start(sv_engine *e)
 {
@@ -273,6 +316,7 @@ int sv_engine_start(sv_engine *e)
 	if (e->started)
 		return 0;
 	if (e->cache_file) {
+		hold_after_recent_save(e);
 		remove_stale_tmp(e->cache_file);
 		if (sv_snapshot_load(e->cache_file, sv_cache_now_ms(), &e->ttl, load_put, e, &st,
 		                     err, sizeof(err)) < 0)

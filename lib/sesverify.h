@@ -337,6 +337,15 @@ sv_engine *sv_engine_new(const sv_config *cfg, char *err, size_t errlen);
 /* sv_engine_start - load the snapshot, start workers, warm up */
 int sv_engine_start(sv_engine *e);
 /*
+ * sv_engine_api_spent - no API request before when + 1 s (CLOCK_MONOTONIC)
+ *	ApiRate is counted per process, the server's budget per account: a
+ *	process that replaces one which may have used this second's requests
+ *	(a worker restarted after a crash) calls this, best before
+ *	sv_engine_start.  sv_engine_start itself does it when CacheFile was
+ *	written less than a second ago (a daemon restarted right after a stop).
+ */
+void sv_engine_api_spent(sv_engine *e, const struct timespec *when);
+/*
  * sv_engine_lookup - the hot path: copy the entry for a normalised domain
  *	Never blocks on I/O.  A never-seen or expired domain is queued for
  *	refresh (unknown ones with top priority).  Returns the state.

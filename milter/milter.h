@@ -31,6 +31,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "compat.h"
 #include "sesverify.h"
@@ -83,6 +84,7 @@ int daemon_drop(const char *spec);
 int daemon_unix_path(const char *spec, char *path, size_t len);
 
 /* supervisor.c */
+extern struct timespec supervisor_last_death; /* CLOCK_MONOTONIC; 0: none yet */
 int supervise(int (*worker)(void *), void *arg, void (*reload)(void), void (*poke)(void));
 
 /* control.c (see control.h for the protocol) */

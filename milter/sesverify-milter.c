@@ -248,6 +248,12 @@ static int worker(void *arg)
 		return WORKER_EXIT_FATAL;
 	}
 	conf_engine_pin();
+	if (supervisor_last_death.tv_sec || supervisor_last_death.tv_nsec) {
+		/* the dead worker may have used this second's ApiRate budget */
+		sv_engine_api_spent(milter_engine, &supervisor_last_death);
+		mlog(SV_LOG_INFO, "restarted worker: no API request until a second after the "
+		                  "previous worker died");
+	}
 	if (sv_engine_start(milter_engine) < 0)
 		mlog(SV_LOG_WARNING, "cache engine start-up was incomplete (see above)");
 	if (control_fd >= 0 && control_start(control_fd, milter_engine) < 0)

@@ -25,6 +25,9 @@
 #define RESTART_WINDOW 60 /* seconds */
 #define STOP_GRACE     30 /* seconds before SIGKILL */
 
+/* when the last worker died (CLOCK_MONOTONIC); zero before any death */
+struct timespec supervisor_last_death;
+
 /* now_mono - monotonic seconds */
 static double now_mono(void)
 {
@@ -118,6 +121,9 @@ int supervise(int (*worker)(void *), void *arg, void (*reload)(void), void (*pok
 			if (pid != child)
 				continue;
 			child = 0;
+			/* its last API request was sent before now: the next
+			 * worker counts this second's budget as spent */
+			clock_gettime(CLOCK_MONOTONIC, &supervisor_last_death);
 			describe(status, how, sizeof(how));
 			if (stopping) {
 				mlog(SV_LOG_INFO, "supervisor: worker stopped (%s)", how);

@@ -154,11 +154,12 @@ print(sum(1 for line in open(sys.argv[1]) if json.loads(line)["code"] == sys.arg
 PY
 }
 
-# emu_max_per_second - most requests (any result) in any sliding 1-s window
+# emu_max_per_second [SKIP] - most requests (any result) in any sliding
+# 1-s window, leaving out the first SKIP requests logged
 emu_max_per_second() {
-	python3 - "$EMU_LOG" <<'PY'
+	python3 - "$EMU_LOG" "${1:-0}" <<'PY'
 import json, sys
-ts = sorted(json.loads(line)["time"] for line in open(sys.argv[1]))
+ts = sorted(json.loads(line)["time"] for line in list(open(sys.argv[1]))[int(sys.argv[2]):])
 best, j = 0, 0
 for i, t in enumerate(ts):
     while ts[j] <= t - 1.0:
