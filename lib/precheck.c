@@ -521,6 +521,7 @@ static enum try_result try_send(struct pc_batch *b, size_t i, const ldns_rdf *qn
 	struct timeval tv;
 	const char *bad;
 	char who[80], rb[16];
+	int64_t sent_us;
 
 	pc_ns_format(&res->ns[i], who, sizeof(who));
 	if (t <= 0 || b->sends >= PC_QUERY_MAX) {
@@ -542,15 +543,27 @@ static enum try_result try_send(struct pc_batch *b, size_t i, const ldns_rdf *qn
 	b->sends++;
 	sv_stat_inc(st_queries, 1);
 	*reply = NULL;
+	sent_us = now_us();
 	st = ldns_resolver_send_pkt(reply, lr, q);
 	if (st != LDNS_STATUS_OK || !*reply) {
+		int64_t took = (now_us() - sent_us) / 1000;
+
 		ldns_pkt_free(*reply);
 		*reply = NULL;
 		ldns_pkt_free(q);
 		if (st == LDNS_STATUS_NETWORK_ERR || st == LDNS_STATUS_SOCKET_ERROR ||
 		    st == LDNS_STATUS_RES_NO_NS || st == LDNS_STATUS_OK) {
 			sv_stat_inc(st_timeouts, 1);
-			note(why, whylen, "%s: no answer within %lld ms", who, (long long)t);
+			/* well before the timeout: refused, reset or closed (a TCP
+			 * retry after truncation that the server hung up on) */
+			if (took < t * 9 / 10)
+				note(why, whylen,
+				     "%s: connection refused or closed without an answer after "
+				     "%lld ms",
+				     who, (long long)took);
+			else
+				note(why, whylen, "%s: no answer within %lld ms", who,
+				     (long long)t);
 			return TRY_TIMEOUT;
 		}
 		sv_stat_inc(st_bad, 1);
