@@ -226,9 +226,10 @@ static void *housekeeper(void *arg)
  *	renamed; a process killed in between leaves the temporary file
  *	behind, one per kill.  At start no writer of ours is running (one
  *	engine per CacheFile), so exactly that pattern, as a regular file
- *	owned by us, is removed.
+ *	owned by us, is removed.  *newest becomes the latest modification
+ *	time among them if later.
  */
-static void remove_stale_tmp(const char *cache_file)
+static void remove_stale_tmp(const char *cache_file, struct timespec *newest)
 {
 	char dir[4096], path[4096 + 256];
 	const char *slash = strrchr(cache_file, '/'), *base;
@@ -255,6 +256,9 @@ static void remove_stale_tmp(const char *cache_file)
 		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
 		if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())
 			continue;
+		if (st.st_mtim.tv_sec > newest->tv_sec ||
+		    (st.st_mtim.tv_sec == newest->tv_sec && st.st_mtim.tv_nsec > newest->tv_nsec))
+			*newest = st.st_mtim;
 		if (unlink(path) == 0)
 			sv_log(SV_LOG_NOTICE, "removed %s, left by an interrupted snapshot save",
 			       path);
@@ -271,23 +275,23 @@ void sv_engine_api_spent(sv_engine *e, const struct timespec *when)
 }
 
 /*
- * hold_after_recent_save - the process that wrote CacheFile less than a
- *	second ago (the final save of a daemon that just stopped) may have
- *	used this second's API budget: count it as spent at that write.  A
- *	modification time in the future (clock stepped back) counts as now.
+ * hold_after_recent_save - the process that wrote the snapshot (or the
+ *	temporary file of an interrupted save) less than a second ago, such
+ *	as a daemon that just stopped, may have used this second's API
+ *	budget: count it as spent at that write.  A modification time in
+ *	the future (clock stepped back) counts as now.
  */
-static void hold_after_recent_save(sv_engine *e)
+static void hold_after_recent_save(sv_engine *e, const struct timespec *written)
 {
 	struct timespec real, mono, when;
-	struct stat sb;
 	int64_t age_us;
 
-	if (stat(e->cache_file, &sb) < 0)
+	if (written->tv_sec == 0 && written->tv_nsec == 0)
 		return;
 	clock_gettime(CLOCK_REALTIME, &real);
 	clock_gettime(CLOCK_MONOTONIC, &mono);
-	age_us = ((int64_t)real.tv_sec - sb.st_mtim.tv_sec) * 1000000 +
-	         (real.tv_nsec - sb.st_mtim.tv_nsec) / 1000;
+	age_us = ((int64_t)real.tv_sec - written->tv_sec) * 1000000 +
+	         (real.tv_nsec - written->tv_nsec) / 1000;
 	if (age_us >= 1000000 + SV_RL_MARGIN_US)
 		return;
 	if (age_us < 0)
@@ -301,7 +305,7 @@ static void hold_after_recent_save(sv_engine *e)
 	}
 	sv_engine_api_spent(e, &when);
 	sv_log(SV_LOG_INFO,
-	       "%s was written %lld ms ago: no API request for %lld ms (the process that "
+	       "%s: written %lld ms ago: no API request for %lld ms (the process that "
 	       "wrote it may have used this second's ApiRate budget)",
 	       e->cache_file, (long long)(age_us / 1000),
 	       (long long)((1000000 + SV_RL_MARGIN_US - age_us) / 1000));
@@ -316,8 +320,13 @@ int sv_engine_start(sv_engine *e)
 	if (e->started)
 		return 0;
 	if (e->cache_file) {
-		hold_after_recent_save(e);
-		remove_stale_tmp(e->cache_file);
+		struct timespec written = {0, 0};
+		struct stat sb;
+
+		if (stat(e->cache_file, &sb) == 0)
+			written = sb.st_mtim;
+		remove_stale_tmp(e->cache_file, &written);
+		hold_after_recent_save(e, &written);
 		if (sv_snapshot_load(e->cache_file, sv_cache_now_ms(), &e->ttl, load_put, e, &st,
 		                     err, sizeof(err)) < 0)
 			sv_log(SV_LOG_WARNING, "cache snapshot ignored, starting empty: %s", err);

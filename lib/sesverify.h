@@ -341,8 +341,10 @@ int sv_engine_start(sv_engine *e);
  *	ApiRate is counted per process, the server's budget per account: a
  *	process that replaces one which may have used this second's requests
  *	(a worker restarted after a crash) calls this, best before
- *	sv_engine_start.  sv_engine_start itself does it when CacheFile was
- *	written less than a second ago (a daemon restarted right after a stop).
+ *	sv_engine_start.  sv_engine_start itself does it when CacheFile, or
+ *	the temporary file of an interrupted save, was written less than a
+ *	second ago (a daemon started right after a stop, or a kill during
+ *	the final save).
  */
 void sv_engine_api_spent(sv_engine *e, const struct timespec *when);
 /*

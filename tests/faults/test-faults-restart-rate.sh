@@ -149,7 +149,7 @@ tap_ok $? "restart: the new daemon called the API ($(($(requests) - before)) req
 touch "$ML_DIR/stop"
 wait "$tpid"
 window_checks "restart: old and new daemon" "$before" "$refused_before"
-ml_log_wait 'was written [0-9]+ ms ago: no API request for' 1
+ml_log_wait 'written [0-9]+ ms ago: no API request for' 1
 tap_ok $? "restart: the new daemon held its API requests after the recent save"
 ml_stop
 tap_done
