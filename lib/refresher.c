@@ -35,12 +35,21 @@ struct job {
 	char domain[];
 };
 
+/* resend_pace - the grants of libcurl's re-sends during one call */
+struct resend_pace {
+	sv_ratelimit *rl;
+	uint64_t tickets[4];
+	int n;
+};
+
 struct worker {
 	sv_refresher *r;
 	pthread_t tid;
 	int started;
 	unsigned gen;
 	sv_client *client;
+	struct resend_pace rp;
+	sv_list_pacer resend;
 	sv_resolver *res;
 	char client_err[200];
 	uint64_t rnd;
@@ -725,6 +734,32 @@ static void warm_up(sv_refresher *r, struct worker *w)
 /* ------------------------------------------------------------------ */
 /* workers                                                            */
 
+/*
+ * resend_before - a grant for libcurl's re-send of the request in flight
+ *	(a reused connection died before the answer: the first copy may
+ *	have arrived, so the copy is one more request for ApiRate)
+ */
+static int resend_before(void *arg)
+{
+	struct resend_pace *rp = arg;
+	uint64_t t;
+
+	if (rp->n == (int)(sizeof(rp->tickets) / sizeof(rp->tickets[0])) ||
+	    sv_ratelimit_acquire_ticket(rp->rl, &t) < 0)
+		return -1;
+	rp->tickets[rp->n++] = t;
+	return 0;
+}
+
+/* resend_after - the re-sent request has its answer or failed */
+static void resend_after(void *arg)
+{
+	struct resend_pace *rp = arg;
+
+	if (rp->n > 0)
+		sv_ratelimit_done(rp->rl, rp->tickets[--rp->n]);
+}
+
 /* swap_clients - (re)build this worker's API client and resolver */
 static void swap_clients(sv_refresher *r, struct worker *w)
 {
@@ -747,6 +782,10 @@ static void swap_clients(sv_refresher *r, struct worker *w)
 		sv_log(SV_LOG_DEBUG, "pre-check unavailable: %s", err);
 	if (!w->client)
 		sv_log(SV_LOG_DEBUG, "API client unavailable: %s", w->client_err);
+	w->rp.rl = r->env.rl;
+	w->rp.n = 0;
+	w->resend = (sv_list_pacer){resend_before, resend_after, &w->rp};
+	sv_client_set_resend_pacer(w->client, &w->resend);
 	pthread_mutex_lock(&r->lock);
 	w->gen = gen;
 	pthread_cond_broadcast(&r->ack);

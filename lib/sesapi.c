@@ -42,6 +42,9 @@ struct sv_client {
 	long timeout_ms;
 	sv_buf resp;
 	char errbuf[CURL_ERROR_SIZE];
+	int sends;                   /* times libcurl was about to send the current request */
+	int resends;                 /* of those, re-sends granted by the pacer */
+	const sv_list_pacer *resend; /* grants libcurl's own re-sends; NULL: libcurl's way */
 };
 
 /* ------------------------------------------------------------------ */
@@ -631,6 +634,43 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/*
+ * prereq_cb - libcurl is about to send the request on a connection
+ *	When a reused connection dies before the first byte of the answer,
+ *	libcurl sends the request again on a new connection by itself.  The
+ *	first copy may well have reached the server (reset after reading it),
+ *	so the copy is one more request for the account's rate.  With a
+ *	resend pacer the copy needs a grant of its own; when the pacer
+ *	refuses (shutting down) it is not sent and the call fails as
+ *	Transport.Connection.  Without one, libcurl's behaviour is kept: the
+ *	public API documents that a call may reach the server twice.
+ */
+static int prereq_cb(void *arg, char *primary_ip, char *local_ip, int primary_port, int local_port)
+{
+	sv_client *c = arg;
+
+	(void)primary_ip;
+	(void)local_ip;
+	(void)primary_port;
+	(void)local_port;
+	if (c->sends++ == 0)
+		return CURL_PREREQFUNC_OK;
+	sv_stat_inc(sv_stat_counter("api.resends"), 1);
+	if (!c->resend)
+		return CURL_PREREQFUNC_OK;
+	if (!c->resend->before || c->resend->before(c->resend->arg) < 0)
+		return CURL_PREREQFUNC_ABORT;
+	c->resends++;
+	return CURL_PREREQFUNC_OK;
+}
+
+/* sv_client_set_resend_pacer - who grants libcurl's re-sends (NULL: nobody) */
+void sv_client_set_resend_pacer(sv_client *c, const sv_list_pacer *p)
+{
+	if (c)
+		c->resend = p;
+}
+
 /* setup_handle - options that stay the same for every call */
 static int setup_handle(sv_client *c, const sv_config *cfg)
 {
@@ -660,6 +700,8 @@ static int setup_handle(sv_client *c, const sv_config *cfg)
 	SETOPT(CURLOPT_WRITEDATA, &c->resp);
 	SETOPT(CURLOPT_POST, 1L);
 	SETOPT(CURLOPT_USERAGENT, "sesverify/" PACKAGE_VERSION);
+	SETOPT(CURLOPT_PREREQFUNCTION, prereq_cb);
+	SETOPT(CURLOPT_PREREQDATA, c);
 	if (cfg->ca_file)
 		SETOPT(CURLOPT_CAINFO, cfg->ca_file);
 #undef SETOPT
@@ -742,6 +784,7 @@ static const char *transport_code(CURLcode rc, const sv_buf *resp)
 		return "Transport.TLS";
 	case CURLE_WRITE_ERROR:
 		return sv_buf_failed(resp) ? "Transport.ResponseTooLarge" : "Transport.Error";
+	case CURLE_ABORTED_BY_CALLBACK: /* prereq_cb: the connection died, no re-send */
 	case CURLE_GOT_NOTHING:
 	case CURLE_RECV_ERROR:
 	case CURLE_SEND_ERROR:
@@ -840,7 +883,12 @@ static int call(sv_client *c, const char *action, const sv_buf *body, long *stat
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body->data);
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)body->len);
+	c->sends = c->resends = 0;
 	rc = curl_easy_perform(c->curl);
+	/* each granted re-send has its answer (or failure) now */
+	for (; c->resends > 0; c->resends--)
+		if (c->resend->after)
+			c->resend->after(c->resend->arg);
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
 	free_headers(h);
@@ -849,6 +897,8 @@ static int call(sv_client *c, const char *action, const sv_buf *body, long *stat
 		          action, c->ep.url,
 		          rc == CURLE_WRITE_ERROR && sv_buf_failed(&c->resp)
 		              ? "response larger than 1 MiB"
+		          : rc == CURLE_ABORTED_BY_CALLBACK
+		              ? "connection closed before the answer (not sent again: stopping)"
 		          : c->errbuf[0] ? c->errbuf
 		                         : curl_easy_strerror(rc));
 		return -1;

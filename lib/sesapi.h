@@ -10,6 +10,7 @@
  *				 sv_listed **items, size_t *n, long long *total,
  *				 sv_identity *err);
  *	int sv_sesapi_endpoint(const char *url, sv_endpoint *ep, char *err, size_t errlen);
+ *	void sv_client_set_resend_pacer(sv_client *c, const sv_list_pacer *p);
  *	int sv_client_list_identities_paced(sv_client *c, const sv_list_pacer *p,
  *					    sv_listed **items, size_t *n, sv_identity *err);
  * DESCRIPTION
@@ -43,6 +44,15 @@
  *	p->after(p->arg) after its answer or failure (the refresher moves
  *	the grant's time to the answer).  So ApiRate holds per request
  *	whatever the size of the list.  p may be NULL.
+ *
+ *	sv_client_set_resend_pacer() names the hooks that grant libcurl's
+ *	own re-sends.  When a reused connection dies before the first byte
+ *	of the answer, libcurl sends the request again on a new connection;
+ *	the first copy may have reached the server, so the copy is one more
+ *	request: p->before(p->arg) runs before it (a negative return stops
+ *	it, and the call fails as Transport.Connection) and p->after(p->arg)
+ *	once the call has its answer or failed.  Without a pacer (the public
+ *	API) libcurl re-sends on its own.  Counter: "api.resends".
  */
 #ifndef SV_SESAPI_H
 #define SV_SESAPI_H
@@ -77,5 +87,6 @@ typedef struct sv_list_pacer {
 
 int sv_client_list_identities_paced(sv_client *c, const sv_list_pacer *p, sv_listed **items,
                                     size_t *n, sv_identity *err);
+void sv_client_set_resend_pacer(sv_client *c, const sv_list_pacer *p);
 
 #endif

@@ -242,7 +242,10 @@ void sv_client_free(sv_client *client);
  * sv_client_update_identity - POST UpdateEmailIdentity for one domain
  *	Always fills *out (state error with error_code/class on failure).
  *	Returns 0 when the API gave an answer (even an API error), -1 on a
- *	transport, HTTP or parse failure.
+ *	transport, HTTP or parse failure.  A call may reach the server twice:
+ *	libcurl sends a request again, once, when a reused connection dies
+ *	before the answer; a caller that bounds requests per second must
+ *	allow for that (the milter's refresher grants that copy itself).
  */
 int sv_client_update_identity(sv_client *client, const char *domain, sv_identity *out);
 

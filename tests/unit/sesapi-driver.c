@@ -8,6 +8,9 @@
  *	nattrs request_id(yes/no) rc, tab-separated; library logs go to
  *	stderr at debug level (the test greps them for the secret), then
  *	"stat api.calls N api.connections M" (M < N: connections reused).
+ *	SV_DRIVER_RESEND=grant|refuse installs a resend pacer that counts
+ *	its grants (or refuses every one); the stat line then also says
+ *	"resend.granted G resend.done D api.resends R".
  */
 #include "config.h"
 
@@ -15,8 +18,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sesapi.h"
 #include "sesverify.h"
 #include "stats.h"
+
+static int granted, done, refuse;
+
+/* resend_before - count a grant for libcurl's re-send, or refuse it */
+static int resend_before(void *arg)
+{
+	(void)arg;
+	if (refuse)
+		return -1;
+	granted++;
+	return 0;
+}
+
+/* resend_after - count the end of a granted re-send */
+static void resend_after(void *arg)
+{
+	(void)arg;
+	done++;
+}
 
 /* to_stderr - every library log line, debug included */
 static void to_stderr(int level, const char *msg, void *arg)
@@ -62,6 +85,12 @@ int main(int argc, char **argv)
 		sv_config_free(cfg);
 		return 2;
 	}
+	const char *mode = getenv("SV_DRIVER_RESEND");
+	static const sv_list_pacer pacer = {resend_before, resend_after, NULL};
+	if (mode) {
+		refuse = strcmp(mode, "refuse") == 0;
+		sv_client_set_resend_pacer(c, &pacer);
+	}
 	if (strcmp(argv[4], "list") == 0) {
 		sv_listed *items;
 		sv_identity e;
@@ -85,9 +114,13 @@ int main(int argc, char **argv)
 			sv_identity_clear(&id);
 		}
 	}
-	fprintf(stderr, "stat api.calls %llu api.connections %llu\n",
+	fprintf(stderr, "stat api.calls %llu api.connections %llu",
 	        (unsigned long long)sv_stat_get("api.calls"),
 	        (unsigned long long)sv_stat_get("api.connections"));
+	if (mode)
+		fprintf(stderr, " resend.granted %d resend.done %d api.resends %llu", granted, done,
+		        (unsigned long long)sv_stat_get("api.resends"));
+	fputc('\n', stderr);
 	sv_client_free(c);
 	sv_config_free(cfg);
 	sv_library_cleanup();

@@ -67,6 +67,32 @@ is "$(emu_count UpdateEmailIdentity upper.test)" 1 "emulator saw the normalised 
 like "$(grep '^stat ' "$tmp/err2")" '^stat api.calls 6 api.connections 1$' "6 calls over 1 connection (keep-alive)"
 cat "$tmp/err2" >>"$tmp/err"
 
+# a reused connection that the server resets after reading the request:
+# libcurl sends the request again on a new connection by itself, and the
+# first copy did arrive.  The refresher's resend pacer must grant that copy
+# (the soak once saw 21 requests in a second without it).
+resend() { # MODE -> "requests-for-reset.test result-line stat-line"
+	local before
+	before=$(emu_count UpdateEmailIdentity reset.test)
+	SV_DRIVER_RESEND=$1 "$drv" "$EMU_URL" "$EMU_CA" 2000 update verified.test reset.test \
+		>"$tmp/o2" 2>"$tmp/e2"
+	cat "$tmp/e2" >>"$tmp/err"
+	RS_SENT=$(($(emu_count UpdateEmailIdentity reset.test) - before))
+	RS_RESULT=$(sed -n 2p "$tmp/o2")
+	RS_STAT=$(grep '^stat ' "$tmp/e2")
+}
+resend grant
+is "$RS_SENT" 2 "reset on a reused connection: libcurl re-sent the request (2 copies arrived)"
+like "$RS_STAT" 'resend.granted 1 resend.done 1 api.resends 1$' \
+	"... and the copy was granted by the resend pacer, and reported done"
+like "$RS_RESULT" $'^reset.test\terror\t0\tTransport.Connection\tretryable' \
+	"... the call still fails as Transport.Connection (both copies reset)"
+resend refuse
+is "$RS_SENT" 1 "resend pacer refusing (shutdown): the copy is not sent"
+like "$RS_RESULT" $'^reset.test\terror\t0\tTransport.Connection\tretryable' \
+	"... and the call fails as Transport.Connection"
+like "$(grep '^message reset.test' "$tmp/e2")" 'not sent again: stopping' "... saying why"
+
 # the token went out as X-TC-Token on every request the emulator logged
 is "$(grep -c '"token": false' "$EMU_LOG")" 0 "X-TC-Token on every request"
 
