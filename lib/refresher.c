@@ -49,7 +49,7 @@ struct worker {
 	unsigned gen;
 	sv_client *client;
 	struct resend_pace rp;
-	sv_list_pacer resend;
+	sv_pacer resend;
 	sv_resolver *res;
 	char client_err[200];
 	uint64_t rnd;
@@ -435,7 +435,7 @@ static int fetch_list(sv_refresher *r, struct worker *w)
 	sv_identity err;
 	size_t n = 0;
 	struct list_pace lp = {.rl = r->env.rl};
-	sv_list_pacer pacer = {pace_before, pace_after, &lp};
+	sv_pacer pacer = {pace_before, pace_after, &lp};
 	int rc = -1;
 
 	memset(&err, 0, sizeof(err));
@@ -784,7 +784,7 @@ static void swap_clients(sv_refresher *r, struct worker *w)
 		sv_log(SV_LOG_DEBUG, "API client unavailable: %s", w->client_err);
 	w->rp.rl = r->env.rl;
 	w->rp.n = 0;
-	w->resend = (sv_list_pacer){resend_before, resend_after, &w->rp};
+	w->resend = (sv_pacer){resend_before, resend_after, &w->rp};
 	sv_client_set_resend_pacer(w->client, &w->resend);
 	pthread_mutex_lock(&r->lock);
 	w->gen = gen;

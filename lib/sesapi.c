@@ -42,9 +42,9 @@ struct sv_client {
 	long timeout_ms;
 	sv_buf resp;
 	char errbuf[CURL_ERROR_SIZE];
-	int sends;                   /* times libcurl was about to send the current request */
-	int resends;                 /* of those, re-sends granted by the pacer */
-	const sv_list_pacer *resend; /* grants libcurl's own re-sends; NULL: libcurl's way */
+	int sends;              /* times libcurl was about to send the current request */
+	int resends;            /* of those, re-sends granted by the pacer */
+	const sv_pacer *resend; /* grants libcurl's own re-sends; NULL: libcurl's way */
 };
 
 /* ------------------------------------------------------------------ */
@@ -665,7 +665,7 @@ static int prereq_cb(void *arg, char *primary_ip, char *local_ip, int primary_po
 }
 
 /* sv_client_set_resend_pacer - who grants libcurl's re-sends (NULL: nobody) */
-void sv_client_set_resend_pacer(sv_client *c, const sv_list_pacer *p)
+void sv_client_set_resend_pacer(sv_client *c, const sv_pacer *p)
 {
 	if (c)
 		c->resend = p;
@@ -1009,8 +1009,8 @@ int sv_client_list_identities(sv_client *c, sv_listed **items, size_t *n, sv_ide
 }
 
 /* paced_page - one page between the pacer's hooks */
-static int paced_page(sv_client *c, const sv_list_pacer *p, long offset, sv_listed **items,
-                      size_t *n, long long *total, sv_identity *err)
+static int paced_page(sv_client *c, const sv_pacer *p, long offset, sv_listed **items, size_t *n,
+                      long long *total, sv_identity *err)
 {
 	int got;
 
@@ -1026,8 +1026,8 @@ static int paced_page(sv_client *c, const sv_list_pacer *p, long offset, sv_list
 }
 
 /* sv_client_list_identities_paced - all pages, each between p's hooks */
-int sv_client_list_identities_paced(sv_client *c, const sv_list_pacer *p, sv_listed **items,
-                                    size_t *n, sv_identity *err)
+int sv_client_list_identities_paced(sv_client *c, const sv_pacer *p, sv_listed **items, size_t *n,
+                                    sv_identity *err)
 {
 	long long total = -1;
 	long offset = 0;

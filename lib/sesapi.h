@@ -10,9 +10,6 @@
  *				 sv_listed **items, size_t *n, long long *total,
  *				 sv_identity *err);
  *	int sv_sesapi_endpoint(const char *url, sv_endpoint *ep, char *err, size_t errlen);
- *	void sv_client_set_resend_pacer(sv_client *c, const sv_list_pacer *p);
- *	int sv_client_list_identities_paced(sv_client *c, const sv_list_pacer *p,
- *					    sv_listed **items, size_t *n, sv_identity *err);
  * DESCRIPTION
  *	The public client (sv_client_*) is declared in sesverify.h.  This
  *	header exposes the pure parts so that tests, the fuzzer and the CLI
@@ -37,22 +34,10 @@
  *	Host header value (host, or host:port for a non-443 port) and the
  *	service name used in the credential scope.
  *
- *	sv_client_list_identities_paced() is sv_client_list_identities()
- *	with a hook around each page request: p->before(p->arg) runs before
- *	every page (the refresher takes one rate-limiter token there; a
- *	negative return stops the walk with error "Client.Cancelled"), and
- *	p->after(p->arg) after its answer or failure (the refresher moves
- *	the grant's time to the answer).  So ApiRate holds per request
- *	whatever the size of the list.  p may be NULL.
- *
- *	sv_client_set_resend_pacer() names the hooks that grant libcurl's
- *	own re-sends.  When a reused connection dies before the first byte
- *	of the answer, libcurl sends the request again on a new connection;
- *	the first copy may have reached the server, so the copy is one more
- *	request: p->before(p->arg) runs before it (a negative return stops
- *	it, and the call fails as Transport.Connection) and p->after(p->arg)
- *	once the call has its answer or failed.  Without a pacer (the public
- *	API) libcurl re-sends on its own.  Counter: "api.resends".
+ *	sv_client_list_identities_paced() and sv_client_set_resend_pacer(),
+ *	with their sv_pacer hooks, are public (sesverify.h): the refresher
+ *	takes a rate-limiter grant in before() and reports the answer in
+ *	after(), for every page and for every libcurl re-send.
  */
 #ifndef SV_SESAPI_H
 #define SV_SESAPI_H
@@ -78,15 +63,5 @@ int sv_sesapi_parse_update(const char *body, size_t len, long http_status, sv_id
 int sv_sesapi_parse_list(const char *body, size_t len, long http_status, sv_listed **items,
                          size_t *n, long long *total, sv_identity *err);
 int sv_sesapi_endpoint(const char *url, sv_endpoint *ep, char *err, size_t errlen);
-
-typedef struct sv_list_pacer {
-	int (*before)(void *arg); /* before each page request; < 0 stops */
-	void (*after)(void *arg); /* after each page's answer or failure */
-	void *arg;
-} sv_list_pacer;
-
-int sv_client_list_identities_paced(sv_client *c, const sv_list_pacer *p, sv_listed **items,
-                                    size_t *n, sv_identity *err);
-void sv_client_set_resend_pacer(sv_client *c, const sv_list_pacer *p);
 
 #endif

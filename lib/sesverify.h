@@ -242,10 +242,8 @@ void sv_client_free(sv_client *client);
  * sv_client_update_identity - POST UpdateEmailIdentity for one domain
  *	Always fills *out (state error with error_code/class on failure).
  *	Returns 0 when the API gave an answer (even an API error), -1 on a
- *	transport, HTTP or parse failure.  A call may reach the server twice:
- *	libcurl sends a request again, once, when a reused connection dies
- *	before the answer; a caller that bounds requests per second must
- *	allow for that (the milter's refresher grants that copy itself).
+ *	transport, HTTP or parse failure.  A call may reach the server twice
+ *	(see sv_client_set_resend_pacer).
  */
 int sv_client_update_identity(sv_client *client, const char *domain, sv_identity *out);
 
@@ -255,6 +253,38 @@ int sv_client_update_identity(sv_client *client, const char *domain, sv_identity
  *	failure returns -1 and describes it in *err (state error).
  */
 int sv_client_list_identities(sv_client *client, sv_listed **items, size_t *n, sv_identity *err);
+
+/*
+ * sv_pacer - how a caller paces the requests a client sends
+ *	before(arg) runs just before a request goes out; a negative return
+ *	means "do not send it" (the call fails).  after(arg) runs once that
+ *	request has its answer or has failed.  The client does not pace by
+ *	itself: ApiRate is the caller's (the milter's refresher, the CLI).
+ */
+typedef struct sv_pacer {
+	int (*before)(void *arg);
+	void (*after)(void *arg);
+	void *arg;
+} sv_pacer;
+
+/*
+ * sv_client_list_identities_paced - sv_client_list_identities with p's
+ *	hooks around each page request (one request per 100 identities);
+ *	a refusal stops the walk with error "Client.Cancelled".  p may be NULL.
+ */
+int sv_client_list_identities_paced(sv_client *client, const sv_pacer *p, sv_listed **items,
+                                    size_t *n, sv_identity *err);
+
+/*
+ * sv_client_set_resend_pacer - pace libcurl's own re-sends
+ *	When a reused keep-alive connection dies before the first byte of the
+ *	answer, libcurl sends the request again on a new connection; the first
+ *	copy may have reached the server, so the copy is one more request.
+ *	With p, p->before runs before such a copy (a refusal fails the call as
+ *	Transport.Connection) and p->after when the call ends; without (the
+ *	default) libcurl re-sends on its own.  p must outlive the calls.
+ */
+void sv_client_set_resend_pacer(sv_client *client, const sv_pacer *p);
 
 /* ------------------------------------------------------------------ */
 /* DNS pre-check (one resolver per thread)                            */

@@ -620,6 +620,34 @@ static void pacer_done(pacer *p)
 		p->n++;
 }
 
+/*
+ * pacer_resend - sv_pacer before(): libcurl re-sends a request whose
+ *	reused connection died; the first copy may have arrived, so it
+ *	counts as a call that ended now, and the copy waits its turn (its
+ *	end is recorded by the caller's pacer_done after the call)
+ */
+static int pacer_resend(void *arg)
+{
+	pacer *p = arg;
+
+	pacer_done(p);
+	pacer_wait(p);
+	return 0;
+}
+
+/* pacer_page_before - sv_pacer before(): one list page is one call */
+static int pacer_page_before(void *arg)
+{
+	pacer_wait(arg);
+	return 0;
+}
+
+/* pacer_page_after - sv_pacer after(): that page's call ended */
+static void pacer_page_after(void *arg)
+{
+	pacer_done(arg);
+}
+
 /* check_one - UpdateEmailIdentity, then the live DNS for its attributes */
 static void check_one(sv_client *client, sv_resolver *res, const char *domain, checked *c)
 {
@@ -645,6 +673,7 @@ static int cmd_check(const sv_config *cfg, const opts *o)
 	sv_resolver *res = NULL;
 	int i, rc = EXIT_OKAY;
 	pacer pace = {NULL, cfg->api_rate > 0 ? cfg->api_rate : 20, 0, 0};
+	sv_pacer resend;
 	checked c;
 
 	if (!doms)
@@ -662,6 +691,8 @@ static int cmd_check(const sv_config *cfg, const opts *o)
 		free(doms);
 		return EXIT_USAGE;
 	}
+	resend = (sv_pacer){pacer_resend, NULL, &pace};
+	sv_client_set_resend_pacer(client, &resend);
 	if (!o->no_dns) {
 		err[0] = 0;
 		res = sv_resolver_new(cfg, err, sizeof(err));
@@ -943,17 +974,30 @@ static int cmd_list(const sv_config *cfg, const opts *o)
 	sv_listed *items = NULL;
 	sv_identity fail;
 	size_t n = 0, i;
-	int w = 4, rc = EXIT_OKAY;
+	int w = 4, rc = EXIT_OKAY, lrc;
+	/* one request per page of 100: a large account must not earn
+	 * RequestLimitExceeded for its own later pages */
+	pacer pace = {NULL, cfg->api_rate > 0 ? cfg->api_rate : 20, 0, 0};
+	sv_pacer pages = {pacer_page_before, pacer_page_after, &pace};
+	sv_pacer resend = {pacer_resend, NULL, &pace};
 
 	if (o->nargs > 0)
 		return usage("list: takes no arguments");
+	if ((pace.ends = calloc((size_t)pace.rate, sizeof(*pace.ends))) == NULL) {
+		warnx("out of memory");
+		return EXIT_TROUBLE;
+	}
 	client = sv_client_new(cfg, err, sizeof(err));
 	if (!client) {
 		warnx("list: cannot make an API client: %s", err[0] ? err : "unknown reason");
+		free(pace.ends);
 		return EXIT_USAGE;
 	}
+	sv_client_set_resend_pacer(client, &resend);
 	memset(&fail, 0, sizeof(fail));
-	if (sv_client_list_identities(client, &items, &n, &fail) != 0) {
+	lrc = sv_client_list_identities_paced(client, &pages, &items, &n, &fail);
+	free(pace.ends);
+	if (lrc != 0) {
 		warnx("list: %s: %s%s%s", fail.error_code[0] ? fail.error_code : "error",
 		      fail.error_message ? fail.error_message : "no answer",
 		      fail.request_id[0] ? " (RequestId " : "",

@@ -183,6 +183,29 @@ like "$OUT" 'unverified.test +no' "list: unverified.test not enabled"
 sv -c "$conf" list --json
 json_check 'sorted(o["domain"] for o in j) == sorted("'"$want"'".split())' "list --json: the same domains"
 json_check 'all(o["verified"] == (o["state"] == "verified") and o["error"] is None for o in j)' "list --json: fields"
+
+# --- list pacing: one request per page of 100, each paced like a check
+cp "$EMU_SCENARIO" "$CLI_TMP/scenario.saved"
+python3 - "$EMU_SCENARIO" <<'PY'
+import json, os, sys
+d = json.load(open(sys.argv[1]))
+for i in range(2500):
+    d["domains"]["bulk%04d.test" % i] = {"state": "verified" if i % 3 else "unverified"}
+json.dump(d, open(sys.argv[1] + ".new", "w")); os.replace(sys.argv[1] + ".new", sys.argv[1])
+PY
+cp "$conf" "$CLI_TMP/rate10.conf"
+echo "ApiRate 10" >>"$CLI_TMP/rate10.conf"
+sleep 1.1 # let the emulator re-read the scenario and earlier requests age out
+n0=$(wc -l <"$EMU_LOG")
+sv -c "$CLI_TMP/rate10.conf" list
+is_rc 0 "list of a 2,500-identity account: exit 0"
+is "$(printf '%s\n' "$OUT" | grep -c '^bulk')" 2500 "... every identity listed"
+peak=$(tail -n +"$((n0 + 1))" "$EMU_LOG" | python3 -c '
+import json, sys
+t = sorted(json.loads(l)["time"] for l in sys.stdin)
+print(len(t), max(sum(1 for u in t if x - 1.0 < u <= x) for x in t))')
+like "$peak" '^2[5-9] ([1-9]|10)$' "... its 25+ pages at most 10 in any second at ApiRate 10 (pages, peak: $peak)"
+cp "$CLI_TMP/scenario.saved" "$EMU_SCENARIO"
 python3 - "$EMU_SCENARIO" <<'PY'
 import json, os, sys
 d = json.load(open(sys.argv[1])); d["list"] = {"error": "InternalError"}

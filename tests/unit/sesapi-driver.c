@@ -86,7 +86,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *mode = getenv("SV_DRIVER_RESEND");
-	static const sv_list_pacer pacer = {resend_before, resend_after, NULL};
+	static const sv_pacer pacer = {resend_before, resend_after, NULL};
 	if (mode) {
 		refuse = strcmp(mode, "refuse") == 0;
 		sv_client_set_resend_pacer(c, &pacer);
