@@ -268,10 +268,16 @@ static void remove_stale_tmp(const char *cache_file, struct timespec *newest)
 	closedir(dh);
 }
 
+/* ts_us - a timespec in microseconds */
+static int64_t ts_us(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000000 + t->tv_nsec / 1000;
+}
+
 /* sv_engine_api_spent - the previous process may have spent until when */
 void sv_engine_api_spent(sv_engine *e, const struct timespec *when)
 {
-	sv_ratelimit_spent_at(e->rl, (int64_t)when->tv_sec * 1000000 + when->tv_nsec / 1000);
+	sv_ratelimit_spent_at(e->rl, ts_us(when));
 }
 
 /*
@@ -283,27 +289,19 @@ void sv_engine_api_spent(sv_engine *e, const struct timespec *when)
  */
 static void hold_after_recent_save(sv_engine *e, const struct timespec *written)
 {
-	struct timespec real, mono, when;
+	struct timespec real, mono;
 	int64_t age_us;
 
 	if (written->tv_sec == 0 && written->tv_nsec == 0)
 		return;
 	clock_gettime(CLOCK_REALTIME, &real);
 	clock_gettime(CLOCK_MONOTONIC, &mono);
-	age_us = ((int64_t)real.tv_sec - written->tv_sec) * 1000000 +
-	         (real.tv_nsec - written->tv_nsec) / 1000;
+	age_us = ts_us(&real) - ts_us(written);
 	if (age_us >= 1000000 + SV_RL_MARGIN_US)
 		return;
 	if (age_us < 0)
 		age_us = 0;
-	when = mono;
-	when.tv_sec -= (time_t)(age_us / 1000000);
-	when.tv_nsec -= (long)(age_us % 1000000) * 1000;
-	if (when.tv_nsec < 0) {
-		when.tv_nsec += 1000000000L;
-		when.tv_sec--;
-	}
-	sv_engine_api_spent(e, &when);
+	sv_ratelimit_spent_at(e->rl, ts_us(&mono) - age_us);
 	sv_log(SV_LOG_INFO,
 	       "%s: written %lld ms ago: no API request for %lld ms (the process that "
 	       "wrote it may have used this second's ApiRate budget)",

@@ -35,11 +35,16 @@ struct job {
 	char domain[];
 };
 
-/* resend_pace - the grants of libcurl's re-sends during one call */
-struct resend_pace {
+/*
+ * grant_pace - sv_pacer hooks that take one limiter grant per request
+ *	sent and report it done when its answer is in.  A short stack: a
+ *	list page and libcurl's re-send of it can be in flight together.
+ */
+struct grant_pace {
 	sv_ratelimit *rl;
 	uint64_t tickets[4];
 	int n;
+	size_t grants; /* taken in all */
 };
 
 struct worker {
@@ -48,7 +53,7 @@ struct worker {
 	int started;
 	unsigned gen;
 	sv_client *client;
-	struct resend_pace rp;
+	struct grant_pace rp; /* grants libcurl's re-sends */
 	sv_pacer resend;
 	sv_resolver *res;
 	char client_err[200];
@@ -393,34 +398,27 @@ static void reconcile(sv_refresher *r, const sv_listed *items, size_t n)
 	free(rc.names);
 }
 
-/* list_pace - the limiter grant of the page in flight */
-struct list_pace {
-	sv_ratelimit *rl;
-	uint64_t ticket;
-	int held;
-	size_t pages;
-};
-
-/* pace_before - one limiter token per ListEmailIdentities page */
-static int pace_before(void *arg)
+/* grant_before - a limiter grant for the request about to be sent */
+static int grant_before(void *arg)
 {
-	struct list_pace *lp = arg;
+	struct grant_pace *gp = arg;
+	uint64_t t;
 
-	if (sv_ratelimit_acquire_ticket(lp->rl, &lp->ticket) < 0)
+	if (gp->n == (int)(sizeof(gp->tickets) / sizeof(gp->tickets[0])) ||
+	    sv_ratelimit_acquire_ticket(gp->rl, &t) < 0)
 		return -1;
-	lp->held = 1;
-	lp->pages++;
+	gp->tickets[gp->n++] = t;
+	gp->grants++;
 	return 0;
 }
 
-/* pace_after - the page's answer is in: its grant moves to now */
-static void pace_after(void *arg)
+/* grant_after - the latest granted request has its answer or failed */
+static void grant_after(void *arg)
 {
-	struct list_pace *lp = arg;
+	struct grant_pace *gp = arg;
 
-	if (lp->held)
-		sv_ratelimit_done(lp->rl, lp->ticket);
-	lp->held = 0;
+	if (gp->n > 0)
+		sv_ratelimit_done(gp->rl, gp->tickets[--gp->n]);
 }
 
 /*
@@ -434,8 +432,8 @@ static int fetch_list(sv_refresher *r, struct worker *w)
 	sv_listed *items = NULL;
 	sv_identity err;
 	size_t n = 0;
-	struct list_pace lp = {.rl = r->env.rl};
-	sv_pacer pacer = {pace_before, pace_after, &lp};
+	struct grant_pace lp = {.rl = r->env.rl};
+	sv_pacer pacer = {grant_before, grant_after, &lp};
 	int rc = -1;
 
 	memset(&err, 0, sizeof(err));
@@ -445,7 +443,7 @@ static int fetch_list(sv_refresher *r, struct worker *w)
 		goto done;
 	}
 	rc = sv_client_list_identities_paced(w->client, &pacer, &items, &n, &err);
-	sv_log(SV_LOG_DEBUG, "identity list: %zu pages, one limiter token each", lp.pages);
+	sv_log(SV_LOG_DEBUG, "identity list: %zu pages, one limiter token each", lp.grants);
 	if (rc < 0 && __atomic_load_n(&r->stop, __ATOMIC_RELAXED))
 		goto done; /* shutting down: the limiter refused the next page */
 	if (rc < 0) {
@@ -734,32 +732,6 @@ static void warm_up(sv_refresher *r, struct worker *w)
 /* ------------------------------------------------------------------ */
 /* workers                                                            */
 
-/*
- * resend_before - a grant for libcurl's re-send of the request in flight
- *	(a reused connection died before the answer: the first copy may
- *	have arrived, so the copy is one more request for ApiRate)
- */
-static int resend_before(void *arg)
-{
-	struct resend_pace *rp = arg;
-	uint64_t t;
-
-	if (rp->n == (int)(sizeof(rp->tickets) / sizeof(rp->tickets[0])) ||
-	    sv_ratelimit_acquire_ticket(rp->rl, &t) < 0)
-		return -1;
-	rp->tickets[rp->n++] = t;
-	return 0;
-}
-
-/* resend_after - the re-sent request has its answer or failed */
-static void resend_after(void *arg)
-{
-	struct resend_pace *rp = arg;
-
-	if (rp->n > 0)
-		sv_ratelimit_done(rp->rl, rp->tickets[--rp->n]);
-}
-
 /* swap_clients - (re)build this worker's API client and resolver */
 static void swap_clients(sv_refresher *r, struct worker *w)
 {
@@ -782,9 +754,8 @@ static void swap_clients(sv_refresher *r, struct worker *w)
 		sv_log(SV_LOG_DEBUG, "pre-check unavailable: %s", err);
 	if (!w->client)
 		sv_log(SV_LOG_DEBUG, "API client unavailable: %s", w->client_err);
-	w->rp.rl = r->env.rl;
-	w->rp.n = 0;
-	w->resend = (sv_pacer){resend_before, resend_after, &w->rp};
+	w->rp = (struct grant_pace){.rl = r->env.rl};
+	w->resend = (sv_pacer){grant_before, grant_after, &w->rp};
 	sv_client_set_resend_pacer(w->client, &w->resend);
 	pthread_mutex_lock(&r->lock);
 	w->gen = gen;

@@ -634,6 +634,8 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+static void count(const char *name);
+
 /*
  * prereq_cb - libcurl is about to send the request on a connection
  *	When a reused connection dies before the first byte of the answer,
@@ -655,7 +657,7 @@ static int prereq_cb(void *arg, char *primary_ip, char *local_ip, int primary_po
 	(void)local_port;
 	if (c->sends++ == 0)
 		return CURL_PREREQFUNC_OK;
-	sv_stat_inc(sv_stat_counter("api.resends"), 1);
+	count("api.resends");
 	if (!c->resend)
 		return CURL_PREREQFUNC_OK;
 	if (!c->resend->before || c->resend->before(c->resend->arg) < 0)
@@ -664,7 +666,7 @@ static int prereq_cb(void *arg, char *primary_ip, char *local_ip, int primary_po
 	return CURL_PREREQFUNC_OK;
 }
 
-/* sv_client_set_resend_pacer - who grants libcurl's re-sends (NULL: nobody) */
+/* sv_client_set_resend_pacer - who grants libcurl's re-sends (NULL: libcurl alone) */
 void sv_client_set_resend_pacer(sv_client *c, const sv_pacer *p)
 {
 	if (c)

@@ -594,6 +594,17 @@ static int64_t mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* pacer_init - an empty window of ApiRate calls; -1 (reported) without memory */
+static int pacer_init(pacer *p, const sv_config *cfg)
+{
+	*p = (pacer){NULL, cfg->api_rate > 0 ? cfg->api_rate : 20, 0, 0};
+	if ((p->ends = calloc((size_t)p->rate, sizeof(*p->ends))) == NULL) {
+		warnx("out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 /* pacer_wait - sleep until one more call fits in the window */
 static void pacer_wait(const pacer *p)
 {
@@ -672,15 +683,13 @@ static int cmd_check(const sv_config *cfg, const opts *o)
 	sv_client *client = NULL;
 	sv_resolver *res = NULL;
 	int i, rc = EXIT_OKAY;
-	pacer pace = {NULL, cfg->api_rate > 0 ? cfg->api_rate : 20, 0, 0};
-	sv_pacer resend;
+	pacer pace;
+	sv_pacer resend = {pacer_resend, NULL, &pace};
 	checked c;
 
 	if (!doms)
 		return EXIT_USAGE;
-	pace.ends = calloc((size_t)pace.rate, sizeof(*pace.ends));
-	if (!pace.ends) {
-		warnx("out of memory");
+	if (pacer_init(&pace, cfg) < 0) {
 		free(doms);
 		return EXIT_TROUBLE;
 	}
@@ -691,7 +700,6 @@ static int cmd_check(const sv_config *cfg, const opts *o)
 		free(doms);
 		return EXIT_USAGE;
 	}
-	resend = (sv_pacer){pacer_resend, NULL, &pace};
 	sv_client_set_resend_pacer(client, &resend);
 	if (!o->no_dns) {
 		err[0] = 0;
@@ -977,16 +985,14 @@ static int cmd_list(const sv_config *cfg, const opts *o)
 	int w = 4, rc = EXIT_OKAY, lrc;
 	/* one request per page of 100: a large account must not earn
 	 * RequestLimitExceeded for its own later pages */
-	pacer pace = {NULL, cfg->api_rate > 0 ? cfg->api_rate : 20, 0, 0};
+	pacer pace;
 	sv_pacer pages = {pacer_page_before, pacer_page_after, &pace};
 	sv_pacer resend = {pacer_resend, NULL, &pace};
 
 	if (o->nargs > 0)
 		return usage("list: takes no arguments");
-	if ((pace.ends = calloc((size_t)pace.rate, sizeof(*pace.ends))) == NULL) {
-		warnx("out of memory");
+	if (pacer_init(&pace, cfg) < 0)
 		return EXIT_TROUBLE;
-	}
 	client = sv_client_new(cfg, err, sizeof(err));
 	if (!client) {
 		warnx("list: cannot make an API client: %s", err[0] ? err : "unknown reason");
