@@ -10,6 +10,8 @@
 #   wait_port PORT SECS [PID] wait until 127.0.0.1:PORT accepts TCP
 #   at_exit CMD               run CMD (eval'd) when the script exits
 #   mktmp                     a private temp directory removed at exit
+#   run_pool JOBS RUN REPORT ITEM...  RUN each ITEM in the background,
+#                             JOBS at a time; REPORT each, in order, when done
 #
 # Scripts find the tree through $top_srcdir and $top_builddir (set by
 # "make check"; default: the source tree itself).
@@ -110,6 +112,28 @@ wait_port() {
 		sleep 0.05
 	done
 	return 1
+}
+
+# run_pool JOBS RUN REPORT ITEM... - "RUN ITEM" in the background, at most
+# JOBS at once; "REPORT ITEM" in the foreground (TAP output stays in ITEM
+# order) as soon as that ITEM's run has ended
+run_pool() {
+	local jobs=$1 run=$2 report=$3 item r
+	local -a running=()
+	shift 3
+	for item in "$@"; do
+		"$run" "$item" &
+		running+=("$!:$item")
+		if [ ${#running[@]} -ge "$jobs" ]; then
+			wait "${running[0]%%:*}"
+			"$report" "${running[0]#*:}"
+			running=("${running[@]:1}")
+		fi
+	done
+	for r in "${running[@]}"; do
+		wait "${r%%:*}"
+		"$report" "${r#*:}"
+	done
 }
 
 # kill_wait PID - TERM, then KILL after 5 s

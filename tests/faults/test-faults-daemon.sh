@@ -68,12 +68,7 @@ broken "mode 0644 with SecretKey" USR1
 # The file is still broken (world-readable): a crashed worker must come
 # back with the last good configuration, and keep filtering.
 kill -9 "$worker"
-for ((i = 0; i < 100; i++)); do
-	new=$(ml_worker)
-	[ -n "$new" ] && [ "$new" != "$worker" ] && grep -q 'ready on' <(tail -n 5 "$ML_LOG") && break
-	sleep 0.05
-done
-[ -n "$new" ] && [ "$new" != "$worker" ]
+new=$(ml_new_worker "$worker")
 tap_ok $? "worker killed while the file is broken: restarted ($worker -> $new)"
 worker=$new
 decisions "restarted worker"
@@ -82,21 +77,11 @@ decisions "restarted worker"
 # reload path works and the checks above could see a change).
 { cat "$ML_DIR/good.conf"; echo "Mode monitor"; } >"$ML_CONF"
 chmod 0600 "$ML_CONF"
-n=$(ml_log_count 'configuration reloaded')
-kill -HUP "$ML_PID"
-for ((i = 0; i < 100; i++)); do
-	[ "$(ml_log_count 'configuration reloaded')" -gt "$n" ] && break
-	sleep 0.05
-done
+ml_reload HUP
 ml_msg "good file: Mode monitor now in force" from='<a@unverified.test>' expect_mail=continue \
 	expect_hdr='unverified; source=envelope; domain=unverified.test; would=reject'
 cp "$ML_DIR/good.conf" "$ML_CONF"
-n=$(ml_log_count 'configuration reloaded')
-kill -USR1 "$ML_PID"
-for ((i = 0; i < 100; i++)); do
-	[ "$(ml_log_count 'configuration reloaded')" -gt "$n" ] && break
-	sleep 0.05
-done
+ml_reload USR1
 ml_msg "back to enforce" from='<a@unverified.test>' expect_mail=reply
 
 # --- SIGTERM under load ------------------------------------------------------------

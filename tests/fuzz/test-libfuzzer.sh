@@ -125,22 +125,22 @@ report_one() {
 		done
 	fi
 }
-running=()
+# a harness spec is "NAME SOURCE DIR MAXLEN" (the table above)
+run_spec() {
+	set -- $1
+	run_one "$1" "$3" "$4"
+}
+report_spec() {
+	set -- $1
+	report_one "$1"
+}
+specs=()
 for h in "${harnesses[@]}"; do
 	set -- $h
 	[ -x "$out/fuzz_$1" ] || continue
 	if [ -n "${FUZZ_ONLY:-}" ] && [[ " $FUZZ_ONLY " != *" $1 "* ]]; then continue; fi
-	run_one "$1" "$3" "$4" &
-	running+=("$!:$1")
-	if [ ${#running[@]} -ge "$jobs" ]; then
-		wait "${running[0]%%:*}"
-		report_one "${running[0]#*:}"
-		running=("${running[@]:1}")
-	fi
+	specs+=("$h")
 done
-for r in "${running[@]}"; do
-	wait "${r%%:*}"
-	report_one "${r#*:}"
-done
+run_pool "$jobs" run_spec report_spec "${specs[@]}"
 diag "total wall time $(( $(date +%s) - start )) s"
 tap_done

@@ -9,6 +9,8 @@
 #   ml_start                start the milter (-f); sets ML_PID ML_SOCK ML_CTL ML_LOG
 #   ml_stop                 SIGTERM and wait; sets ML_STATUS
 #   ml_worker               pid of the current worker child
+#   ml_new_worker OLD       wait until a worker other than OLD is ready; its pid
+#   ml_reload SIG           send SIG to the supervisor, wait for the reload line
 #   ml_msg DESC VAR=VAL...  one miltertest run of msg.lua: one TAP point
 #   ml_log_wait REGEX [SECS] wait until the milter log matches
 #   ml_ctl LINE             one raw control-socket exchange, answer on stdout
@@ -95,6 +97,35 @@ ml_stop() {
 ml_worker() {
 	pgrep -P "$ML_PID" -x sesverify-milte 2>/dev/null | head -n 1 ||
 		pgrep -P "$ML_PID" | head -n 1
+}
+
+# ml_new_worker OLD - wait (5 s) until a worker other than OLD has logged
+# "ready on"; print its pid (the last one seen), status 0 when it did
+ml_new_worker() {
+	local i w=
+	for ((i = 0; i < 100; i++)); do
+		w=$(ml_worker)
+		if [ -n "$w" ] && [ "$w" != "$1" ] && grep -q "\[$w\]: notice: .* ready on" "$ML_LOG"; then
+			echo "$w"
+			return 0
+		fi
+		sleep 0.05
+	done
+	echo "$w"
+	return 1
+}
+
+# ml_reload SIG - send SIG to the supervisor and wait (5 s) for the next
+# "configuration reloaded" line; status 0 when it came
+ml_reload() {
+	local i n
+	n=$(ml_log_count 'configuration reloaded')
+	kill -"$1" "$ML_PID"
+	for ((i = 0; i < 100; i++)); do
+		[ "$(ml_log_count 'configuration reloaded')" -gt "$n" ] && return 0
+		sleep 0.05
+	done
+	return 1
 }
 
 # ml_msg DESC [name=value...] - run msg.lua with those globals; one TAP point

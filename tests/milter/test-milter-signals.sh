@@ -37,24 +37,13 @@ ml_msg "still Mode monitor" from='<a@unverified.test>' expect_mail=continue \
 
 # Back to enforce with SIGUSR1.
 ml_conf "CheckFrom envelope"
-n=$(ml_log_count 'configuration reloaded')
-kill -USR1 "$ML_PID"
-for ((i = 0; i < 100; i++)); do
-	[ "$(ml_log_count 'configuration reloaded')" -gt "$n" ] && break
-	sleep 0.05
-done
+ml_reload USR1
 ml_msg "SIGUSR1: enforce again" from='<a@unverified.test>' expect_mail=reply
 
 # kill -9 of the worker: the supervisor starts a new one.
 kill -9 "$worker"
-for ((i = 0; i < 100; i++)); do
-	new=$(ml_worker)
-	[ -n "$new" ] && [ "$new" != "$worker" ] && break
-	sleep 0.05
-done
-ok_new=1
-[ -n "$new" ] && [ "$new" != "$worker" ] && ok_new=0
-tap_ok $ok_new "worker killed with SIGKILL: restarted ($worker -> $new)"
+new=$(ml_new_worker "$worker")
+tap_ok $? "worker killed with SIGKILL: restarted ($worker -> $new)"
 like "$(cat "$ML_LOG")" 'worker died \(signal 9' "the crash is logged"
 ml_msg "new worker answers" from='<a@verified.test>' expect_mail=accept
 kill -0 "$ML_PID" 2>/dev/null
@@ -64,14 +53,8 @@ tap_ok $? "supervisor still running"
 # gracefully, the supervisor starts another; filtering goes on.
 worker=$new
 kill -HUP "$worker"
-for ((i = 0; i < 100; i++)); do
-	new=$(ml_worker)
-	[ -n "$new" ] && [ "$new" != "$worker" ] && break
-	sleep 0.05
-done
-ok_new=1
-[ -n "$new" ] && [ "$new" != "$worker" ] && ok_new=0
-tap_ok $ok_new "SIGHUP straight to the worker: a new worker runs ($worker -> $new)"
+new=$(ml_new_worker "$worker")
+tap_ok $? "SIGHUP straight to the worker: a new worker runs ($worker -> $new)"
 ml_msg "and answers" from='<a@unverified.test>' expect_mail=reply
 
 # SIGTERM: graceful stop, snapshot written.

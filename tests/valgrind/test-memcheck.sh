@@ -81,20 +81,7 @@ report_unit() {
 		grep -E '^not ok' "$tmp/$n.out" | head -n 5 | sed 's/^/#     /'
 	fi
 }
-running=()
-for p in "${progs[@]}"; do
-	run_unit "$p" &
-	running+=("$!:$p")
-	if [ ${#running[@]} -ge "$jobs" ]; then
-		wait "${running[0]%%:*}"
-		report_unit "${running[0]#*:}"
-		running=("${running[@]:1}")
-	fi
-done
-for r in "${running[@]}"; do
-	wait "${r%%:*}"
-	report_unit "${r#*:}"
-done
+run_pool "$jobs" run_unit report_unit "${progs[@]}"
 diag "unit programs under memcheck: $(( $(date +%s) - start )) s"
 
 # 2. one milter scenario under valgrind
