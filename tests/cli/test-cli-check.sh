@@ -184,6 +184,18 @@ sv -c "$conf" list --json
 json_check 'sorted(o["domain"] for o in j) == sorted("'"$want"'".split())' "list --json: the same domains"
 json_check 'all(o["verified"] == (o["state"] == "verified") and o["error"] is None for o in j)' "list --json: fields"
 
+# --- libcurl's re-send counts as a call: reset.test is reset on the reused
+# connection, libcurl sends it again; at ApiRate 1 that copy waits its second
+cp "$conf" "$CLI_TMP/rate1.conf"
+echo "ApiRate 1" >>"$CLI_TMP/rate1.conf"
+n0=$(wc -l <"$EMU_LOG")
+sv -c "$CLI_TMP/rate1.conf" check --no-dns verified.test reset.test
+gap=$(tail -n +"$((n0 + 1))" "$EMU_LOG" | python3 -c '
+import json, sys
+t = [json.loads(l)["time"] for l in sys.stdin if json.loads(l)["domain"] == "reset.test"]
+print(len(t), "%.2f" % (t[1] - t[0]) if len(t) == 2 else "-")')
+like "$gap" '^2 (0\.9[5-9]|[1-9])' "re-sent copy of reset.test paced at ApiRate 1 (copies, gap s: $gap)"
+
 # --- list pacing: one request per page of 100, each paced like a check
 cp "$EMU_SCENARIO" "$CLI_TMP/scenario.saved"
 python3 - "$EMU_SCENARIO" <<'PY'

@@ -78,6 +78,13 @@ if [ -x "$cli" ]; then
 	is "$?" 1 "sesverify cache show after forget: not in the cache"
 	out=$("$cli" -c "$ML_CONF" cache stats 2>&1)
 	like "$out" 'decision\.reject' "sesverify cache stats"
+	# the worker's heap (mallinfo2): non-zero, except under ASan whose
+	# allocator glibc's figures do not see
+	if [ "${SV_SANITIZE:-}" = 1 ]; then
+		like "$out" 'mem\.heap_in_use' "sesverify cache stats: mem.heap_in_use"
+	else
+		like "$out" 'mem\.heap_in_use[[:space:]]+[1-9][0-9]*' "sesverify cache stats: mem.heap_in_use, non-zero"
+	fi
 else
 	diag "sesverify CLI not built; CLI checks skipped"
 fi
