@@ -38,7 +38,8 @@ int control_open(const char *spec, char *err, size_t errlen)
 	struct sockaddr_un sun;
 	struct stat st;
 	char path[sizeof(sun.sun_path)];
-	int fd;
+	mode_t old_mask;
+	int fd, rc;
 
 	if (daemon_unix_path(spec, path, sizeof(path)) < 0) {
 		snprintf(err, errlen, "ControlSocket %s: only unix:PATH is supported", spec);
@@ -59,8 +60,11 @@ int control_open(const char *spec, char *err, size_t errlen)
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
 	}
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || chmod(path, 0660) < 0 ||
-	    listen(fd, 16) < 0) {
+	/* born mode 0660: a chmod by path could follow a swapped-in symlink */
+	old_mask = umask(0117);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old_mask);
+	if (rc < 0 || listen(fd, 16) < 0) {
 		snprintf(err, errlen, "ControlSocket %s: %s", path, strerror(errno));
 		close(fd);
 		return -1;

@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
@@ -161,21 +162,44 @@ static void *reload_main(void *arg)
 	return NULL;
 }
 
-/* own_socket - give a Unix socket to UserID, mode 0660 */
-static void own_socket(const char *spec, const char *user_id)
+/*
+ * own_socket - give the Unix socket just bound to UserID; -1 is fatal
+ *	The socket's directory belongs to UserID, so that user could swap a
+ *	symlink in between the bind and here: no root operation follows the
+ *	path.  The mode (0660) came from the umask at bind time; the owner is
+ *	set through an O_PATH descriptor of the last component, opened with
+ *	O_NOFOLLOW, after checking that it is the socket root just created.
+ */
+static int own_socket(const char *spec, const char *user_id)
 {
 	char path[256], name[256];
+	struct stat st;
 	uid_t uid;
 	gid_t gid;
+	int fd, rc = -1;
 
-	if (daemon_unix_path(spec, path, sizeof(path)) < 0)
-		return;
-	if (chmod(path, 0660) < 0)
-		mlog(SV_LOG_WARNING, "chmod %s: %s", path, strerror(errno));
-	if (user_id && *user_id && geteuid() == 0 &&
-	    daemon_user_lookup(user_id, &uid, &gid, name, sizeof(name)) == 0 &&
-	    chown(path, uid, gid) < 0)
-		mlog(SV_LOG_WARNING, "chown %s: %s", path, strerror(errno));
+	if (daemon_unix_path(spec, path, sizeof(path)) < 0 || user_id == NULL || *user_id == 0 ||
+	    geteuid() != 0)
+		return 0;
+	if (daemon_user_lookup(user_id, &uid, &gid, name, sizeof(name)) < 0)
+		return -1;
+	if ((fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		mlog(SV_LOG_ERR, "socket %s: %s; refusing to run", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) || st.st_uid != geteuid() ||
+	    st.st_nlink != 1) {
+		mlog(
+		    SV_LOG_ERR,
+		    "%s is not the socket just created (replaced since the bind?); refusing to run",
+		    path);
+	} else {
+		if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH) < 0)
+			mlog(SV_LOG_WARNING, "chown %s: %s", path, strerror(errno));
+		rc = 0;
+	}
+	close(fd);
+	return rc;
 }
 
 /* worker_open - milter socket and ControlSocket; -1 is fatal */
@@ -188,19 +212,24 @@ static int worker_open(const sv_config *cfg, int *control_fd)
 		mlog(SV_LOG_ERR, "smfi_register failed");
 		return -1;
 	}
+	/* Unix sockets are born mode 0660: nothing chmods them by path */
+	umask(0117);
 	if (smfi_setconn(cfg->socket) != MI_SUCCESS || smfi_opensocket(1) != MI_SUCCESS) {
 		mlog(SV_LOG_ERR, "cannot listen on milter socket %s", cfg->socket);
 		return -1;
 	}
-	own_socket(cfg->socket, cfg->user_id);
+	if (own_socket(cfg->socket, cfg->user_id) < 0)
+		return -1;
 	if (cfg->control_socket && *cfg->control_socket) {
 		*control_fd = control_open(cfg->control_socket, err, sizeof(err));
 		if (*control_fd < 0) {
 			mlog(SV_LOG_ERR, "%s", err);
 			return -1;
 		}
-		own_socket(cfg->control_socket, cfg->user_id);
+		if (own_socket(cfg->control_socket, cfg->user_id) < 0)
+			return -1;
 	}
+	umask(007);
 	return 0;
 }
 
