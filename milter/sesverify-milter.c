@@ -10,7 +10,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <libmilter/mfapi.h>
@@ -37,7 +40,7 @@ bool milter_foreground;
 
 static sv_config *boot_cfg; /* supervisor: the last good config */
 static pthread_t reload_thread;
-static volatile int reload_stop;
+static int reload_pipe[2] = {-1, -1}; /* wakes the reload thread at stop */
 
 /* usage - the synopsis on stderr */
 static void usage(void)
@@ -84,15 +87,56 @@ static int check_credentials_file(const sv_config *cfg)
 	return 0;
 }
 
-/* supervisor_reload - keep a validated config for restarted workers */
-static void supervisor_reload(void)
+/*
+ * check_as_user - for -n as root with UserID: what the worker reads with
+ *	the user's rights (SkipDomains @FILE at a reload, CAFile) must be
+ *	readable by that user.  A child takes the user's ids and parses the
+ *	text that root read; 0, or -1 when it reported errors.
+ */
+static int check_as_user(const sv_config *cfg)
 {
-	sv_config *cfg;
+	char name[256], *text = NULL;
+	sv_config *as_user = NULL;
+	size_t len = 0;
+	mode_t mode = 0;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	int status = 0;
 
-	if (conf_load(conf_path, &cfg, CONF_QUIET) == 0) {
-		sv_config_free(boot_cfg);
-		boot_cfg = cfg;
+	if (cfg->user_id == NULL || *cfg->user_id == 0 || geteuid() != 0)
+		return 0;
+	if (daemon_user_lookup(cfg->user_id, &uid, &gid, name, sizeof(name)) < 0 || uid == 0)
+		return uid == 0 ? 0 : -1; /* "UserID root" is the worker's refusal */
+	if (conf_read(conf_path, &text, &len, &mode, CONF_STDERR) > 0)
+		return -1;
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		if (setgid(gid) < 0 || initgroups(name, gid) < 0 || setuid(uid) < 0) {
+			fprintf(stderr, "%s: cannot switch to UserID %s: %s\n", conf_path,
+			        cfg->user_id, strerror(errno));
+			_exit(1);
+		}
+		if (handover_check(text, len, mode, &as_user, CONF_STDERR) > 0) {
+			fprintf(stderr,
+			        "%s: the worker runs as UserID %s and could not read the above\n",
+			        conf_path, cfg->user_id);
+			_exit(1);
+		}
+		sv_config_free(as_user);
+		_exit(0);
 	}
+	explicit_bzero(text, len);
+	free(text);
+	if (pid < 0 || waitpid(pid, &status, 0) < 0)
+		return -1;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/* supervisor_reload - SIGHUP/SIGUSR1: read the files as root, hand them over */
+static void supervisor_reload(pid_t worker)
+{
+	handover_reload(worker, &boot_cfg);
 }
 
 /* supervisor_poke - wake the stopping worker's listener: connect once, close */
@@ -143,21 +187,26 @@ static void supervisor_poke(void)
 	freeaddrinfo(ai);
 }
 
-/* reload_main - the worker's SIGUSR1 thread */
+/* reload_main - the worker's reload thread: configurations from the supervisor */
 static void *reload_main(void *arg)
 {
-	sigset_t set;
-	int sig;
+	struct pollfd pfd[2] = {{.fd = handover_worker_fd(), .events = POLLIN},
+	                        {.fd = reload_pipe[0], .events = POLLIN}};
 
 	(void)arg;
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
 	for (;;) {
-		if (sigwait(&set, &sig) != 0)
-			continue;
-		if (reload_stop)
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			mlog(SV_LOG_ERR, "reload thread: poll: %s", strerror(errno));
 			break;
-		conf_reload();
+		}
+		if (pfd[1].revents)
+			break;
+		if (pfd[0].revents & POLLIN)
+			handover_take();
+		else if (pfd[0].revents)
+			break; /* the supervisor is gone */
 	}
 	return NULL;
 }
@@ -242,8 +291,8 @@ static void worker_stop(const char *control_socket)
 	control_stop();
 	if (daemon_unix_path(control_socket, path, sizeof(path)) == 0)
 		unlink(path);
-	reload_stop = 1;
-	pthread_kill(reload_thread, SIGUSR1);
+	if (write(reload_pipe[1], "x", 1) < 0)
+		mlog(SV_LOG_WARNING, "cannot wake the reload thread: %s", strerror(errno));
 	pthread_join(reload_thread, NULL);
 	if (milter_engine) {
 		sv_engine_free(milter_engine); /* stops workers, writes CacheFile */
@@ -287,6 +336,10 @@ static int worker(void *arg)
 		mlog(SV_LOG_WARNING, "cache engine start-up was incomplete (see above)");
 	if (control_fd >= 0 && control_start(control_fd, milter_engine) < 0)
 		return WORKER_EXIT_FATAL;
+	if (pipe2(reload_pipe, O_CLOEXEC) < 0) {
+		mlog(SV_LOG_ERR, "pipe: %s", strerror(errno));
+		return WORKER_EXIT_FATAL;
+	}
 	if ((rc = pthread_create(&reload_thread, NULL, reload_main, NULL)) != 0) {
 		mlog(SV_LOG_ERR, "pthread_create: %s", strerror(rc));
 		return WORKER_EXIT_FATAL;
@@ -346,9 +399,9 @@ int main(int argc, char **argv)
 	if (conf_load(conf_path, &cfg, CONF_STDERR) > 0)
 		return 1;
 	if (check_only) {
-		rc = check_credentials_file(cfg);
+		rc = check_credentials_file(cfg) < 0 || check_as_user(cfg) < 0;
 		sv_config_free(cfg);
-		return rc < 0 ? 1 : 0;
+		return rc;
 	}
 	mlog_open(cfg, milter_foreground);
 	if (!milter_foreground && daemon_detach() < 0) {
@@ -359,6 +412,11 @@ int main(int argc, char **argv)
 		sv_config_free(cfg);
 		return 1;
 	}
+	if (handover_init() < 0) {
+		sv_config_free(cfg);
+		return 1;
+	}
+	handover_boot(cfg);
 	boot_cfg = cfg;
 	rc = supervise(worker, NULL, supervisor_reload, supervisor_poke);
 	daemon_pidfile_remove(boot_cfg ? boot_cfg->pid_file : NULL);
