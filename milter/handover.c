@@ -78,9 +78,14 @@ int handover_init(void)
 	return 0;
 }
 
-/* handover_worker_fd - the worker's end, to poll for frames */
+/* handover_worker_fd - in the worker: its end, to poll for frames */
 int handover_worker_fd(void)
 {
+	/* without the supervisor's end here, the supervisor's death is a hang-up */
+	if (fds[0] >= 0) {
+		close(fds[0]);
+		fds[0] = -1;
+	}
 	return fds[1];
 }
 
