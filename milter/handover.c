@@ -20,6 +20,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,37 +90,33 @@ int handover_worker_fd(void)
 	return fds[1];
 }
 
-/* send_all / recv_all - whole buffers, within the socket timeouts; 0 or -1 */
-static int send_all(int fd, const void *p, size_t len)
-{
-	const char *c = p;
-
-	while (len > 0) {
-		ssize_t w = send(fd, c, len, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		c += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
-static int recv_all(int fd, void *p, size_t len)
+/* xfer - send or receive a whole buffer, within the socket timeouts; 0 or -1 */
+static int xfer(int fd, void *p, size_t len, bool out)
 {
 	char *c = p;
 
 	while (len > 0) {
-		ssize_t r = recv(fd, c, len, 0);
-		if (r < 0 && errno == EINTR)
+		ssize_t n = out ? send(fd, c, len, MSG_NOSIGNAL) : recv(fd, c, len, 0);
+		if (n < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
+		if (n <= 0)
 			return -1;
-		c += r;
-		len -= (size_t)r;
+		c += n;
+		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/* send_all - the whole buffer; 0 or -1 */
+static int send_all(int fd, const void *p, size_t len)
+{
+	return xfer(fd, (void *)p, len, true);
+}
+
+/* recv_all - the whole buffer; 0 or -1 */
+static int recv_all(int fd, void *p, size_t len)
+{
+	return xfer(fd, p, len, false);
 }
 
 /* credentials_text - the CredentialsFile text cfg uses, NULL if none; -1 on error */

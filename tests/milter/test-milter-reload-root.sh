@@ -49,14 +49,7 @@ refreshed() {
 }
 # kept WHAT - the next reload keeps the old configuration
 kept() {
-	local n i
-	n=$(ml_log_count 'keeping the old configuration')
-	kill -HUP "$ML_PID"
-	for ((i = 0; i < 200; i++)); do
-		[ "$(ml_log_count 'keeping the old configuration')" -gt "$n" ] && break
-		sleep 0.05
-	done
-	[ "$(ml_log_count 'keeping the old configuration')" -gt "$n" ]
+	ml_signal_wait HUP 'keeping the old configuration'
 	tap_ok $? "$1: logged, old configuration kept"
 }
 
