@@ -46,9 +46,11 @@ like "$(ml_ctl $'forget spfwrong.test\n')" '^OK' "root may forget"
 # --- per-client deadlines -------------------------------------------------------
 # A silent client and a half-line client are connected first; a second
 # client must be answered while they are still connected; they are
-# dropped later, and the half line ("forget mxwrong.test" without its
+# dropped later, and the half line ("forget notexist.test" without its
 # newline) never runs.
-like "$(ml_ctl $'show mxwrong.test\n')" $'^OK\ndomain: mxwrong.test\n' "mxwrong.test is cached"
+ml_msg "notexist.test looked up (cached, not in the identity list)" from='<a@notexist.test>' \
+	expect_mail=reply
+like "$(ml_ctl $'show notexist.test\n')" $'^OK\ndomain: notexist.test\n' "notexist.test is cached"
 out=$(python3 - "$ML_CTL" <<'PY'
 import selectors, socket, sys, time
 path = sys.argv[1]
@@ -59,7 +61,7 @@ def conn():
 sel = selectors.DefaultSelector()
 t0 = time.monotonic()
 clients = {"silent": conn(), "half": conn()}
-clients["half"].sendall(b"forget mxwrong.test")
+clients["half"].sendall(b"forget notexist.test")
 time.sleep(0.2)
 clients["second"] = conn()
 clients["second"].sendall(b"stats\n")
@@ -90,8 +92,8 @@ like "$out" "second [0-9.]+ 'OK'" "a second client is answered"
 like "$out" 'second_first' "... while a silent and a half-line client are still connected"
 like "$out" "silent [0-9.]+ 'ERR [^']*deadline" "the silent client is dropped with an ERR about the deadline"
 like "$out" "half [0-9.]+ 'ERR [^']*deadline" "the half-line client too"
-like "$(ml_ctl $'show mxwrong.test\n')" $'^OK\ndomain: mxwrong.test\n' \
-	"the half line (forget mxwrong.test) was not run"
+is "$(ml_log_count 'control: forgot notexist\.test')" 0 \
+	"the half line (forget notexist.test) was not run (no \"control: forgot\" log line)"
 
 # --- refresh bound -------------------------------------------------------------
 okn=0
