@@ -106,8 +106,10 @@ static int check_as_user(const sv_config *cfg)
 
 	if (cfg->user_id == NULL || *cfg->user_id == 0 || geteuid() != 0)
 		return 0;
-	if (daemon_user_lookup(cfg->user_id, &uid, &gid, name, sizeof(name)) < 0 || uid == 0)
-		return uid == 0 ? 0 : -1; /* "UserID root" is the worker's refusal */
+	if (daemon_user_lookup(cfg->user_id, &uid, &gid, name, sizeof(name)) < 0)
+		return -1; /* logged: the worker would refuse to run */
+	if (uid == 0)
+		return 0; /* "UserID root": the worker refuses to run, and says why */
 	if (conf_read(conf_path, &text, &len, &mode, CONF_STDERR) > 0)
 		return -1;
 	fflush(NULL);
