@@ -440,8 +440,14 @@ static sfsistat envelope(SMFICTX *ctx, conn *c, const sv_config *cfg, const char
 	case SV_ADDR_OK:
 		return check_domain(ctx, c, cfg, c->env_domain, "envelope");
 	case SV_ADDR_NULL:
+		/* The envelope <> has no domain to check; a bounce or an
+		 * auto-reply still carries a From: that SES checks. */
 		*null_sender = true;
-		mlog(SV_LOG_DEBUG, "%s: null sender <>; accepted unchecked", c->logid);
+		if (c->check_header)
+			mlog(SV_LOG_DEBUG, "%s: null sender <>; envelope unchecked, From: checked",
+			     c->logid);
+		else
+			mlog(SV_LOG_DEBUG, "%s: null sender <>; accepted unchecked", c->logid);
 		sv_stat_add("decision.null_sender", 1);
 		c->env_domain[0] = 0;
 		return SMFIS_CONTINUE;
@@ -494,7 +500,7 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 		rc = envelope(ctx, c, cfg, argv ? argv[0] : NULL, &null_sender);
 		if (rc != SMFIS_CONTINUE)
 			goto done;
-		if (null_sender) {
+		if (null_sender && !c->check_header) {
 			rc = SMFIS_ACCEPT;
 			goto done;
 		}
