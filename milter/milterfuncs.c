@@ -463,7 +463,9 @@ static sfsistat envelope(SMFICTX *ctx, conn *c, const sv_config *cfg, const char
 		c->env_domain[0] = 0;
 		snprintf(detail, sizeof(detail), "%s: %s", shown,
 		         why ? why : sv_addr_status_name(st));
-		return check_defect(ctx, c, cfg, POLICY_BAD_FROM, "envelope", detail);
+		return check_defect(ctx, c, cfg,
+		                    st == SV_ADDR_NOT_IDNA ? POLICY_NOT_IDNA : POLICY_BAD_FROM,
+		                    "envelope", detail);
 	}
 }
 
@@ -558,8 +560,9 @@ static sfsistat header_domains(SMFICTX *ctx, conn *c, const sv_config *cfg)
 		return SMFIS_TEMPFAIL;
 	st = sv_addr_from(c->from, c->from_len, list, &why, NULL);
 	if (st != SV_ADDR_OK) {
-		rc = check_defect(ctx, c, cfg, POLICY_BAD_FROM, "header",
-		                  why ? why : sv_addr_status_name(st));
+		rc = check_defect(ctx, c, cfg,
+		                  st == SV_ADDR_NOT_IDNA ? POLICY_NOT_IDNA : POLICY_BAD_FROM,
+		                  "header", why ? why : sv_addr_status_name(st));
 		free(list);
 		return rc;
 	}
