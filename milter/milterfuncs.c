@@ -8,7 +8,8 @@
  *
  *	Threads: libmilter calls these from its worker threads; everything
  *	per connection hangs off smfi_getpriv().  The configuration is pinned
- *	per message (confref.c), so a reload never changes a message midway.
+ *	per message (confref.c), so a reload never changes a message midway,
+ *	and applies, CheckFrom included, to every message after it.
  *	milter_enter()/milter_leave() bracket every use of the engine so that
  *	shutdown can wait for in-flight callbacks before freeing it.
  */
@@ -349,19 +350,24 @@ static sfsistat check_defect(SMFICTX *ctx, conn *c, const sv_config *cfg, policy
 /* callbacks                                                          */
 /* ------------------------------------------------------------------ */
 
-/* mlfi_negotiate - ask only for the steps and macros we use */
+/*
+ * mlfi_negotiate - ask only for the steps and macros we could ever use
+ *	The steps hold for the whole connection, but a reload may add header
+ *	to CheckFrom between two of its messages.  So headers and EOH are
+ *	always negotiated (with "no reply" for headers), whatever CheckFrom
+ *	says now, and each message decides from the configuration current at
+ *	its MAIL FROM: without header checks it is accepted there, and the MTA
+ *	sends it no headers at all.
+ */
 static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
                                unsigned long f3, unsigned long *pf0, unsigned long *pf1,
                                unsigned long *pf2, unsigned long *pf3)
 {
-	conf_ref *ref = conf_current();
-	bool header = ref && (ref->cfg->check_from & SV_CHECK_HEADER);
 	unsigned long want;
 	conn *c = conn_get(ctx);
 
 	(void)f2;
 	(void)f3;
-	conf_release(ref);
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
 	*pf0 = f0 & (SMFIF_ADDHDRS
@@ -370,11 +376,7 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 #endif
 	            );
 	want = SMFIP_NOHELO | SMFIP_NORCPT | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NODATA |
-	       SMFIP_NR_CONN;
-	if (header)
-		want |= SMFIP_NR_HDR; /* we never answer a header */
-	else
-		want |= SMFIP_NOHDRS | SMFIP_NOEOH;
+	       SMFIP_NR_CONN | SMFIP_NR_HDR; /* we never answer a header */
 	*pf1 = f1 & want;
 	*pf2 = *pf3 = 0;
 	c->nr_conn = (*pf1 & SMFIP_NR_CONN) != 0;
