@@ -115,11 +115,11 @@ static int to_alabel(const char *in, size_t len, char out[SV_DOMAIN_MAX + 2], co
 	if (len > 0 && folded[len - 1] == '.')
 		len--;
 	folded[len] = 0;
-	*why = not_exact;
-	if (idn2_lookup_u8((const uint8_t *)folded, (uint8_t **)&alabel, IDN2_NO_TR46) != IDN2_OK)
+	if (idn2_lookup_u8((const uint8_t *)folded, (uint8_t **)&alabel, IDN2_NO_TR46) != IDN2_OK ||
+	    idn2_to_unicode_8z8z(alabel, &back, 0) != IDN2_OK || strcmp(back, folded) != 0) {
+		*why = not_exact; /* only on failure: callers keep *why NULL on success */
 		goto out;
-	if (idn2_to_unicode_8z8z(alabel, &back, 0) != IDN2_OK || strcmp(back, folded) != 0)
-		goto out;
+	}
 	n = strlen(alabel);
 	if (n > SV_DOMAIN_MAX) {
 		*why = "domain longer than 253 octets";

@@ -84,6 +84,7 @@ static const tcase from[] = {
     {"V <v@ｖerified.test>", SV_ADDR_NOT_IDNA, IDNA_WHY},
     {"v@verified.test, w@verified。test", SV_ADDR_NOT_IDNA, IDNA_WHY},
     {"w@verified。test (comment)", SV_ADDR_NOT_IDNA, IDNA_WHY},
+    {"V <v@bücher.example", SV_ADDR_SYNTAX, "missing '>' after address"},
     {"John\r\n Doe\r\n\t<john@example.com>", SV_ADDR_OK, "example.com"},
     {"John\n Doe <john@example.com>", SV_ADDR_OK, "example.com"},
     {"  john@example.com  ", SV_ADDR_OK, "example.com"},

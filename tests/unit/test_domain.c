@@ -61,9 +61,10 @@ int main(void)
 {
 	char out[SV_DOMAIN_MAX + 1], longname[400];
 	const char *why;
+	int rc;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int rc = sv_domain_normalize(cases[i].in, out, &why);
+		rc = sv_domain_normalize(cases[i].in, out, &why);
 		if (cases[i].out) {
 			if (ok(rc == 0, "accepts '%s'", cases[i].in))
 				is_str(out, cases[i].out, "normalises '%s'", cases[i].in);
@@ -73,6 +74,9 @@ int main(void)
 			ok(rc == -1, "refuses '%s' (%s)", cases[i].in, rc ? why : out);
 		}
 	}
+	why = NULL;
+	rc = sv_domain_normalize("bücher.test", out, &why);
+	ok(rc == 0 && why == NULL, "a U-label converted: *why left alone (%s)", why ? why : "NULL");
 	/* 254 octets: 4 labels of 62 + ".com" style */
 	memset(longname, 'a', sizeof(longname));
 	for (int i = 63; i < 254; i += 64)
