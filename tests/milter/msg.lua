@@ -13,7 +13,9 @@
 --   from2, expect_mail2  a second message on the same connection
 --   hfrom_2, expect_eoh2  its From: header and end-of-headers answer
 --   between       shell command run between the two messages (e.g. a reload)
---   steps=envelope|header  check the negotiated protocol steps
+--   steps=header  check the negotiated protocol steps (the milter asks for
+--                 headers and EOH whatever CheckFrom says; steps=envelope
+--                 would expect neither)
 --   rset=1        abort (RSET) after the first message's headers
 local function opt(name, default)
 	local v = _G[name]
