@@ -418,6 +418,17 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
 	return rc;
 }
 
+/* has_body - the request announces a body */
+static bool has_body(struct MHD_Connection *conn)
+{
+	const char *cl =
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return (cl && strcmp(cl, "0") != 0) ||
+	       MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	                                   MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+}
+
 /* handle - one request: GET or HEAD /metrics, or a 4xx */
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *upload_data,
@@ -430,19 +441,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	(void)cls;
 	(void)version;
 	(void)upload_data;
-	if (*con_cls == NULL) {
-		/* headers complete; answer on the next call (the body, if any, is refused) */
-		*con_cls = conn;
-		return MHD_YES;
-	}
-	if (*upload_size != 0)
-		return reply(conn, MHD_HTTP_CONTENT_TOO_LARGE, "no request body accepted\n", NULL);
+	(void)upload_size;
+	(void)con_cls;
+	/* Answered on the first call, right after the headers: a request
+	 * body is never read (the library closes the connection after the
+	 * answer when one was announced). */
 	if (strcmp(url, "/metrics") != 0)
 		return reply(conn, MHD_HTTP_NOT_FOUND, "not found: only /metrics is served\n",
 		             NULL);
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n",
 		             "GET, HEAD");
+	if (has_body(conn))
+		return reply(conn, MHD_HTTP_CONTENT_TOO_LARGE, "no request body accepted\n", NULL);
 	sv_buf_init(&out, BODY_LIMIT);
 	metrics_render(http_engine, &out);
 	if (sv_buf_failed(&out)) {

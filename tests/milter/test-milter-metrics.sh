@@ -107,4 +107,124 @@ else
 	diag "sesverify CLI not built; CLI checks skipped"
 fi
 
+# --- hostile HTTP clients ---
+# status REQUEST - the status line's code of a raw request, or "closed"
+status() {
+	python3 - "$PORT" "$1" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+try:
+    s.sendall(sys.argv[2].encode("latin-1").decode("unicode_escape").encode("latin-1"))
+    data = s.recv(4096)
+except OSError:
+    data = b""
+line = data.split(b"\r\n", 1)[0].decode("latin-1")
+print(line.split(" ")[1] if line.startswith("HTTP/") else "closed")
+PY
+}
+is "$(status 'GET /other HTTP/1.1\r\nHost: x\r\n\r\n')" 404 "GET /other: 404"
+is "$(status 'GET /metrics/x HTTP/1.1\r\nHost: x\r\n\r\n')" 404 "GET /metrics/x: 404"
+is "$(status 'POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n')" 405 "POST /metrics: 405"
+is "$(status 'DELETE /metrics HTTP/1.1\r\nHost: x\r\n\r\n')" 405 "DELETE /metrics: 405"
+like "$(curl -s -D - -o /dev/null -X PUT "$URL")" $'\n[Aa]llow: GET, HEAD' "405 names the allowed methods"
+is "$(status 'GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello')" 413 "GET with a body: 413"
+big=$(head -c 100000 /dev/zero | tr '\0' a)
+code=$(status "GET /metrics HTTP/1.1\\r\\nHost: x\\r\\nX-Big: $big\\r\\n\\r\\n")
+like "$code" '^(4[0-9][0-9]|closed)$' "a 100 kB header: 4xx or cut off (got $code)"
+code=$(status 'garbage\r\n\r\n')
+like "$code" '^(4[0-9][0-9]|closed)$' "a malformed request line: 4xx or cut off (got $code)"
+
+# hold N PART SECS OUT - N connections that each send PART (may be empty),
+# then hang on for SECS; "held COUNT" goes to OUT once all are open; the
+# time each stayed open (until the server cut it) to OUT.cut when SECS end.
+hold() {
+	python3 - "$PORT" "$1" "$2" "$3" "$4" <<'PY'
+import socket, sys, time, select
+port, n, part, secs, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), sys.argv[5]
+socks = []
+for _ in range(n):
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        if part:
+            s.sendall(part.encode())
+        socks.append(s)
+    except OSError:
+        pass
+open(out, "w").write("held %d\n" % len(socks))
+t0, cut, open_ = time.monotonic(), [], list(socks)
+while open_ and time.monotonic() - t0 < secs:
+    r, _, _ = select.select(open_, [], [], 0.2)
+    for s in r:
+        try:
+            data = s.recv(4096)
+        except OSError:
+            data = b""
+        if not data:
+            cut.append(time.monotonic() - t0)
+            open_.remove(s)
+open(out + ".cut", "w").write(" ".join("%.1f" % c for c in cut) + "\n")
+PY
+}
+
+# wait_file FILE - poll (20 s) until FILE exists
+wait_file() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		[ -s "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# A slow client: half a request line, then nothing.  Mail and scrapes go
+# on meanwhile; the server cuts it after its 5 s idle timeout.
+hold 1 'GET /metr' 30 "$ML_DIR/slow" &
+slowpid=$!
+wait_file "$ML_DIR/slow"
+is "$(cat "$ML_DIR/slow")" "held 1" "a slow HTTP client is connected"
+ml_msg "a slow HTTP client connected: mail still decided" from='<a@verified.test>' expect_mail=accept
+like "$(scrape | head -n 1)" '^# HELP' "a slow HTTP client connected: scrapes still answered"
+wait "$slowpid"
+cut=$(cat "$ML_DIR/slow.cut")
+like "$cut" '^([4-9]|1[0-9])\.[0-9]$' "the slow client was cut off by the 5 s connection timeout (after ${cut:-never} s)"
+
+# Many idle connections, more than the limits (32 in all, 8 per address).
+hold 80 '' 8 "$ML_DIR/flood" &
+floodpid=$!
+wait_file "$ML_DIR/flood"
+like "$(cat "$ML_DIR/flood")" '^held [0-9]+$' "80 idle HTTP connections attempted ($(cat "$ML_DIR/flood"))"
+ml_msg "80 idle HTTP connections: mail still decided" from='<a@unverified.test>' expect_mail=reply
+ml_msg "80 idle HTTP connections: another message decided" from='<a@verified.test>' expect_mail=accept
+kill -0 "$(ml_worker)" 2>/dev/null
+tap_ok $? "the worker is alive during the flood"
+wait "$floodpid"
+# the per-address limit (8) refuses the others at once: at least 72 cut
+# within 3 s (the rest, idle, by the 5 s timeout)
+n_fast=$(tr ' ' '\n' <"$ML_DIR/flood.cut" | awk '$1 != "" && $1 < 3 { n++ } END { print n + 0 }')
+like "$n_fast" '^(7[2-9]|80)$' "connections beyond the per-address limit refused at once ($n_fast of 80)"
+ok_after=0
+for ((i = 0; i < 200; i++)); do
+	if scrape | grep -q '^sesverify_build_info'; then
+		ok_after=1
+		break
+	fi
+	sleep 0.1
+done
+is "$ok_after" 1 "after the flood: /metrics answers again"
+
+# Reload: MetricsSocket is applied at restart only; the old one keeps serving.
+ml_conf "CheckFrom envelope" "MetricsSocket inet:$(free_port)@127.0.0.1" "UnknownWait 4s"
+ml_reload USR1
+tap_ok $? "reload with a new MetricsSocket"
+ml_log_wait 'reload: MetricsSocket changed; restart to apply it'
+tap_ok $? "reload: MetricsSocket change logged as needing a restart"
+like "$(scrape | head -n 1)" '^# HELP' "after the reload: the old MetricsSocket still serves"
+
+ml_stop
+is "$ML_STATUS" 0 "stopped cleanly"
+if grep -q 'sesverify-test-secret' "$ML_DIR"/m0 "$ML_LOG"; then
+	not_ok "the SecretKey appears in neither the metrics nor the log"
+else
+	ok "the SecretKey appears in neither the metrics nor the log"
+fi
 tap_done
