@@ -103,6 +103,21 @@ if [ -x "$CLI" ]; then
 	"$CLI" -c "$ML_CONF" stats --prometheus --json >/dev/null 2>&1
 	is "$?" 2 "stats --prometheus --json: usage error"
 	like "$("$CLI" -c "$ML_CONF" stats 2>&1)" $'\ndecision\\.reject [1-9]' "sesverify stats: the counters"
+	# contrib's textfile writer: atomic, nothing left behind
+	tf=$ML_DIR/textfile
+	mkdir -p "$tf"
+	SESVERIFY=$CLI sh "$top_srcdir/contrib/prometheus/sesverify-textfile.sh" "$tf" "$ML_CONF"
+	tap_ok $? "sesverify-textfile.sh: exit 0"
+	out=$(promtool check metrics <"$tf/sesverify.prom" 2>&1)
+	tap_ok $? "promtool check metrics: the textfile" || diag "$out"
+	is "$(stat -c %a "$tf/sesverify.prom")" 644 "the textfile is world-readable (node_exporter)"
+	is "$(ls -A "$tf")" "sesverify.prom" "no temporary file left"
+	echo old >"$tf/sesverify.prom"
+	SESVERIFY=$CLI sh "$top_srcdir/contrib/prometheus/sesverify-textfile.sh" "$tf" "$ML_DIR/nothere.conf" 2>/dev/null
+	isnt_rc=$?
+	is "$([ $isnt_rc -ne 0 ] && echo failed)" failed "sesverify-textfile.sh with a bad config: non-zero"
+	is "$(cat "$tf/sesverify.prom")" old "a failed run leaves the old file as it was"
+	is "$(ls -A "$tf")" "sesverify.prom" "a failed run leaves no temporary file"
 else
 	diag "sesverify CLI not built; CLI checks skipped"
 fi
