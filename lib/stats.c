@@ -11,7 +11,7 @@
 #include "sesverify.h"
 #include "stats.h"
 
-#define STAT_MAX  128
+#define STAT_MAX  256
 #define STAT_NAME 48
 
 static struct {

@@ -206,7 +206,7 @@ struct stat_item {
 	uint64_t value;
 };
 struct stat_ctx {
-	struct stat_item items[128];
+	struct stat_item items[256];
 	size_t n;
 };
 

@@ -172,6 +172,25 @@ static const struct simple simples[] = {
      "DNS replies refused as malformed or mismatched."},
 };
 
+/* sample1 - one sample with one label */
+static void sample1(sv_buf *out, const char *metric, const char *label, const char *value,
+                    uint64_t v)
+{
+	sv_buf_printf(out, "%s{%s=\"%s\"} %llu\n", metric, label, value, (unsigned long long)v);
+}
+
+/* cross - a sample for every pair of label values, figure "PREFIX.V1.V2" */
+static void cross(sv_buf *out, const struct figures *f, const char *metric, const char *l1,
+                  const char *const *v1, size_t n1, const char *l2, const char *const *v2,
+                  size_t n2, const char *prefix)
+{
+	for (size_t i = 0; i < n1; i++)
+		for (size_t j = 0; j < n2; j++)
+			sv_buf_printf(
+			    out, "%s{%s=\"%s\",%s=\"%s\"} %llu\n", metric, l1, v1[i], l2, v2[j],
+			    (unsigned long long)getf(f, "%s.%s.%s", prefix, v1[i], v2[j]));
+}
+
 static const char *const states[] = {"verified", "unverified", "not_exist",
                                      "unknown",  "error",      "none"};
 static const char *const actions[] = {"accept", "reject", "tempfail"};
@@ -258,42 +277,31 @@ void metrics_render(sv_engine *e, sv_buf *out)
 	family(out, "sesverify_decisions_total", "counter",
 	       "Sender-domain decisions by cache state (none: no usable domain) and the "
 	       "action taken (Mode monitor: always accept).");
-	for (size_t s = 0; s < SV_ARRAY_LEN(states); s++)
-		for (size_t a = 0; a < SV_ARRAY_LEN(actions); a++)
-			sv_buf_printf(
-			    out, "sesverify_decisions_total{state=\"%s\",action=\"%s\"} %llu\n",
-			    states[s], actions[a],
-			    (unsigned long long)getf(&f, "decision.by_state.%s.%s", states[s],
-			                             actions[a]));
+	cross(out, &f, "sesverify_decisions_total", "state", states, SV_ARRAY_LEN(states), "action",
+	      actions, SV_ARRAY_LEN(actions), "decision.by_state");
 
 	family(out, "sesverify_monitor_decisions_total", "counter",
 	       "Mode monitor: what Mode enforce would have done.");
 	for (size_t a = 0; a < SV_ARRAY_LEN(actions); a++)
-		sv_buf_printf(
-		    out, "sesverify_monitor_decisions_total{would=\"%s\"} %llu\n", actions[a],
-		    (unsigned long long)getf(&f, "decision.monitor.would_%s", actions[a]));
+		sample1(out, "sesverify_monitor_decisions_total", "would", actions[a],
+		        getf(&f, "decision.monitor.would_%s", actions[a]));
 
 	family(out, "sesverify_checks_skipped_total", "counter",
 	       "Sender checks not made: SkipDomains, null envelope sender (header From: is still "
 	       "checked), message not outgoing, worker shutting down (deferred).");
-	sv_buf_printf(out, "sesverify_checks_skipped_total{reason=\"skip_domains\"} %llu\n",
-	              (unsigned long long)get(&f, "decision.skipped", NULL));
-	sv_buf_printf(out, "sesverify_checks_skipped_total{reason=\"null_sender\"} %llu\n",
-	              (unsigned long long)get(&f, "decision.null_sender", NULL));
-	sv_buf_printf(out, "sesverify_checks_skipped_total{reason=\"not_outgoing\"} %llu\n",
-	              (unsigned long long)get(&f, "decision.not_outgoing", NULL));
-	sv_buf_printf(out, "sesverify_checks_skipped_total{reason=\"shutting_down\"} %llu\n",
-	              (unsigned long long)get(&f, "decision.tempfail.stopping", NULL));
+	sample1(out, "sesverify_checks_skipped_total", "reason", "skip_domains",
+	        get(&f, "decision.skipped", NULL));
+	sample1(out, "sesverify_checks_skipped_total", "reason", "null_sender",
+	        get(&f, "decision.null_sender", NULL));
+	sample1(out, "sesverify_checks_skipped_total", "reason", "not_outgoing",
+	        get(&f, "decision.not_outgoing", NULL));
+	sample1(out, "sesverify_checks_skipped_total", "reason", "shutting_down",
+	        get(&f, "decision.tempfail.stopping", NULL));
 
 	family(out, "sesverify_api_requests_total", "counter",
 	       "SES API requests by action and result class (ok or the error class).");
-	for (size_t a = 0; a < SV_ARRAY_LEN(api_actions); a++)
-		for (size_t r = 0; r < SV_ARRAY_LEN(results); r++)
-			sv_buf_printf(
-			    out, "sesverify_api_requests_total{action=\"%s\",result=\"%s\"} %llu\n",
-			    api_actions[a], results[r],
-			    (unsigned long long)getf(&f, "api.result.%s.%s", api_actions[a],
-			                             results[r]));
+	cross(out, &f, "sesverify_api_requests_total", "action", api_actions,
+	      SV_ARRAY_LEN(api_actions), "result", results, SV_ARRAY_LEN(results), "api.result");
 
 	family(out, "sesverify_api_request_duration_seconds", "histogram",
 	       "SES API request latency (signing, HTTPS, parsing) by action.");
@@ -311,21 +319,20 @@ void metrics_render(sv_engine *e, sv_buf *out)
 	family(out, "sesverify_api_calls_saved_total", "counter",
 	       "API calls not made: the DNS pre-check showed the answer cannot change "
 	       "(precheck), or the identity list answered (list).");
-	sv_buf_printf(out, "sesverify_api_calls_saved_total{reason=\"precheck\"} %llu\n",
-	              (unsigned long long)get(&f, "api.saved.precheck", NULL));
-	sv_buf_printf(out, "sesverify_api_calls_saved_total{reason=\"list\"} %llu\n",
-	              (unsigned long long)get(&f, "api.saved.list", NULL));
+	sample1(out, "sesverify_api_calls_saved_total", "reason", "precheck",
+	        get(&f, "api.saved.precheck", NULL));
+	sample1(out, "sesverify_api_calls_saved_total", "reason", "list",
+	        get(&f, "api.saved.list", NULL));
 
 	family(out, "sesverify_cache_lookups_total", "counter", "Cache lookups of the mail path.");
-	sv_buf_printf(out, "sesverify_cache_lookups_total{result=\"hit\"} %llu\n",
-	              (unsigned long long)get(&f, "cache.hit", NULL));
-	sv_buf_printf(out, "sesverify_cache_lookups_total{result=\"miss\"} %llu\n",
-	              (unsigned long long)get(&f, "cache.miss", NULL));
+	sample1(out, "sesverify_cache_lookups_total", "result", "hit", get(&f, "cache.hit", NULL));
+	sample1(out, "sesverify_cache_lookups_total", "result", "miss",
+	        get(&f, "cache.miss", NULL));
 
 	family(out, "sesverify_cache_entries", "gauge", "Cache entries by state.");
 	for (size_t s = 0; s + 1 < SV_ARRAY_LEN(states); s++)
-		sv_buf_printf(out, "sesverify_cache_entries{state=\"%s\"} %llu\n", states[s],
-		              (unsigned long long)getf(&f, "cache.entries.%s", states[s]));
+		sample1(out, "sesverify_cache_entries", "state", states[s],
+		        getf(&f, "cache.entries.%s", states[s]));
 
 	for (size_t i = 0; i < SV_ARRAY_LEN(simples); i++) {
 		uint64_t v = get(&f, simples[i].stat, &found);
