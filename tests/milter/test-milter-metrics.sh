@@ -55,9 +55,19 @@ like "$(grep 'metrics: GET /metrics on' "$ML_LOG")" "inet:$PORT@127.0.0.1" "the 
 
 hdr=$(curl -s -D - -o "$ML_DIR/m0" --max-time 10 "$URL")
 like "$hdr" '^HTTP/1\.[01] 200' "GET /metrics: 200"
-like "$hdr" $'\n[Cc]ontent-[Tt]ype: text/plain; version=0\\.0\\.4; charset=utf-8' "Content-Type of format 0.0.4"
+like "$hdr" '^[Cc]ontent-[Tt]ype: text/plain; version=0\.0\.4; charset=utf-8.$' "Content-Type of format 0.0.4"
 out=$(promtool check metrics <"$ML_DIR/m0" 2>&1)
 tap_ok $? "promtool check metrics: HTTP output" || diag "$out"
+
+hdr=$(curl -s -I -o /dev/null -D - --max-time 10 "$URL")
+like "$hdr" '^HTTP/1\.[01] 200' "HEAD /metrics: 200"
+
+# --- snapshot age: from CacheFile's time, absent while there is none ---
+is "$(metric "$(scrape)" sesverify_snapshot_age_seconds)" absent "no CacheFile yet: no snapshot age"
+touch -d "@$(($(date +%s) - 1000))" "$ML_DIR/cache"
+age=$(metric "$(scrape)" sesverify_snapshot_age_seconds)
+like "$age" '^10[0-9][0-9]\.[0-9]{3}$' "CacheFile written 1000 s ago: snapshot age 1000-1099 s ($age)"
+rm -f "$ML_DIR/cache"
 
 # --- the counters move as messages are decided ---
 before=$(scrape)
@@ -102,7 +112,7 @@ if [ -x "$CLI" ]; then
 	is "$(metric "$cli_out" "$s")" "$(metric "$http_out" "$s")" "CLI and HTTP: the same figures"
 	"$CLI" -c "$ML_CONF" stats --prometheus --json >/dev/null 2>&1
 	is "$?" 2 "stats --prometheus --json: usage error"
-	like "$("$CLI" -c "$ML_CONF" stats 2>&1)" $'\ndecision\\.reject [1-9]' "sesverify stats: the counters"
+	like "$("$CLI" -c "$ML_CONF" stats 2>&1)" '^decision\.reject [1-9]' "sesverify stats: the counters"
 	# contrib's textfile writer: atomic, nothing left behind
 	tf=$ML_DIR/textfile
 	mkdir -p "$tf"
@@ -141,7 +151,7 @@ is "$(status 'GET /other HTTP/1.1\r\nHost: x\r\n\r\n')" 404 "GET /other: 404"
 is "$(status 'GET /metrics/x HTTP/1.1\r\nHost: x\r\n\r\n')" 404 "GET /metrics/x: 404"
 is "$(status 'POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n')" 405 "POST /metrics: 405"
 is "$(status 'DELETE /metrics HTTP/1.1\r\nHost: x\r\n\r\n')" 405 "DELETE /metrics: 405"
-like "$(curl -s -D - -o /dev/null -X PUT "$URL")" $'\n[Aa]llow: GET, HEAD' "405 names the allowed methods"
+like "$(curl -s -D - -o /dev/null -X PUT "$URL")" '^[Aa]llow: GET, HEAD' "405 names the allowed methods"
 is "$(status 'GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello')" 413 "GET with a body: 413"
 big=$(head -c 100000 /dev/zero | tr '\0' a)
 code=$(status "GET /metrics HTTP/1.1\\r\\nHost: x\\r\\nX-Big: $big\\r\\n\\r\\n")
