@@ -99,6 +99,25 @@ like "$(metric "$after" 'sesverify_build_info{version="'"$(sed -n 's/^PACKAGE_VE
 grep -Eq '^sesverify_[a-z_]+\{[^}]*(\.test|domain=)' <<<"$after"
 is "$?" 1 "no domain name in any label"
 
+# RequestLimitExceeded: every such answer the emulator gave is counted
+emu_domain upper.test '{"error": "RequestLimitExceeded"}'
+before=$after
+ml_msg "upper.test: RequestLimitExceeded, tempfail" from='<a@upper.test>' expect_mail=reply
+# the refresher retries in the background: poll (10 s) until the counter
+# has caught up with the emulator's log
+for ((i = 0; i < 100; i++)); do
+	after=$(scrape)
+	n_rl=$(emu_count UpdateEmailIdentity upper.test)
+	[ "$(delta 'sesverify_api_request_limit_exceeded_total')" = "$n_rl" ] && break
+	sleep 0.1
+done
+like "$n_rl" '^[1-9][0-9]*$' "the emulator answered RequestLimitExceeded ($n_rl times)"
+is "$(delta 'sesverify_api_request_limit_exceeded_total')" "$n_rl" \
+	"sesverify_api_request_limit_exceeded_total: + as many as the emulator answered"
+is "$(delta 'sesverify_api_requests_total{action="UpdateEmailIdentity",result="rate_limited"}')" \
+	"$n_rl" "API requests: UpdateEmailIdentity rate_limited + as many"
+is "$(delta 'sesverify_decisions_total{state="error",action="tempfail"}')" 1 "decisions: error/tempfail +1"
+
 # --- the CLI prints the same families ---
 if [ -x "$CLI" ]; then
 	cli_out=$("$CLI" -c "$ML_CONF" stats --prometheus 2>&1)
@@ -236,6 +255,23 @@ for ((i = 0; i < 200; i++)); do
 	sleep 0.1
 done
 is "$ok_after" 1 "after the flood: /metrics answers again"
+
+# A worker that dies is replaced; the new one binds MetricsSocket again.
+ML_EXPECT_DEATHS=1
+old_worker=$(ml_worker)
+kill -KILL "$old_worker"
+new_worker=$(ml_new_worker "$old_worker")
+tap_ok $? "a killed worker is replaced ($old_worker -> $new_worker)"
+ok_new=0
+for ((i = 0; i < 100; i++)); do
+	if scrape | grep -q '^sesverify_build_info'; then
+		ok_new=1
+		break
+	fi
+	sleep 0.1
+done
+is "$ok_new" 1 "the new worker serves /metrics on the same port"
+ml_msg "the new worker decides mail" from='<a@verified.test>' expect_mail=accept
 
 # Reload: MetricsSocket is applied at restart only; the old one keeps serving.
 ml_conf "CheckFrom envelope" "MetricsSocket inet:$(free_port)@127.0.0.1" "UnknownWait 4s"
