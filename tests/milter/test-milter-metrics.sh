@@ -27,6 +27,16 @@ CLI=$top_builddir/milter/sesverify
 # scrape - the body of GET /metrics (empty on failure)
 scrape() { curl -s --max-time 10 "$URL"; }
 
+# scrape_wait - poll (20 s) until a scrape answers; status 0 when it did
+scrape_wait() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		scrape | grep -q '^sesverify_build_info' && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # metric TEXT SERIES - the value of one exact series line, or "absent"
 metric() {
 	awk -v s="$2" '$1 == s { print $2; f = 1 } END { if (!f) print "absent" }' <<<"$1"
@@ -250,15 +260,8 @@ n_long=$(tr ' ' '\n' <"$ML_DIR/flood.cut" | awk '$1 != "" && $1 >= 4 { n++ } END
 n_all=$(wc -w <"$ML_DIR/flood.cut")
 is "$n_long" 8 "80 connections from one address: 8 served until the idle timeout"
 is "$n_all" 80 "80 connections from one address: all 80 closed by the server"
-ok_after=0
-for ((i = 0; i < 200; i++)); do
-	if scrape | grep -q '^sesverify_build_info'; then
-		ok_after=1
-		break
-	fi
-	sleep 0.1
-done
-is "$ok_after" 1 "after the flood: /metrics answers again"
+scrape_wait
+tap_ok $? "after the flood: /metrics answers again"
 
 # A worker that dies is replaced; the new one binds MetricsSocket again.
 ML_EXPECT_DEATHS=1
@@ -266,15 +269,8 @@ old_worker=$(ml_worker)
 kill -KILL "$old_worker"
 new_worker=$(ml_new_worker "$old_worker")
 tap_ok $? "a killed worker is replaced ($old_worker -> $new_worker)"
-ok_new=0
-for ((i = 0; i < 100; i++)); do
-	if scrape | grep -q '^sesverify_build_info'; then
-		ok_new=1
-		break
-	fi
-	sleep 0.1
-done
-is "$ok_new" 1 "the new worker serves /metrics on the same port"
+scrape_wait
+tap_ok $? "the new worker serves /metrics on the same port"
 ml_msg "the new worker decides mail" from='<a@verified.test>' expect_mail=accept
 
 # Reload: MetricsSocket is applied at restart only; the old one keeps serving.
