@@ -24,6 +24,7 @@
 #include <libmilter/mfapi.h>
 
 #include "control.h"
+#include "metrics.h"
 #include "credentials.h"
 #include "milter.h"
 
@@ -178,12 +179,12 @@ static void own_socket(const char *spec, const char *user_id)
 		mlog(SV_LOG_WARNING, "chown %s: %s", path, strerror(errno));
 }
 
-/* worker_open - milter socket and ControlSocket; -1 is fatal */
-static int worker_open(const sv_config *cfg, int *control_fd)
+/* worker_open - milter socket, ControlSocket, MetricsSocket; -1 is fatal */
+static int worker_open(const sv_config *cfg, int *control_fd, int *metrics_fd)
 {
 	char err[512];
 
-	*control_fd = -1;
+	*control_fd = *metrics_fd = -1;
 	if (smfi_register(*milter_desc()) != MI_SUCCESS) {
 		mlog(SV_LOG_ERR, "smfi_register failed");
 		return -1;
@@ -201,6 +202,11 @@ static int worker_open(const sv_config *cfg, int *control_fd)
 		}
 		own_socket(cfg->control_socket, cfg->user_id);
 	}
+	if (cfg->metrics_socket &&
+	    (*metrics_fd = metrics_open(cfg->metrics_socket, err, sizeof(err))) < 0) {
+		mlog(SV_LOG_ERR, "%s", err);
+		return -1;
+	}
 	return 0;
 }
 
@@ -211,6 +217,7 @@ static void worker_stop(const char *control_socket)
 
 	milter_drain(10000);
 	control_stop();
+	metrics_stop();
 	if (daemon_unix_path(control_socket, path, sizeof(path)) == 0)
 		unlink(path);
 	reload_stop = 1;
@@ -228,13 +235,13 @@ static int worker(void *arg)
 {
 	sv_config *cfg = boot_cfg;
 	char err[512], *control_socket = NULL;
-	int control_fd, rc;
+	int control_fd, metrics_fd, rc;
 
 	(void)arg;
 	boot_cfg = NULL;
 	conf_install(cfg); /* the current config now owns cfg */
 	umask(007);
-	if (worker_open(cfg, &control_fd) < 0)
+	if (worker_open(cfg, &control_fd, &metrics_fd) < 0)
 		return WORKER_EXIT_FATAL;
 	if (daemon_drop(cfg->user_id) < 0)
 		return WORKER_EXIT_FATAL;
@@ -258,6 +265,13 @@ static int worker(void *arg)
 		mlog(SV_LOG_WARNING, "cache engine start-up was incomplete (see above)");
 	if (control_fd >= 0 && control_start(control_fd, milter_engine) < 0)
 		return WORKER_EXIT_FATAL;
+	if (metrics_fd >= 0) {
+		if (metrics_start(metrics_fd, milter_engine, err, sizeof(err)) < 0) {
+			mlog(SV_LOG_ERR, "%s", err);
+			return WORKER_EXIT_FATAL;
+		}
+		mlog(SV_LOG_INFO, "metrics: GET /metrics on %s", cfg->metrics_socket);
+	}
 	if ((rc = pthread_create(&reload_thread, NULL, reload_main, NULL)) != 0) {
 		mlog(SV_LOG_ERR, "pthread_create: %s", strerror(rc));
 		return WORKER_EXIT_FATAL;
