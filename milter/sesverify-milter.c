@@ -67,16 +67,24 @@ static int harden(void)
  * check_credentials_file - for -n: a CredentialsFile the worker would
  *	refuse (missing, group/world readable, malformed) is a configuration
  *	error now, not a worker that cannot start later.  Inline keys are
- *	checked by the config parser; the environment is the worker's.
+ *	checked by the config parser.  Without either, the environment (the
+ *	worker's, e.g. a systemd unit's Environment=) must hold a complete
+ *	key: a milter with no credentials at all could only defer mail, so
+ *	the packaged unit's ExecStartPre (-n) refuses to start it.
  */
 static int check_credentials_file(const sv_config *cfg)
 {
 	sv_credentials cred;
 	char err[512];
 
-	if (cfg->credentials_file == NULL || cfg->secret_id || cfg->secret_key)
+	if (cfg->secret_id || cfg->secret_key)
 		return 0;
-	if (sv_credentials_read_file(cfg->credentials_file, &cred, err, sizeof(err)) < 0) {
+	if (cfg->credentials_file == NULL) {
+		if (sv_credentials_resolve(cfg, &cred, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s: %s\n", conf_path, err);
+			return -1;
+		}
+	} else if (sv_credentials_read_file(cfg->credentials_file, &cred, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s: CredentialsFile: %s\n", conf_path, err);
 		return -1;
 	}
