@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "metrics.h"
 #include "milter.h"
 #include "stats.h"
 
@@ -243,7 +244,7 @@ struct stat_item {
 	uint64_t value;
 };
 struct stat_ctx {
-	struct stat_item items[128];
+	struct stat_item items[256];
 	size_t n;
 };
 
@@ -346,6 +347,11 @@ static int execute(sv_engine *e, const char *line, sv_buf *out, bool may_change)
 		sv_buf_puts(out, "ERR empty command\n");
 		return -1;
 	}
+	if (strcmp(w[0], "metrics") == 0 && n == 1 && !json) {
+		sv_buf_puts(out, "OK\n");
+		metrics_render(e, out);
+		return 0;
+	}
 	if (strcmp(w[0], "list") == 0 || strcmp(w[0], "stats") == 0) {
 		if (n != 1) {
 			sv_buf_printf(out, "ERR %s takes no argument\n", w[0]);
@@ -367,7 +373,8 @@ static int execute(sv_engine *e, const char *line, sv_buf *out, bool may_change)
 	}
 	if (strcmp(w[0], "show") != 0 && strcmp(w[0], "refresh") != 0 &&
 	    strcmp(w[0], "forget") != 0) {
-		sv_buf_puts(out, "ERR unknown command (list, show, refresh, forget, stats)\n");
+		sv_buf_puts(out,
+		            "ERR unknown command (list, show, refresh, forget, stats, metrics)\n");
 		return -1;
 	}
 	if (n != 2) {
@@ -377,7 +384,7 @@ static int execute(sv_engine *e, const char *line, sv_buf *out, bool may_change)
 	if (!may_change && strcmp(w[0], "show") != 0) {
 		sv_buf_printf(out,
 		              "ERR permission denied: %s changes the cache; only root and %s may "
-		              "(list, show and stats are open to the socket's group)\n",
+		              "(list, show, stats and metrics are open to the socket's group)\n",
 		              w[0], control_user[0] ? control_user : "the milter's user");
 		return -1;
 	}
