@@ -46,6 +46,7 @@ struct sv_client {
 	int sends;              /* times libcurl was about to send the current request */
 	int resends;            /* of those, re-sends granted by the pacer */
 	const sv_pacer *resend; /* grants libcurl's own re-sends; NULL: libcurl's way */
+	const int *stop;        /* non-zero: abandon the request in flight (stopping) */
 };
 
 /* ------------------------------------------------------------------ */
@@ -667,6 +668,30 @@ static int prereq_cb(void *arg, char *primary_ip, char *local_ip, int primary_po
 	return CURL_PREREQFUNC_OK;
 }
 
+/* progress_cb - abandon the transfer once the owner is stopping */
+static int progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+	sv_client *c = arg;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return c->stop && __atomic_load_n(c->stop, __ATOMIC_RELAXED) ? 1 : 0;
+}
+
+/*
+ * sv_client_set_stop_flag - a request in flight is abandoned (within about
+ *	a second) once *stop becomes non-zero, so that a stop does not wait
+ *	for ApiTimeout on a hanging server; NULL: never
+ */
+void sv_client_set_stop_flag(sv_client *c, const int *stop)
+{
+	if (c)
+		c->stop = stop;
+}
+
 /* sv_client_set_resend_pacer - who grants libcurl's re-sends (NULL: libcurl alone) */
 void sv_client_set_resend_pacer(sv_client *c, const sv_pacer *p)
 {
@@ -705,6 +730,9 @@ static int setup_handle(sv_client *c, const sv_config *cfg)
 	SETOPT(CURLOPT_USERAGENT, "sesverify/" PACKAGE_VERSION);
 	SETOPT(CURLOPT_PREREQFUNCTION, prereq_cb);
 	SETOPT(CURLOPT_PREREQDATA, c);
+	SETOPT(CURLOPT_XFERINFOFUNCTION, progress_cb);
+	SETOPT(CURLOPT_XFERINFODATA, c);
+	SETOPT(CURLOPT_NOPROGRESS, 0L);
 	if (cfg->ca_file) {
 		/* CAFile replaces the system store: libcurl's built-in CA
 		 * directory (Debian: /etc/ssl/certs) is dropped too */
@@ -905,16 +933,17 @@ static int call(sv_client *c, const char *action, const sv_buf *body, long *stat
 		const char *code = transport_code(rc, &c->resp);
 		int tls_ca = c->ca_file && strcmp(code, "Transport.TLS") == 0;
 
-		set_error(out, code, SV_ECLASS_RETRYABLE, "%s %s: %s%s%s%s", action, c->ep.url,
-		          rc == CURLE_WRITE_ERROR && sv_buf_failed(&c->resp)
-		              ? "response larger than 1 MiB"
-		          : rc == CURLE_ABORTED_BY_CALLBACK
-		              ? "connection closed before the answer (not sent again: stopping)"
-		          : c->errbuf[0] ? c->errbuf
-		                         : curl_easy_strerror(rc),
-		          tls_ca ? " (trusted: only the CA certificates in CAFile " : "",
-		          tls_ca ? c->ca_file : "",
-		          tls_ca ? ", which replaces the system store)" : "");
+		set_error(
+		    out, code, SV_ECLASS_RETRYABLE, "%s %s: %s%s%s%s", action, c->ep.url,
+		    rc == CURLE_WRITE_ERROR && sv_buf_failed(&c->resp)
+		        ? "response larger than 1 MiB"
+		    : rc == CURLE_ABORTED_BY_CALLBACK && c->stop && *c->stop ? "abandoned: stopping"
+		    : rc == CURLE_ABORTED_BY_CALLBACK
+		        ? "connection closed before the answer (not sent again: stopping)"
+		    : c->errbuf[0] ? c->errbuf
+		                   : curl_easy_strerror(rc),
+		    tls_ca ? " (trusted: only the CA certificates in CAFile " : "",
+		    tls_ca ? c->ca_file : "", tls_ca ? ", which replaces the system store)" : "");
 		return -1;
 	}
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);

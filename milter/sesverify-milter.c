@@ -209,6 +209,10 @@ static void worker_stop(const char *control_socket)
 {
 	char path[256];
 
+	/* a message waiting for an unknown domain (UnknownWait may be minutes)
+	 * gets its tempfail now instead of holding the stop */
+	if (milter_engine)
+		sv_engine_wake_waiters(milter_engine);
 	milter_drain(10000);
 	control_stop();
 	if (daemon_unix_path(control_socket, path, sizeof(path)) == 0)
