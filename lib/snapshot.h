@@ -13,16 +13,9 @@
  *				    const sv_cache_ttl *t, sv_snapshot_put_fn put, void *arg,
  *				    sv_snapshot_stats *st, char *err, size_t len);
  *	int sv_snapshot_format(sv_cache *c, sv_buf *out, int64_t now, size_t *nrec);
-int sv_snapshot_format_ex(sv_cache *c, sv_buf *out, int64_t now, const sv_snapshot_ctx *x,
-                          size_t *nrec);
-int sv_snapshot_save_ex(sv_cache *c, const char *path, int64_t now, const sv_snapshot_ctx *x,
-                        size_t *nrec, char *err, size_t errlen);
-int sv_snapshot_load_ex(const char *path, int64_t now, const sv_snapshot_ctx *x,
-                        const sv_cache_ttl *t, sv_snapshot_put_fn put, void *arg,
-                        sv_snapshot_stats *st, char *err, size_t errlen);
-int sv_snapshot_load_buffer_ex(const char *buf, size_t len, int64_t now, const sv_snapshot_ctx *x,
-                               const sv_cache_ttl *t, sv_snapshot_put_fn put, void *arg,
-                               sv_snapshot_stats *st, char *err, size_t errlen);
+ *	sv_snapshot_format_ex, sv_snapshot_save_ex, sv_snapshot_load_ex,
+ *	sv_snapshot_load_buffer_ex: the same with a const sv_snapshot_ctx *x
+ *	after now (the wall clock and the account, below).
  * DESCRIPTION
  *	Format, version 1 (UTF-8 text, one record per line, fields separated
  *	by one TAB, lines end in LF; in every field "\\" "\t" "\n" "\r" stand
@@ -38,7 +31,8 @@ int sv_snapshot_load_buffer_ex(const char *buf, size_t len, int64_t now, const s
  *
  *	state is a name of sv_state_name(); flags is decimal (only the
  *	"listed" 2 and "enabled" 4 bits are kept); times are Unix ms (wall
- *	time; the cache itself runs on a monotonic clock), 0 for never; checksum is 16 lowercase hex digits, FNV-1a 64 of every byte
+ *	time; the cache itself runs on a monotonic clock), 0 for never;
+ *	checksum is 16 lowercase hex digits, FNV-1a 64 of every byte
  *	before the END line.  Unknown-state and error records are not
  *	written (they hold no answer).
  *
