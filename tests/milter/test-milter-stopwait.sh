@@ -42,13 +42,13 @@ done
 wait "$mt"
 rc=$?
 t2=$(date +%s.%N)
-took=$(echo "$t2 - $t1" | bc)
+took=$(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.2f", b - a }')
 is "$rc" 0 "the waiting client got a reply code, not a dropped connection"
 sed 's/^/#   /' "$out" | tail -n 5
 like "$(grep 'domain=hang.test' "$ML_LOG" | tail -n 1)" 'action=tempfail reply="451 4\.7\.1' \
 	"its reply is 451 4.7.1 (tempfail)"
-ok_fast=$(echo "$took < 5" | bc)
-tap_ok $((1 - ok_fast)) "answered ${took} s after SIGTERM (< 5 s; UnknownWait is 60 s)"
+awk -v t="$took" 'BEGIN { exit !(t < 5) }'
+tap_ok $? "answered ${took} s after SIGTERM (< 5 s; UnknownWait is 60 s)"
 
 ml_stop
 is "$ML_STATUS" 0 "the milter exited cleanly"
@@ -58,5 +58,5 @@ if grep -q 'callback(s) still running' "$ML_LOG"; then
 else
 	ok "no callback was still running when the engine was freed"
 fi
-diag "total $(echo "$t2 - $t0" | bc) s"
+diag "total $(awk -v a="$t0" -v b="$t2" 'BEGIN { printf "%.2f", b - a }') s"
 tap_done
