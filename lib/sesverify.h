@@ -392,6 +392,12 @@ void sv_engine_api_spent(sv_engine *e, const struct timespec *when);
 sv_state sv_engine_lookup(sv_engine *e, const char *domain, sv_entry_view *out);
 /* sv_engine_wait - wait up to timeout_ms for a non-unknown answer; returns the state */
 sv_state sv_engine_wait(sv_engine *e, const char *domain, int64_t timeout_ms, sv_entry_view *out);
+/*
+ * sv_engine_wake_waiters - stopping: every sv_engine_wait returns now (with
+ *	what the cache holds, usually unknown) and later calls do not wait.
+ *	sv_engine_free does it too, and frees nothing before the last waiter left.
+ */
+void sv_engine_wake_waiters(sv_engine *e);
 /* sv_engine_refresh - queue an immediate refresh (API call) of a domain */
 int sv_engine_refresh(sv_engine *e, const char *domain);
 /* sv_engine_forget - drop a domain from the cache; 0, or -1 when absent */

@@ -100,7 +100,8 @@ void milter_drain(int64_t timeout_ms)
 {
 	struct timespec until;
 
-	clock_gettime(CLOCK_REALTIME, &until);
+	clock_gettime(CLOCK_MONOTONIC,
+	              &until); /* a wall-clock step neither ends nor stretches it */
 	until.tv_sec += (time_t)(timeout_ms / 1000);
 	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
 	if (until.tv_nsec >= 1000000000L) {
@@ -112,11 +113,11 @@ void milter_drain(int64_t timeout_ms)
 	/* short slices: a leave may signal between our test and the wait */
 	while (__atomic_load_n(&in_flight, __ATOMIC_SEQ_CST) > 0) {
 		struct timespec now, slice;
-		clock_gettime(CLOCK_REALTIME, &now);
+		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec > until.tv_sec ||
 		    (now.tv_sec == until.tv_sec && now.tv_nsec >= until.tv_nsec))
 			break;
-		slice = now;
+		clock_gettime(CLOCK_REALTIME, &slice); /* flight_cond's clock */
 		slice.tv_nsec += 10000000L;
 		if (slice.tv_nsec >= 1000000000L) {
 			slice.tv_sec++;

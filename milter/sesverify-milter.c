@@ -303,6 +303,10 @@ static void worker_stop(const char *control_socket)
 {
 	char path[256];
 
+	/* a message waiting for an unknown domain (UnknownWait may be minutes)
+	 * gets its tempfail now instead of holding the stop */
+	if (milter_engine)
+		sv_engine_wake_waiters(milter_engine);
 	milter_drain(10000);
 	control_stop();
 	metrics_stop();
