@@ -594,6 +594,15 @@ static sv_precheck_verdict precheck(struct worker *w, const char *domain, const 
 	return v;
 }
 
+/* apply_nxdomain - the domain is not in DNS: not_exist without an API call, coded as such */
+static void apply_nxdomain(sv_refresher *r, sv_cache_rec *rec, const sv_cache_ttl *t)
+{
+	sv_stat_inc(r->st.saved_precheck, 1);
+	sv_cache_apply_not_exist(rec, "domain does not exist in DNS (NXDOMAIN)", sv_cache_now_ms(),
+	                         t);
+	snprintf(rec->error_code, sizeof(rec->error_code), "%s", SV_ECODE_NXDOMAIN);
+}
+
 /* refresh_answered - verified/unverified: pre-check may spare the call */
 static void refresh_answered(sv_refresher *r, struct worker *w, const char *domain,
                              sv_cache_rec *rec, const sv_cache_ttl *t)
@@ -602,8 +611,7 @@ static void refresh_answered(sv_refresher *r, struct worker *w, const char *doma
 	int64_t now = sv_cache_now_ms();
 
 	if (v == SV_PRECHECK_NXDOMAIN) {
-		sv_stat_inc(r->st.saved_precheck, 1);
-		sv_cache_apply_not_exist(rec, "domain does not exist in DNS (NXDOMAIN)", now, t);
+		apply_nxdomain(r, rec, t);
 		return;
 	}
 	if (rec->nattrs > 0 && ((rec->state == SV_STATE_VERIFIED && v == SV_PRECHECK_MATCHES) ||
@@ -647,9 +655,7 @@ static void refresh_existence(sv_refresher *r, struct worker *w, const char *dom
 		return;
 	}
 	if (precheck(w, domain, NULL) == SV_PRECHECK_NXDOMAIN) {
-		sv_stat_inc(r->st.saved_precheck, 1);
-		sv_cache_apply_not_exist(rec, "domain does not exist in DNS (NXDOMAIN)",
-		                         sv_cache_now_ms(), t);
+		apply_nxdomain(r, rec, t);
 		return;
 	}
 	api_refresh(r, w, domain, rec, t);

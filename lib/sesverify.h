@@ -93,6 +93,13 @@ typedef struct sv_attr {
 	bool status;       /* Status: SES saw it right */
 } sv_attr;
 
+/*
+ * The error code of a not_exist entry made by the NXDOMAIN short-cut (the
+ * domain does not exist in DNS, so no API call was made): the reply and
+ * `cache show` name that reason instead of "not set up in SES".
+ */
+#define SV_ECODE_NXDOMAIN "DNS.NXDOMAIN"
+
 /* How the caller must treat an API or transport error. */
 typedef enum {
 	SV_ECLASS_NONE = 0,     /* no error */
