@@ -12,8 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
+#include "dnsnorm.h"
 #include "log.h"
 #include "refresher.h"
 #include "sesapi.h"
@@ -594,6 +596,91 @@ static sv_precheck_verdict precheck(struct worker *w, const char *domain, const 
 	return v;
 }
 
+/*
+ * values_unchanged - does every value SES listed (a comma/space separated
+ *	list of host names or addresses, MX preferences skipped) still appear
+ *	in the live list?  False when SES listed none.
+ */
+static int values_unchanged(const char *ses, const char *live, int hosts)
+{
+	char *sv = strdup(ses), *s1, *t;
+	int found = 0, all = sv != NULL;
+
+	for (t = sv ? strtok_r(sv, ", \t", &s1) : NULL; t && all; t = strtok_r(NULL, ", \t", &s1)) {
+		char *lv, *s2, *u;
+		int hit = 0;
+		if (t[strspn(t, "0123456789")] == 0)
+			continue; /* an MX preference */
+		found = 1;
+		if ((lv = strdup(live)) == NULL)
+			break;
+		for (u = strtok_r(lv, ", \t", &s2); u && !hit; u = strtok_r(NULL, ", \t", &s2))
+			hit = hosts ? dnsnorm_host_equal(t, u) : strcmp(t, u) == 0;
+		free(lv);
+		all = hit;
+	}
+	free(sv);
+	return found && all;
+}
+
+/*
+ * attr_unchanged - is a failing record's live answer still the one SES saw?
+ *	Missing now and SES saw nothing, or the same value (TXT with white
+ *	space runs collapsed; host names and addresses as sets).
+ */
+static int attr_unchanged(const sv_attr *ses, const sv_pc_item *it)
+{
+	const char *was = ses->current ? ses->current : "";
+	const char *now = it->attr.current ? it->attr.current : "";
+
+	if (it->verdict == SV_PC_MISSING)
+		return was[0] == 0;
+	if (it->verdict != SV_PC_MISMATCH || was[0] == 0)
+		return 0;
+	if (strcasecmp(ses->type, "TXT") == 0)
+		return dnsnorm_txt_equal(was, now);
+	if (strcasecmp(ses->type, "CNAME") == 0)
+		return dnsnorm_host_equal(was, now);
+	return values_unchanged(was, now, strcasecmp(ses->type, "MX") == 0);
+}
+
+/*
+ * precheck_failing - the pre-check of an unverified answer
+ *	Only the records SES reported as failing (Status false) are judged:
+ *	SES's own comparison decides the others, and the pre-check's rules are
+ *	stricter than SES's (an SPF record ending "-all", another MX).  LACKS
+ *	when one of them is still missing or wrong exactly as SES saw it (an
+ *	API call cannot change the answer); MATCHES when every one of them
+ *	now matches or changed since SES's answer; NXDOMAIN and UNAVAILABLE
+ *	as sv_precheck says; EXISTS when SES reported no failing record.
+ */
+static sv_precheck_verdict precheck_failing(struct worker *w, const char *domain,
+                                            const sv_cache_rec *rec)
+{
+	sv_attr failing[SV_ATTR_MAX];
+	sv_precheck_result pc;
+	sv_precheck_verdict v;
+	size_t n = 0;
+
+	if (!w->res)
+		return SV_PRECHECK_UNAVAILABLE;
+	for (size_t i = 0; i < rec->nattrs && n < SV_ATTR_MAX; i++)
+		if (!rec->attrs[i].status)
+			failing[n++] = rec->attrs[i]; /* sv_precheck copies what it keeps */
+	memset(&pc, 0, sizeof(pc));
+	if (sv_precheck(w->res, domain, failing, n, &pc) < 0) {
+		v = SV_PRECHECK_UNAVAILABLE;
+	} else if ((v = pc.verdict) == SV_PRECHECK_LACKS) {
+		v = SV_PRECHECK_MATCHES;
+		for (size_t i = 0; i < pc.nitems && i < n; i++)
+			if (pc.items[i].verdict != SV_PC_MATCH &&
+			    attr_unchanged(&failing[i], &pc.items[i]))
+				v = SV_PRECHECK_LACKS;
+	}
+	sv_precheck_result_clear(&pc);
+	return v;
+}
+
 /* apply_nxdomain - the domain is not in DNS: not_exist without an API call, coded as such */
 static void apply_nxdomain(sv_refresher *r, sv_cache_rec *rec, const sv_cache_ttl *t)
 {
@@ -607,7 +694,8 @@ static void apply_nxdomain(sv_refresher *r, sv_cache_rec *rec, const sv_cache_tt
 static void refresh_answered(sv_refresher *r, struct worker *w, const char *domain,
                              sv_cache_rec *rec, const sv_cache_ttl *t)
 {
-	sv_precheck_verdict v = precheck(w, domain, rec);
+	sv_precheck_verdict v = rec->state == SV_STATE_UNVERIFIED ? precheck_failing(w, domain, rec)
+	                                                          : precheck(w, domain, rec);
 	int64_t now = sv_cache_now_ms();
 
 	if (v == SV_PRECHECK_NXDOMAIN) {

@@ -9,6 +9,10 @@
 #
 # Usage: mkzones.py EXPECTED_TSV OUTDIR NSD_PORT FAULT_PORT [--later-dkim]
 #
+# --later-dkim writes the zones' later state: later.test and strictspf.test
+# gain their DKIM record, and vanish.test and vanishu.test (names inside the
+# parent zone, not zones of their own) are gone: NXDOMAIN.
+#
 # Layout: one zone per test domain (so each has an SOA at its apex like a
 # real sender domain) plus a parent zone "test." that makes nxdomain.test
 # NXDOMAIN and delegates servfail.test, timeout.test and hostile.test to
@@ -19,6 +23,8 @@ import os
 import sys
 
 SERIAL_BASE = 2026112700
+# names inside the parent zone "test." that the later state removes
+VANISHING = ("vanish.test", "vanishu.test")
 
 
 def load(tsv):
@@ -70,7 +76,8 @@ def records(domain, rows, later_dkim):
             out.append("%s IN %s %s" % (owner, rtype, value))
             continue
         if dkim:
-            if domain == "unverified.test" or (domain == "later.test" and not later_dkim):
+            if domain in ("unverified.test", "vanishu.test") or (
+                    domain in ("later.test", "strictspf.test") and not later_dkim):
                 continue
             if domain == "cname.test":
                 target = "key1._domainkey.%s." % domain
@@ -93,6 +100,9 @@ def records(domain, rows, later_dkim):
         # SPF at the apex
         if domain == "spfwrong.test":
             value = "v=spf1 include:spf.elsewhere.test ~all"
+        if domain == "strictspf.test":
+            # stricter than SES's "~all"; SES accepts it, the pre-check's rule does not
+            value = value.replace("~all", "-all")
         if domain == "upper.test":
             value, owner = value.upper(), owner.upper()
         if domain == "unverified.test":
@@ -104,13 +114,16 @@ def records(domain, rows, later_dkim):
     return out
 
 
-def parent(serial):
+def parent(serial, rows, later):
     lines = head("test", serial) + [
         "ns IN A 127.0.0.1",
         "ns.fault IN A 127.0.0.1",
     ]
     for d in ("servfail", "timeout", "hostile"):
         lines.append("%s IN NS ns.fault.test." % d)
+    if not later:
+        for d in VANISHING:
+            lines += records(d, rows.get(d, []), later)
     return lines
 
 
@@ -120,9 +133,9 @@ def main():
     rows = load(tsv)
     serial = SERIAL_BASE + (1 if later else 0)
     os.makedirs(outdir, exist_ok=True)
-    zones = {"test": parent(serial)}
+    zones = {"test": parent(serial, rows, later)}
     for domain, rr in rows.items():
-        if domain in ("nxdomain.test", "servfail.test", "timeout.test"):
+        if domain in ("nxdomain.test", "servfail.test", "timeout.test") + VANISHING:
             continue
         zones[domain] = head(domain, serial) + records(domain, rr, later)
     conf = [
