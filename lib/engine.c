@@ -393,7 +393,9 @@ sv_state sv_engine_lookup(sv_engine *e, const char *domain, sv_entry_view *out)
 		sv_stat_inc(e->st.stale_served, 1);
 	else
 		sv_stat_inc(e->st.hit, 1);
-	if (prio >= 0 && !(meta.flags & SV_REC_REFRESHING)) {
+	/* mail waits for an unknown domain: its refresh, queued at a lower
+	 * priority by the warm-up, an expiry or a reconcile, jumps the queue */
+	if (prio >= 0 && (!(meta.flags & SV_REC_REFRESHING) || prio == SV_PRIO_UNKNOWN)) {
 		if (prio == SV_PRIO_AHEAD)
 			sv_stat_inc(e->st.ahead, 1);
 		if (sv_refresher_enqueue(e->ref, norm, prio, 0) == 0)
@@ -417,28 +419,48 @@ static struct timespec deadline(int64_t timeout_ms)
 	return ts;
 }
 
-/* sv_engine_wait - wait up to timeout_ms for a non-unknown answer */
-sv_state sv_engine_wait(sv_engine *e, const char *domain, int64_t timeout_ms, sv_entry_view *out)
+/* lookup_all - look every domain up; how many are unknown */
+static size_t lookup_all(sv_engine *e, const char *const *domains, size_t n, sv_entry_view *outs)
+{
+	sv_entry_view tmp;
+	size_t unknown = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (sv_engine_lookup(e, domains[i], outs ? &outs[i] : &tmp) == SV_STATE_UNKNOWN)
+			unknown++;
+	return unknown;
+}
+
+/* sv_engine_wait_all - wait up to timeout_ms in all until no domain is unknown */
+size_t sv_engine_wait_all(sv_engine *e, const char *const *domains, size_t n, int64_t timeout_ms,
+                          sv_entry_view *outs)
 {
 	struct timespec until = deadline(timeout_ms > 0 ? timeout_ms : 0);
 	uint64_t gen;
-	sv_state s;
+	size_t unknown;
 
 	for (;;) {
 		pthread_mutex_lock(&e->wait_lock);
 		gen = e->gen;
 		pthread_mutex_unlock(&e->wait_lock);
-		if ((s = sv_engine_lookup(e, domain, out)) != SV_STATE_UNKNOWN || timeout_ms <= 0)
-			return s;
+		if ((unknown = lookup_all(e, domains, n, outs)) == 0 || timeout_ms <= 0)
+			return unknown;
 		pthread_mutex_lock(&e->wait_lock);
 		while (e->gen == gen) {
 			if (pthread_cond_timedwait(&e->wait_cond, &e->wait_lock, &until) != 0) {
 				pthread_mutex_unlock(&e->wait_lock);
-				return sv_engine_lookup(e, domain, out);
+				return lookup_all(e, domains, n, outs);
 			}
 		}
 		pthread_mutex_unlock(&e->wait_lock);
 	}
+}
+
+/* sv_engine_wait - wait up to timeout_ms for a non-unknown answer */
+sv_state sv_engine_wait(sv_engine *e, const char *domain, int64_t timeout_ms, sv_entry_view *out)
+{
+	sv_engine_wait_all(e, &domain, 1, timeout_ms, out);
+	return out->state;
 }
 
 /* sv_engine_refresh - queue an immediate refresh (API call) of a domain */

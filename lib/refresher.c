@@ -167,7 +167,10 @@ static int enqueue(sv_refresher *r, const char *domain, int prio, unsigned flags
 		sv_stat_inc(r->st.coalesced, 1);
 		j->flags |= flags;
 		if (j->inflight) {
-			j->again = 1;
+			/* the run in flight answers a waiter; a forced or lower-priority
+			 * request (a change since it started) needs one more run */
+			if ((flags & SV_JOB_FORCE) || prio != SV_PRIO_UNKNOWN)
+				j->again = 1;
 			if (prio < j->prio)
 				j->prio = prio;
 		} else if (prio < j->prio) {

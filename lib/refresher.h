@@ -18,7 +18,10 @@
  *	three FIFO queues: SV_PRIO_UNKNOWN (never-seen domains, mail
  *	waiting), SV_PRIO_EXPIRED, SV_PRIO_AHEAD (proactive).  A domain is in
  *	at most one job (single-flight): enqueueing a queued domain raises
- *	its priority, enqueueing one in flight makes it run once more after.
+ *	its priority (mail waiting for a domain queued by the warm-up moves
+ *	it to SV_PRIO_UNKNOWN), enqueueing one in flight makes it run once
+ *	more after, unless it is only a waiter's SV_PRIO_UNKNOWN request (the
+ *	run in flight answers it).
  *
  *	For each job the rules of DESIGN.md apply, cheapest first:
  *	- verified/unverified answers: the DNS pre-check runs; NXDOMAIN makes

@@ -134,6 +134,12 @@ def main():
     serial = SERIAL_BASE + (1 if later else 0)
     os.makedirs(outdir, exist_ok=True)
     zones = {"test": parent(serial, rows, later)}
+    # wild.test: every name below it exists (wildcard), for tests that need
+    # many sender domains in DNS (tests/milter/test-milter-wait.sh)
+    zones["wild.test"] = head("wild.test", serial) + [
+        '* IN TXT "v=spf1 include:qcloudmail.com ~all"',
+        "* IN MX 10 mxbiz1.qq.com.",
+    ]
     for domain, rr in rows.items():
         if domain in ("nxdomain.test", "servfail.test", "timeout.test") + VANISHING:
             continue
