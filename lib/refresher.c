@@ -80,11 +80,14 @@ struct sv_refresher {
 	size_t nitems;
 	int list_ok, list_fetching;
 	int64_t list_fetched_at, list_attempt_at;
+	unsigned list_failures; /* failed fetches in a row */
+	int64_t list_retry_ms;  /* after a failed fetch: LIST_RETRY_MS with backoff */
 
 	int64_t last_config_log;
 	struct {
 		uint64_t *rate_limited, *saved_precheck, *saved_list;
 		uint64_t *queued, *coalesced, *dropped, *done, *extended, *config_errors;
+		uint64_t *list_errors;
 	} st;
 };
 
@@ -427,6 +430,21 @@ static void grant_after(void *arg)
 }
 
 /*
+ * mark_dropped - domains the previous list called enabled and the new one
+ *	lacks keep (or get) SV_REC_LISTED|SV_REC_ENABLED on their cache
+ *	record, so that refresh_existence confirms their absence with one
+ *	UpdateEmailIdentity before calling them not set up.  r->items is
+ *	written only by the fetching worker, which calls this.
+ */
+static void mark_dropped(sv_refresher *r, const sv_listed *items, size_t n)
+{
+	for (size_t i = 0; i < r->nitems; i++)
+		if (r->items[i].sending_enabled && !find_listed(items, n, r->items[i].name))
+			sv_cache_mark(r->env.cache, r->items[i].name,
+			              SV_REC_LISTED | SV_REC_ENABLED, 0, 1);
+}
+
+/*
  * fetch_list - ListEmailIdentities (all pages), caller set list_fetching
  *	Each page is one API request and takes its own limiter token just
  *	before it is sent (sv_client_list_identities_paced), so ApiRate
@@ -457,6 +475,7 @@ static int fetch_list(sv_refresher *r, struct worker *w)
 			sv_stat_inc(r->st.rate_limited, 1);
 			sv_ratelimit_penalize(r->env.rl);
 		}
+		sv_stat_inc(r->st.list_errors, 1);
 		if (err.error_class == SV_ECLASS_CONFIG)
 			config_error(r, "ListEmailIdentities", &err);
 		else
@@ -476,11 +495,17 @@ static int fetch_list(sv_refresher *r, struct worker *w)
 	}
 	qsort(items, n, sizeof(*items), cmp_listed);
 	sv_log(SV_LOG_INFO, "identity list: %zu sender domains", n);
+	mark_dropped(r, items, n);
 	reconcile(r, items, n);
 	rc = 0;
 done:
 	pthread_mutex_lock(&r->list_lock);
 	r->list_attempt_at = sv_cache_now_ms();
+	/* a failed fetch is retried with backoff; meanwhile domains are asked one by one */
+	r->list_failures = rc == 0 ? 0 : r->list_failures + 1;
+	r->list_retry_ms = rc == 0
+	                       ? LIST_RETRY_MS
+	                       : sv_cache_backoff(r->list_failures, 2 * LIST_RETRY_MS, xrand(w));
 	if (rc == 0) {
 		free(r->items);
 		r->items = items;
@@ -522,7 +547,7 @@ static int list_check(sv_refresher *r, struct worker *w, const char *domain, int
 			force = 0;
 			continue;
 		}
-		if (!force && r->list_attempt_at && now - r->list_attempt_at < LIST_RETRY_MS)
+		if (!force && r->list_attempt_at && now - r->list_attempt_at < r->list_retry_ms)
 			break;
 		r->list_fetching = 1;
 		pthread_mutex_unlock(&r->list_lock);
@@ -717,6 +742,23 @@ static void refresh_answered(sv_refresher *r, struct worker *w, const char *doma
 }
 
 /*
+ * last_enabled - did the last list that held domain call it enabled?
+ *	The list fetched during this job may have marked the record
+ *	(mark_dropped) after rec was read: look again.
+ */
+static int last_enabled(sv_refresher *r, const char *domain, const sv_cache_rec *rec)
+{
+	sv_cache_rec now;
+	int enabled = (rec->flags & SV_REC_ENABLED) != 0;
+
+	if (!enabled && sv_cache_get(r->env.cache, domain, &now) == 0) {
+		enabled = (now.flags & SV_REC_ENABLED) != 0;
+		sv_cache_rec_clear(&now);
+	}
+	return enabled;
+}
+
+/*
  * refresh_existence - never-seen, not_exist, error records
  *	Absent from the list: not_exist; listed with SendingEnabled: verified;
  *	listed otherwise (or no list): NXDOMAIN makes not_exist, else one
@@ -727,6 +769,19 @@ static void refresh_existence(sv_refresher *r, struct worker *w, const char *dom
 {
 	int l = list_check(r, w, domain, 0, since);
 
+	if (l == L_ABSENT && last_enabled(r, domain, rec)) {
+		/* SES last called it verified: one UpdateEmailIdentity confirms
+		 * the list before anything says "not set up" */
+		sv_log(SV_LOG_NOTICE,
+		       "%s: absent from ListEmailIdentities but last listed as enabled; asking "
+		       "UpdateEmailIdentity",
+		       domain);
+		rec->flags |= SV_REC_LISTED | SV_REC_ENABLED; /* kept until SES answers */
+		api_refresh(r, w, domain, rec, t);
+		if (rec->state == SV_STATE_NOT_EXIST || rec->state == SV_STATE_UNVERIFIED)
+			rec->flags &= ~(unsigned)(SV_REC_LISTED | SV_REC_ENABLED);
+		return;
+	}
 	if (l == L_ABSENT) {
 		sv_stat_inc(r->st.saved_list, 1);
 		sv_cache_apply_not_exist(
@@ -958,6 +1013,8 @@ sv_refresher *sv_refresher_new(const sv_refresher_env *env, char *err, size_t er
 	r->st.done = sv_stat_counter("refresh.done");
 	r->st.extended = sv_stat_counter("refresh.extended");
 	r->st.config_errors = sv_stat_counter("api.config_errors");
+	r->st.list_errors = sv_stat_counter("api.list_errors");
+	r->list_retry_ms = LIST_RETRY_MS;
 	return r;
 nomem:
 	if (r)
