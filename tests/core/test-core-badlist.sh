@@ -10,12 +10,8 @@
 . "$top_srcdir/tests/dns/dns.sh"
 . "$top_srcdir/tests/core/core-lib.sh"
 core_init
-command -v nsd >/dev/null || skip_all "nsd missing"
 dir=$(mktmp)
-
-dns_start "$dir" || { not_ok "test DNS starts"; tap_done; }
-emu_start "$dir/emu" || { not_ok "emulator starts"; tap_done; }
-ok "DNS and emulator start"
+core_dns_emu "$dir"
 
 # set_shape SHAPE - the list section of the running scenario
 set_shape() {

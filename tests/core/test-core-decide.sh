@@ -14,12 +14,8 @@
 . "$top_srcdir/tests/dns/dns.sh"
 . "$top_srcdir/tests/core/core-lib.sh"
 core_init
-command -v nsd >/dev/null || skip_all "nsd missing"
 dir=$(mktmp)
-
-dns_start "$dir" || { not_ok "test DNS starts"; tap_done; }
-emu_start "$dir/emu" || { not_ok "emulator starts"; tap_done; }
-ok "DNS and emulator start"
+core_dns_emu "$dir"
 # SES: strictspf.test SPF (and MX) right, DKIM missing; vanishu.test likewise
 emu_domain strictspf.test '{"state": "unverified", "current": {"TXT qcloud._domainkey.strictspf.test": ""}}'
 emu_domain vanish.test '{"state": "verified"}'
