@@ -6,6 +6,8 @@
 #     judges only DKIM, so while DKIM is missing no API call is made, and once
 #     DKIM is in the zone (and SES verifies it) the domain is verified within
 #     UnverifiedTTL + a few seconds;
+#   - mxmoved.test, unverified for its MX: no API call while the MX is the one
+#     SES saw, one as soon as it points to yet another wrong host (changed);
 #   - a cached verified and a cached unverified domain that later vanish from
 #     DNS (NXDOMAIN): the refresh takes the NXDOMAIN short-cut, no API call, and
 #     the answer is not_exist with code DNS.NXDOMAIN.
@@ -20,6 +22,7 @@ core_dns_emu "$dir"
 emu_domain strictspf.test '{"state": "unverified", "current": {"TXT qcloud._domainkey.strictspf.test": ""}}'
 emu_domain vanish.test '{"state": "verified"}'
 emu_domain vanishu.test '{"state": "unverified", "current": {"TXT qcloud._domainkey.vanishu.test": ""}}'
+emu_domain mxmoved.test '{"state": "unverified", "current": {"MX mxmoved.test": "mx.elsewhere.test."}}'
 TTL=2
 core_conf "$dir/sv.conf" "WarmUp no" "CacheFile $dir/cache" "Nameserver $DNS_NAMESERVERS" \
 	"UnverifiedTTL ${TTL}s" "VerifiedTTL ${TTL}s" "DnsTimeout 1s"
@@ -28,20 +31,23 @@ core_conf "$dir/sv.conf" "WarmUp no" "CacheFile $dir/cache" "Nameserver $DNS_NAM
 state_of() { awk -v d="$2" '$1 == d { print $2, $4, $5; exit }' "$1"; }
 
 # 1. first answers: SES's view
-"$DRIVE" -c "$dir/sv.conf" -t 10000 strictspf.test vanish.test vanishu.test >"$dir/out1" 2>"$dir/err1"
+"$DRIVE" -c "$dir/sv.conf" -t 10000 strictspf.test vanish.test vanishu.test mxmoved.test \
+	>"$dir/out1" 2>"$dir/err1"
 tap_ok $? "driver ran (first answers)"
 like "$(state_of "$dir/out1" strictspf.test)" '^unverified .*fail=TXT:qcloud\._domainkey\.strictspf\.test$' \
 	"strictspf.test: unverified, DKIM named"
 like "$(state_of "$dir/out1" vanish.test)" '^verified ' "vanish.test: verified"
 like "$(state_of "$dir/out1" vanishu.test)" '^unverified ' "vanishu.test: unverified"
 is "$(emu_count UpdateEmailIdentity strictspf.test)" 1 "strictspf.test: one API call"
+like "$(state_of "$dir/out1" mxmoved.test)" '^unverified .*fail=MX:mxmoved\.test$' "mxmoved.test: unverified, MX named"
 
 # 2. DKIM still missing: the failing record is unchanged, so no API call
 sleep $((TTL + 1))
-"$DRIVE" -c "$dir/sv.conf" -t 10000 -r 3 -i 1200 -S strictspf.test >"$dir/out2" 2>"$dir/err2"
+"$DRIVE" -c "$dir/sv.conf" -t 10000 -r 3 -i 1200 -S strictspf.test mxmoved.test >"$dir/out2" 2>"$dir/err2"
 tap_ok $? "driver ran three rounds (DKIM still missing)"
 like "$(state_of "$dir/out2" strictspf.test)" '^unverified ' "strictspf.test: still unverified"
 is "$(emu_count UpdateEmailIdentity strictspf.test)" 1 "strictspf.test: no API call while DKIM is still missing"
+is "$(emu_count UpdateEmailIdentity mxmoved.test)" 1 "mxmoved.test: no API call while the MX is the one SES saw"
 like "$(grep '^stat refresh.extended ' "$dir/out2")" ' [1-9][0-9]*$' "the pre-check extended the answer"
 
 # 3. the zone gains DKIM (and the vanishing names go), SES verifies strictspf.test
@@ -73,13 +79,14 @@ is "$(emu_count UpdateEmailIdentity strictspf.test)" 2 "strictspf.test: exactly 
 
 # 4. cached answers of vanished domains: the NXDOMAIN short-cut, no API call
 sleep $((TTL + 1))
-"$DRIVE" -c "$dir/sv.conf" -t 10000 -r 2 -i 100 vanish.test vanishu.test >"$dir/out4" 2>"$dir/err4"
+"$DRIVE" -c "$dir/sv.conf" -t 10000 -r 2 -i 100 vanish.test vanishu.test mxmoved.test >"$dir/out4" 2>"$dir/err4"
 tap_ok $? "driver ran (vanished domains)"
 is "$(state_of "$dir/out4" vanish.test)" "not_exist code=DNS.NXDOMAIN fail=-:-" \
 	"cached verified vanish.test: not_exist, code DNS.NXDOMAIN"
 is "$(state_of "$dir/out4" vanishu.test)" "not_exist code=DNS.NXDOMAIN fail=-:-" \
 	"cached unverified vanishu.test: not_exist, code DNS.NXDOMAIN"
 is "$(emu_count UpdateEmailIdentity vanish.test)" "$before_v" "vanish.test: no API call for the NXDOMAIN"
+is "$(emu_count UpdateEmailIdentity mxmoved.test)" 2 "mxmoved.test: its MX changed since SES's answer: SES asked once more"
 is "$(emu_count UpdateEmailIdentity vanishu.test)" "$before_u" "vanishu.test: no API call for the NXDOMAIN"
 is "$(grep -c 'sesverify-test-secret-DO-NOT-LOG' "$dir"/out* "$dir"/err* | awk -F: '{ s += $2 } END { print s }')" 0 \
 	"SecretKey never printed"

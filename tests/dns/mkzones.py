@@ -10,8 +10,9 @@
 # Usage: mkzones.py EXPECTED_TSV OUTDIR NSD_PORT FAULT_PORT [--later-dkim]
 #
 # --later-dkim writes the zones' later state: later.test and strictspf.test
-# gain their DKIM record, and vanish.test and vanishu.test (names inside the
-# parent zone, not zones of their own) are gone: NXDOMAIN.
+# gain their DKIM record, vanish.test and vanishu.test (names inside the
+# parent zone, not zones of their own) are gone: NXDOMAIN, and mxmoved.test's
+# MX moves from one wrong host to another.
 #
 # Layout: one zone per test domain (so each has an SOA at its apex like a
 # real sender domain) plus a parent zone "test." that makes nxdomain.test
@@ -65,8 +66,10 @@ def records(domain, rows, later_dkim):
         owner = name + "."
         dkim = "._domainkey." in name
         if rtype == "MX":
-            if domain == "mxwrong.test":
+            if domain == "mxwrong.test" or (domain == "mxmoved.test" and not later_dkim):
                 value = "mx.elsewhere.test."
+            if domain == "mxmoved.test" and later_dkim:
+                value = "mx.moved.test."
             if domain == "upper.test":
                 value, owner = value.upper(), owner.upper()
             out.append("%s IN MX 10 %s" % (owner, value))
