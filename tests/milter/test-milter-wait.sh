@@ -59,7 +59,9 @@ like "$(grep 'domain=upper.test' "$ML_LOG" | tail -n 1)" \
 like "$(grep 'domain=cname.test' "$ML_LOG" | tail -n 1)" 'from=header domain=cname\.test state=verified ' \
 	"cname.test answered within it"
 diag "the message took ${took}s"
-tap_ok "$(python3 -c "print(0 if $took < 6 + 1.5 else 1)")" "the whole wait is at most UnknownWait (${took}s)"
+# one after another it takes 4 s + a second full UnknownWait = 10 s; the 2.5 s
+# over UnknownWait are miltertest's start and the envelope check on a busy host
+tap_ok "$(python3 -c "print(0 if $took < 6 + 2.5 else 1)")" "the whole wait is at most UnknownWait (${took}s)"
 is "$(grep -c 'sesverify-test-secret-DO-NOT-LOG' "$ML_LOG")" 0 "SecretKey never logged"
 ml_stop
 is "$ML_STATUS" 0 "SIGTERM: exit status 0"
