@@ -59,10 +59,13 @@ void sv_log_set_handler(sv_log_fn fn, void *arg, int max_level);
 
 /*
  * sv_domain_normalize - validate and normalise a sender domain
- *	Lower-cases, drops one trailing dot, converts U-labels to A-labels
- *	(IDNA 2008), and refuses empty names, names over 253 octets, labels
- *	over 63, bad characters, IP literals ("[1.2.3.4]") and bare IP
- *	addresses.  Returns 0 and fills out, or -1 and sets *why to a static
+ *	Lower-cases ASCII, drops one trailing dot, converts U-labels to
+ *	A-labels where IDNA 2008 does so exactly (no UTS#46 mapping: a
+ *	fullwidth letter, an ideographic full stop, an upper-case or non-NFC
+ *	U-label is refused with the reason "non-ASCII domain that is not an
+ *	exact IDNA2008 name"), and refuses empty names, names over 253
+ *	octets, labels over 63, bad characters, IP literals ("[1.2.3.4]") and
+ *	bare IP addresses.  Returns 0 and fills out, or -1 and sets *why to a static
  *	English reason.
  */
 int sv_domain_normalize(const char *in, char out[SV_DOMAIN_MAX + 1], const char **why);
@@ -167,6 +170,7 @@ typedef struct sv_config {
 	/* milter */
 	char *socket;
 	char *control_socket;
+	char *metrics_socket; /* "inet:PORT@ADDR" for GET /metrics, or NULL */
 	char *pid_file;
 	char *user_id;
 	char *syslog_facility; /* "mail", "local0".. */
