@@ -448,7 +448,9 @@ sv_state sv_engine_lookup(sv_engine *e, const char *domain, sv_entry_view *out)
 		sv_stat_inc(e->st.stale_served, 1);
 	else
 		sv_stat_inc(e->st.hit, 1);
-	if (prio >= 0 && !(meta.flags & SV_REC_REFRESHING)) {
+	/* mail waits for an unknown domain: its refresh, queued at a lower
+	 * priority by the warm-up, an expiry or a reconcile, jumps the queue */
+	if (prio >= 0 && (!(meta.flags & SV_REC_REFRESHING) || prio == SV_PRIO_UNKNOWN)) {
 		if (prio == SV_PRIO_AHEAD)
 			sv_stat_inc(e->st.ahead, 1);
 		if (sv_refresher_enqueue(e->ref, norm, prio, 0) == 0)
@@ -457,16 +459,29 @@ sv_state sv_engine_lookup(sv_engine *e, const char *domain, sv_entry_view *out)
 	return out->state;
 }
 
+/* lookup_all - look every domain up; how many are unknown */
+static size_t lookup_all(sv_engine *e, const char *const *domains, size_t n, sv_entry_view *outs)
+{
+	sv_entry_view tmp;
+	size_t unknown = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (sv_engine_lookup(e, domains[i], outs ? &outs[i] : &tmp) == SV_STATE_UNKNOWN)
+			unknown++;
+	return unknown;
+}
+
 /*
- * sv_engine_wait - wait up to timeout_ms for a non-unknown answer
+ * sv_engine_wait_all - wait up to timeout_ms in all until no domain is unknown
  *	Counted in waiters, so that sv_engine_free releases nothing while a
  *	thread still waits; sv_engine_wake_waiters ends every wait at once.
  */
-sv_state sv_engine_wait(sv_engine *e, const char *domain, int64_t timeout_ms, sv_entry_view *out)
+size_t sv_engine_wait_all(sv_engine *e, const char *const *domains, size_t n, int64_t timeout_ms,
+                          sv_entry_view *outs)
 {
 	struct timespec until = sv_mono_deadline(timeout_ms > 0 ? timeout_ms : 0);
 	uint64_t gen;
-	sv_state s;
+	size_t unknown;
 	int timed_out = 0;
 
 	pthread_mutex_lock(&e->wait_lock);
@@ -474,9 +489,9 @@ sv_state sv_engine_wait(sv_engine *e, const char *domain, int64_t timeout_ms, sv
 	for (;;) {
 		gen = e->gen;
 		pthread_mutex_unlock(&e->wait_lock);
-		s = sv_engine_lookup(e, domain, out);
+		unknown = lookup_all(e, domains, n, outs);
 		pthread_mutex_lock(&e->wait_lock);
-		if (s != SV_STATE_UNKNOWN || timeout_ms <= 0 || timed_out || e->closing)
+		if (unknown == 0 || timeout_ms <= 0 || timed_out || e->closing)
 			break;
 		while (e->gen == gen && !e->closing && !timed_out)
 			timed_out =
@@ -485,7 +500,7 @@ sv_state sv_engine_wait(sv_engine *e, const char *domain, int64_t timeout_ms, sv
 	if (--e->waiters == 0 && e->closing)
 		pthread_cond_broadcast(&e->wait_cond); /* sv_engine_free waits for this */
 	pthread_mutex_unlock(&e->wait_lock);
-	return s;
+	return unknown;
 }
 
 /* sv_engine_wake_waiters - end every sv_engine_wait now; later ones do not wait */
@@ -495,6 +510,13 @@ void sv_engine_wake_waiters(sv_engine *e)
 	e->closing = 1;
 	pthread_cond_broadcast(&e->wait_cond);
 	pthread_mutex_unlock(&e->wait_lock);
+}
+
+/* sv_engine_wait - wait up to timeout_ms for a non-unknown answer */
+sv_state sv_engine_wait(sv_engine *e, const char *domain, int64_t timeout_ms, sv_entry_view *out)
+{
+	sv_engine_wait_all(e, &domain, 1, timeout_ms, out);
+	return out->state;
 }
 
 /* sv_engine_refresh - queue an immediate refresh (API call) of a domain */

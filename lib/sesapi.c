@@ -463,7 +463,8 @@ static int parse_list_doc(pctx *p, sv_identity *err, sv_listed **items, size_t *
 		return -1;
 	if (e >= 0)
 		return parse_api_error(p, e, err) < 0 ? -1 : -2;
-	if (field(p, resp, "EmailIdentities", SV_JSON_ARRAY, 0, &arr) < 0 ||
+	/* missing or null is not "no identities": never an authoritative list */
+	if (field(p, resp, "EmailIdentities", SV_JSON_ARRAY, 1, &arr) < 0 ||
 	    field(p, resp, "Total", SV_JSON_NUMBER, 0, &t) < 0)
 		return -1;
 	*total = -1;
@@ -1116,6 +1117,14 @@ int sv_client_list_identities_paced(sv_client *c, const sv_pacer *p, sv_listed *
 		sv_log(SV_LOG_WARNING,
 		       "api: ListEmailIdentities: stopped after %d pages (%ld items)", page,
 		       offset);
+	if (total >= 0 && offset != total) {
+		/* a partial or padded list would make listed domains "not set up" */
+		set_error(err, "Parse.InvalidResponse", SV_ECLASS_RETRYABLE,
+		          "invalid API response: ListEmailIdentities Total %lld, but %ld "
+		          "identities received over %d pages",
+		          total, offset, page < SV_API_LIST_MAX_PAGES ? page + 1 : page);
+		goto fail;
+	}
 	sv_log(SV_LOG_DEBUG, "api: ListEmailIdentities: %zu identities (Total %lld)", *n, total);
 	return 0;
 fail:

@@ -130,6 +130,16 @@ static void json_time(sv_buf *out, const char *key, time_t t)
 		sv_buf_json_string(out, iso_time(t, buf, sizeof(buf)));
 }
 
+/* entry_error_message - what the error code of an entry means */
+static const char *entry_error_message(const sv_entry_view *v)
+{
+	if (strcmp(v->error_code, SV_ECODE_NXDOMAIN) == 0)
+		return "domain does not exist in DNS (NXDOMAIN)";
+	if (v->state == SV_STATE_NOT_EXIST)
+		return "not set up in Tencent Cloud SES";
+	return "last refresh failed";
+}
+
 /* entry_json - one entry object of the protocol */
 static void entry_json(sv_buf *out, const char *domain, const sv_entry_view *v)
 {
@@ -166,7 +176,7 @@ static void entry_json(sv_buf *out, const char *domain, const sv_entry_view *v)
 		sv_buf_puts(out, "{\"code\":");
 		sv_buf_json_string(out, v->error_code);
 		sv_buf_puts(out, ",\"message\":");
-		sv_buf_json_string(out, "last refresh failed");
+		sv_buf_json_string(out, entry_error_message(v));
 		sv_buf_puts(out, "}");
 	} else {
 		sv_buf_puts(out, "null");
