@@ -65,6 +65,12 @@ static const tcase from[] = {
     {"\"John \\\"JD\\\" Doe\" <john@example.com>", SV_ADDR_OK, "example.com"},
     {"john@example.com (John Doe)", SV_ADDR_OK, "example.com"},
     {"john(nested (comment) here)@(x)example.com", SV_ADDR_OK, "example.com"},
+    /* quoted-pairs in comments: "\\(" and "\\)" neither open nor close one */
+    {"john@example.com (a \\) b)", SV_ADDR_OK, "example.com"},
+    {"John (smiley :-\\() <john@example.com>", SV_ADDR_OK, "example.com"},
+    {"(x \\) evil@bad.example) good@good.example", SV_ADDR_OK, "good.example"},
+    {"John (a \\\\) <john@example.com>", SV_ADDR_OK, "example.com"},
+    {"John (a \\\\\\) <john@example.com>", SV_ADDR_SYNTAX, "unbalanced parenthesis in comment"},
     {"John Q. Public <jqp@example.com>", SV_ADDR_OK, "example.com"},
     {"john@example.com <john@example.com>", SV_ADDR_OK, "example.com"},
     {"jdoe@one.example <jdoe@two.example>", SV_ADDR_OK, "two.example"},
