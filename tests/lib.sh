@@ -5,6 +5,8 @@
 #   is GOT WANT DESC          string equality, shows both on failure
 #   like GOT REGEX DESC       extended-regex match
 #   skip_all REASON           "1..0 # SKIP reason", exit 0
+#   skip DESC REASON [N]      N (default 1) points "ok - DESC # SKIP REASON": a
+#                             missing component still shows its points
 #   tap_done                  print the plan, exit 0/1
 #   free_port                 print a free TCP+UDP port on 127.0.0.1
 #   wait_port PORT SECS [PID] wait until 127.0.0.1:PORT accepts TCP
@@ -54,6 +56,10 @@ like() {
 	fi
 }
 diag() { printf '# %s\n' "$*"; }
+skip() {
+	local i
+	for ((i = 0; i < ${3:-1}; i++)); do ok "$1 # SKIP $2"; done
+}
 skip_all() {
 	echo "1..0 # SKIP $*"
 	exit 0
