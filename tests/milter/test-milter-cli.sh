@@ -16,6 +16,8 @@ if [ -f "$sample" ]; then
 	rc=$?
 	is "$rc" 0 "-n on the sample config: exit 0"
 	is "$out" "" "-n on the sample config: silent"
+else
+	skip "-n on the sample config" "contrib/sesverify-milter.conf.sample missing" 2
 fi
 
 cat >"$dir/bad.conf" <<'CONF'
