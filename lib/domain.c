@@ -1,7 +1,8 @@
 /*
  * domain.c - the one strict parser for sender domain names.
  *	Every domain that reaches the cache, the API or DNS passes here first:
- *	lower case, no trailing dot, A-labels, RFC 1035 lengths, LDH labels
+ *	lower case, no trailing dot, A-labels (exact IDNA2008 conversions
+ *	only, never UTS#46 mapping), RFC 1035 lengths, LDH labels
  *	(underscore tolerated inside labels, as some real sender domains use
  *	it).  IP literals and bare addresses are refused: SES verifies names.
  */
@@ -86,6 +87,53 @@ static int check_labels(const char *s, const char **why)
 	return 0;
 }
 
+/*
+ * to_alabel - the A-label form of a non-ASCII name, only where it is exact
+ *	The name checked must be the name the MTA relays.  UTS#46 mapping
+ *	(what IDN2_NFC_INPUT and the TR46 modes do) folds fullwidth letters,
+ *	the ideographic full stop, upper-case U-labels, soft hyphens and the
+ *	like into another name, so a look-alike would be checked as the
+ *	verified domain.  Here only ASCII letters are folded (DNS compares
+ *	them case-insensitively, RFC 4343); the rest must already be IDNA2008
+ *	U-labels (NFC, PVALID or CONTEXT code points), and the A-label must
+ *	decode back to exactly that input.
+ */
+static int to_alabel(const char *in, size_t len, char out[SV_DOMAIN_MAX + 2], const char **why)
+{
+	static const char *const not_exact = "non-ASCII domain that is not an exact IDNA2008 name";
+	char *folded, *alabel = NULL, *back = NULL;
+	size_t n;
+	int rc = -1;
+
+	folded = malloc(len + 1);
+	if (folded == NULL) {
+		*why = "out of memory";
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++)
+		folded[i] = (in[i] >= 'A' && in[i] <= 'Z') ? (char)(in[i] - 'A' + 'a') : in[i];
+	if (len > 0 && folded[len - 1] == '.')
+		len--;
+	folded[len] = 0;
+	if (idn2_lookup_u8((const uint8_t *)folded, (uint8_t **)&alabel, IDN2_NO_TR46) != IDN2_OK ||
+	    idn2_to_unicode_8z8z(alabel, &back, 0) != IDN2_OK || strcmp(back, folded) != 0) {
+		*why = not_exact; /* only on failure: callers keep *why NULL on success */
+		goto out;
+	}
+	n = strlen(alabel);
+	if (n > SV_DOMAIN_MAX) {
+		*why = "domain longer than 253 octets";
+		goto out;
+	}
+	memcpy(out, alabel, n + 1);
+	rc = 0;
+out:
+	idn2_free(alabel);
+	idn2_free(back);
+	free(folded);
+	return rc;
+}
+
 /* sv_domain_normalize - see sesverify.h */
 int sv_domain_normalize(const char *in, char out[SV_DOMAIN_MAX + 1], const char **why)
 {
@@ -134,24 +182,8 @@ int sv_domain_normalize(const char *in, char out[SV_DOMAIN_MAX + 1], const char 
 			tmp[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 		}
 		tmp[len] = 0;
-	} else {
-		char *alabel = NULL;
-		int rc = idn2_lookup_u8((const uint8_t *)in, (uint8_t **)&alabel,
-		                        IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
-		if (rc != IDN2_OK) {
-			*why = "invalid internationalised domain (IDNA 2008)";
-			return -1;
-		}
-		len = strlen(alabel);
-		if (len > 0 && alabel[len - 1] == '.')
-			alabel[--len] = 0;
-		if (len > SV_DOMAIN_MAX) {
-			idn2_free(alabel);
-			*why = "domain longer than 253 octets";
-			return -1;
-		}
-		memcpy(tmp, alabel, len + 1);
-		idn2_free(alabel);
+	} else if (to_alabel(in, len, tmp, why) < 0) {
+		return -1;
 	}
 	if (check_labels(tmp, why) < 0)
 		return -1;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "compat.h"
 #include "log.h"
 #include "refresher.h"
 #include "sesapi.h"
@@ -266,6 +267,18 @@ void sv_refresher_want_list(sv_refresher *r)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* sv_refresher_forget_list - the identity list belongs to another account now */
+void sv_refresher_forget_list(sv_refresher *r)
+{
+	pthread_mutex_lock(&r->list_lock);
+	free(r->items);
+	r->items = NULL;
+	r->nitems = 0;
+	r->list_ok = 0;
+	r->list_fetched_at = r->list_attempt_at = 0;
+	pthread_mutex_unlock(&r->list_lock);
+}
+
 /* ------------------------------------------------------------------ */
 /* helpers around the API                                             */
 
@@ -509,9 +522,7 @@ static int list_check(sv_refresher *r, struct worker *w, const char *domain, int
 	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED) &&
 	       (force || !r->list_ok || r->list_fetched_at < since - LIST_FRESH_MS)) {
 		if (r->list_fetching) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += 1;
+			struct timespec ts = sv_mono_deadline(1000);
 			pthread_cond_timedwait(&r->list_cond, &r->list_lock, &ts);
 			now = sv_cache_now_ms();
 			force = 0;
@@ -757,6 +768,7 @@ static void swap_clients(sv_refresher *r, struct worker *w)
 	w->rp = (struct grant_pace){.rl = r->env.rl};
 	w->resend = (sv_pacer){grant_before, grant_after, &w->rp};
 	sv_client_set_resend_pacer(w->client, &w->resend);
+	sv_client_set_stop_flag(w->client, &r->stop); /* a stop does not wait for ApiTimeout */
 	pthread_mutex_lock(&r->lock);
 	w->gen = gen;
 	pthread_cond_broadcast(&r->ack);
@@ -846,10 +858,10 @@ sv_refresher *sv_refresher_new(const sv_refresher_env *env, char *err, size_t er
 		goto nomem;
 	r->nw = r->env.workers;
 	pthread_mutex_init(&r->lock, NULL);
-	pthread_cond_init(&r->cond, NULL);
-	pthread_cond_init(&r->ack, NULL);
+	sv_cond_init_mono(&r->cond);
+	sv_cond_init_mono(&r->ack);
 	pthread_mutex_init(&r->list_lock, NULL);
-	pthread_cond_init(&r->list_cond, NULL);
+	sv_cond_init_mono(&r->list_cond);
 	r->gen = 1;
 	r->last_config_log = -LOG_EVERY_MS;
 	r->st.rate_limited = sv_stat_counter("refresh.rate_limited_retries");
@@ -900,11 +912,9 @@ int sv_refresher_start(sv_refresher *r, int warm_up_first)
  */
 int sv_refresher_reconfigure(sv_refresher *r, const sv_config *cfg, const sv_cache_ttl *ttl)
 {
-	struct timespec ts;
+	struct timespec ts = sv_mono_deadline(30000);
 	int rc = 0;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 30;
 	pthread_mutex_lock(&r->lock);
 	r->env.ttl = *ttl;
 	r->env.cfg = cfg;

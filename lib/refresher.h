@@ -8,6 +8,7 @@
  *	int  sv_refresher_start(sv_refresher *r, int warm_up);
  *	int  sv_refresher_enqueue(sv_refresher *r, const char *domain, int prio, unsigned flags);
  *	void sv_refresher_want_list(sv_refresher *r);
+ *	void sv_refresher_forget_list(sv_refresher *r);
  *	int  sv_refresher_reconfigure(sv_refresher *r, const sv_config *cfg,
  *				      const sv_cache_ttl *ttl);
  *	size_t sv_refresher_pending(sv_refresher *r);
@@ -66,6 +67,7 @@ sv_refresher *sv_refresher_new(const sv_refresher_env *env, char *err, size_t er
 int sv_refresher_start(sv_refresher *r, int warm_up);
 int sv_refresher_enqueue(sv_refresher *r, const char *domain, int prio, unsigned flags);
 void sv_refresher_want_list(sv_refresher *r);
+void sv_refresher_forget_list(sv_refresher *r);
 int sv_refresher_reconfigure(sv_refresher *r, const sv_config *cfg, const sv_cache_ttl *ttl);
 size_t sv_refresher_pending(sv_refresher *r);
 void sv_refresher_stop(sv_refresher *r);

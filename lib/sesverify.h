@@ -59,10 +59,13 @@ void sv_log_set_handler(sv_log_fn fn, void *arg, int max_level);
 
 /*
  * sv_domain_normalize - validate and normalise a sender domain
- *	Lower-cases, drops one trailing dot, converts U-labels to A-labels
- *	(IDNA 2008), and refuses empty names, names over 253 octets, labels
- *	over 63, bad characters, IP literals ("[1.2.3.4]") and bare IP
- *	addresses.  Returns 0 and fills out, or -1 and sets *why to a static
+ *	Lower-cases ASCII, drops one trailing dot, converts U-labels to
+ *	A-labels where IDNA 2008 does so exactly (no UTS#46 mapping: a
+ *	fullwidth letter, an ideographic full stop, an upper-case or non-NFC
+ *	U-label is refused with the reason "non-ASCII domain that is not an
+ *	exact IDNA2008 name"), and refuses empty names, names over 253
+ *	octets, labels over 63, bad characters, IP literals ("[1.2.3.4]") and
+ *	bare IP addresses.  Returns 0 and fills out, or -1 and sets *why to a static
  *	English reason.
  */
 int sv_domain_normalize(const char *in, char out[SV_DOMAIN_MAX + 1], const char **why);
@@ -160,6 +163,7 @@ typedef struct sv_config {
 	/* milter */
 	char *socket;
 	char *control_socket;
+	char *metrics_socket; /* "inet:PORT@ADDR" for GET /metrics, or NULL */
 	char *pid_file;
 	char *user_id;
 	char *syslog_facility; /* "mail", "local0".. */
@@ -388,6 +392,12 @@ void sv_engine_api_spent(sv_engine *e, const struct timespec *when);
 sv_state sv_engine_lookup(sv_engine *e, const char *domain, sv_entry_view *out);
 /* sv_engine_wait - wait up to timeout_ms for a non-unknown answer; returns the state */
 sv_state sv_engine_wait(sv_engine *e, const char *domain, int64_t timeout_ms, sv_entry_view *out);
+/*
+ * sv_engine_wake_waiters - stopping: every sv_engine_wait returns now (with
+ *	what the cache holds, usually unknown) and later calls do not wait.
+ *	sv_engine_free does it too, and frees nothing before the last waiter left.
+ */
+void sv_engine_wake_waiters(sv_engine *e);
 /* sv_engine_refresh - queue an immediate refresh (API call) of a domain */
 int sv_engine_refresh(sv_engine *e, const char *domain);
 /* sv_engine_forget - drop a domain from the cache; 0, or -1 when absent */

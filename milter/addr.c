@@ -50,6 +50,8 @@ const char *sv_addr_status_name(sv_addr_status st)
 		return "too_many";
 	case SV_ADDR_SYNTAX:
 		return "syntax";
+	case SV_ADDR_NOT_IDNA:
+		return "not_idna";
 	}
 	return "?";
 }
@@ -70,6 +72,16 @@ static int is_ctl(unsigned char c)
 	return (c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f;
 }
 
+/* refused - the status of a domain sv_domain_normalize refused: a non-ASCII
+ * one is not in a form SES can verify (no exact IDNA2008 A-label) */
+static sv_addr_status refused(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return SV_ADDR_NOT_IDNA;
+	return SV_ADDR_BAD_DOMAIN;
+}
+
 /* normalize_into - sv_domain_normalize on a (ptr,len) span */
 static sv_addr_status normalize_into(const char *s, size_t n, char out[SV_DOMAIN_MAX + 1],
                                      const char **why)
@@ -82,7 +94,7 @@ static sv_addr_status normalize_into(const char *s, size_t n, char out[SV_DOMAIN
 	}
 	memcpy(tmp, s, n);
 	tmp[n] = 0;
-	return sv_domain_normalize(tmp, out, why) == 0 ? SV_ADDR_OK : SV_ADDR_BAD_DOMAIN;
+	return sv_domain_normalize(tmp, out, why) == 0 ? SV_ADDR_OK : refused(s, n);
 }
 
 /* ------------------------------------------------------------------ */
@@ -509,7 +521,7 @@ static int parse_domain(lexer *lx, int skip)
 		return 0;
 	text[n] = 0;
 	if (sv_domain_normalize(text, out, &lx->why) < 0) {
-		lx->st = SV_ADDR_BAD_DOMAIN;
+		lx->st = refused(text, n);
 		lx->p = at;
 		return -1;
 	}

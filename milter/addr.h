@@ -8,7 +8,9 @@
  *	elements; if they follow in the same string after a blank they are
  *	ignored), "<>" (null sender), "<@a,@b:user@dom>" (source route,
  *	skipped), quoted local parts, or a bare "user@dom".  On SV_ADDR_OK the
- *	domain is normalised by sv_domain_normalize (U-labels to A-labels).
+ *	domain is normalised by sv_domain_normalize (U-labels to A-labels,
+ *	exact IDNA2008 only); a non-ASCII domain it refuses is SV_ADDR_NOT_IDNA,
+ *	an ASCII one SV_ADDR_BAD_DOMAIN (both for sv_addr_from too).
  *
  *	sv_addr_from() parses a From: header value (folded or not) as an
  *	RFC 5322 address-list with the obsolete forms real mail still uses:
@@ -40,7 +42,8 @@ typedef enum {
 	SV_ADDR_IP_LITERAL, /* the domain is an address literal: refused as sender */
 	SV_ADDR_BAD_DOMAIN, /* sv_domain_normalize refused the domain */
 	SV_ADDR_TOO_MANY,   /* more than SV_ADDR_MAX_DOMAINS distinct domains */
-	SV_ADDR_SYNTAX      /* anything else malformed */
+	SV_ADDR_SYNTAX,     /* anything else malformed */
+	SV_ADDR_NOT_IDNA    /* a non-ASCII domain that is not an exact IDNA2008 name */
 } sv_addr_status;
 
 typedef struct sv_addr_list {
@@ -49,7 +52,7 @@ typedef struct sv_addr_list {
 	char domain[SV_ADDR_MAX_DOMAINS][SV_DOMAIN_MAX + 1];
 } sv_addr_list;
 
-/* sv_addr_status_name - "ok", "null", "empty", "no_domain", "ip_literal", ... */
+/* sv_addr_status_name - "ok", "null", "empty", "no_domain", "ip_literal", ..., "not_idna" */
 const char *sv_addr_status_name(sv_addr_status st);
 
 sv_addr_status sv_addr_envelope(const char *arg, char domain[SV_DOMAIN_MAX + 1], const char **why,

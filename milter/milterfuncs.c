@@ -8,7 +8,8 @@
  *
  *	Threads: libmilter calls these from its worker threads; everything
  *	per connection hangs off smfi_getpriv().  The configuration is pinned
- *	per message (confref.c), so a reload never changes a message midway.
+ *	per message (confref.c), so a reload never changes a message midway,
+ *	and applies, CheckFrom included, to every message after it.
  *	milter_enter()/milter_leave() bracket every use of the engine so that
  *	shutdown can wait for in-flight callbacks before freeing it.
  */
@@ -99,7 +100,8 @@ void milter_drain(int64_t timeout_ms)
 {
 	struct timespec until;
 
-	clock_gettime(CLOCK_REALTIME, &until);
+	clock_gettime(CLOCK_MONOTONIC,
+	              &until); /* a wall-clock step neither ends nor stretches it */
 	until.tv_sec += (time_t)(timeout_ms / 1000);
 	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
 	if (until.tv_nsec >= 1000000000L) {
@@ -111,11 +113,11 @@ void milter_drain(int64_t timeout_ms)
 	/* short slices: a leave may signal between our test and the wait */
 	while (__atomic_load_n(&in_flight, __ATOMIC_SEQ_CST) > 0) {
 		struct timespec now, slice;
-		clock_gettime(CLOCK_REALTIME, &now);
+		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec > until.tv_sec ||
 		    (now.tv_sec == until.tv_sec && now.tv_nsec >= until.tv_nsec))
 			break;
-		slice = now;
+		clock_gettime(CLOCK_REALTIME, &slice); /* flight_cond's clock */
 		slice.tv_nsec += 10000000L;
 		if (slice.tv_nsec >= 1000000000L) {
 			slice.tv_sec++;
@@ -287,6 +289,10 @@ static sfsistat apply(SMFICTX *ctx, conn *c, const char *source, const char *dom
 	snprintf(name, sizeof(name), "decision.%s",
 	         r->monitor ? "monitor" : policy_action_name(r->action));
 	sv_stat_add(name, 1);
+	snprintf(name, sizeof(name), "decision.by_state.%s.%s",
+	         state == (sv_state)-1 ? "none" : sv_state_name(state),
+	         policy_action_name(r->action));
+	sv_stat_add(name, 1);
 	if (r->monitor) {
 		snprintf(name, sizeof(name), "decision.monitor.would_%s",
 		         policy_action_name(r->enforce));
@@ -349,19 +355,24 @@ static sfsistat check_defect(SMFICTX *ctx, conn *c, const sv_config *cfg, policy
 /* callbacks                                                          */
 /* ------------------------------------------------------------------ */
 
-/* mlfi_negotiate - ask only for the steps and macros we use */
+/*
+ * mlfi_negotiate - ask only for the steps and macros we could ever use
+ *	The steps hold for the whole connection, but a reload may add header
+ *	to CheckFrom between two of its messages.  So headers and EOH are
+ *	always negotiated (with "no reply" for headers), whatever CheckFrom
+ *	says now, and each message decides from the configuration current at
+ *	its MAIL FROM: without header checks it is accepted there, and the MTA
+ *	sends it no headers at all.
+ */
 static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
                                unsigned long f3, unsigned long *pf0, unsigned long *pf1,
                                unsigned long *pf2, unsigned long *pf3)
 {
-	conf_ref *ref = conf_current();
-	bool header = ref && (ref->cfg->check_from & SV_CHECK_HEADER);
 	unsigned long want;
 	conn *c = conn_get(ctx);
 
 	(void)f2;
 	(void)f3;
-	conf_release(ref);
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
 	*pf0 = f0 & (SMFIF_ADDHDRS
@@ -370,11 +381,7 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 #endif
 	            );
 	want = SMFIP_NOHELO | SMFIP_NORCPT | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NODATA |
-	       SMFIP_NR_CONN;
-	if (header)
-		want |= SMFIP_NR_HDR; /* we never answer a header */
-	else
-		want |= SMFIP_NOHDRS | SMFIP_NOEOH;
+	       SMFIP_NR_CONN | SMFIP_NR_HDR; /* we never answer a header */
 	*pf1 = f1 & want;
 	*pf2 = *pf3 = 0;
 	c->nr_conn = (*pf1 & SMFIP_NR_CONN) != 0;
@@ -440,8 +447,14 @@ static sfsistat envelope(SMFICTX *ctx, conn *c, const sv_config *cfg, const char
 	case SV_ADDR_OK:
 		return check_domain(ctx, c, cfg, c->env_domain, "envelope");
 	case SV_ADDR_NULL:
+		/* The envelope <> has no domain to check; a bounce or an
+		 * auto-reply still carries a From: that SES checks. */
 		*null_sender = true;
-		mlog(SV_LOG_DEBUG, "%s: null sender <>; accepted unchecked", c->logid);
+		if (c->check_header)
+			mlog(SV_LOG_DEBUG, "%s: null sender <>; envelope unchecked, From: checked",
+			     c->logid);
+		else
+			mlog(SV_LOG_DEBUG, "%s: null sender <>; accepted unchecked", c->logid);
 		sv_stat_add("decision.null_sender", 1);
 		c->env_domain[0] = 0;
 		return SMFIS_CONTINUE;
@@ -457,7 +470,9 @@ static sfsistat envelope(SMFICTX *ctx, conn *c, const sv_config *cfg, const char
 		c->env_domain[0] = 0;
 		snprintf(detail, sizeof(detail), "%s: %s", shown,
 		         why ? why : sv_addr_status_name(st));
-		return check_defect(ctx, c, cfg, POLICY_BAD_FROM, "envelope", detail);
+		return check_defect(ctx, c, cfg,
+		                    st == SV_ADDR_NOT_IDNA ? POLICY_NOT_IDNA : POLICY_BAD_FROM,
+		                    "envelope", detail);
 	}
 }
 
@@ -494,7 +509,7 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 		rc = envelope(ctx, c, cfg, argv ? argv[0] : NULL, &null_sender);
 		if (rc != SMFIS_CONTINUE)
 			goto done;
-		if (null_sender) {
+		if (null_sender && !c->check_header) {
 			rc = SMFIS_ACCEPT;
 			goto done;
 		}
@@ -552,8 +567,9 @@ static sfsistat header_domains(SMFICTX *ctx, conn *c, const sv_config *cfg)
 		return SMFIS_TEMPFAIL;
 	st = sv_addr_from(c->from, c->from_len, list, &why, NULL);
 	if (st != SV_ADDR_OK) {
-		rc = check_defect(ctx, c, cfg, POLICY_BAD_FROM, "header",
-		                  why ? why : sv_addr_status_name(st));
+		rc = check_defect(ctx, c, cfg,
+		                  st == SV_ADDR_NOT_IDNA ? POLICY_NOT_IDNA : POLICY_BAD_FROM,
+		                  "header", why ? why : sv_addr_status_name(st));
 		free(list);
 		return rc;
 	}

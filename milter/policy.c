@@ -252,7 +252,8 @@ static void decide_domain(const sv_config *cfg, sv_state state, const sv_entry_v
 	}
 }
 
-/* decide_defect - missing, duplicate or unusable From: header */
+/* decide_defect - missing, duplicate or unusable From: header, or a
+ * sender domain SES cannot verify as the MTA relays it */
 static void decide_defect(const policy_facts *f, policy_result *out, char *raw, size_t len)
 {
 	out->enforce = POLICY_REJECT;
@@ -266,6 +267,16 @@ static void decide_defect(const policy_facts *f, policy_result *out, char *raw, 
 		out->verdict = "multiple_from";
 		out->why = "message has more than one From: header";
 		snprintf(raw, len, "message has more than one From: header");
+		break;
+	case POLICY_NOT_IDNA:
+		/* the raw name is in the log line; as '?'s it would help nobody here */
+		out->verdict = "not_idna";
+		out->why = "sender domain not an exact IDNA2008 name";
+		snprintf(raw, len,
+		         "%s sender domain is not in a form Tencent Cloud SES can verify (not an "
+		         "exact IDNA2008 name)",
+		         f->source && strcmp(f->source, "envelope") == 0 ? "envelope"
+		                                                         : "From: header");
 		break;
 	default:
 		out->verdict = "bad_sender";

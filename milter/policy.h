@@ -53,7 +53,8 @@ typedef enum {
 	POLICY_DOMAIN = 0,    /* a sender domain looked up in the cache */
 	POLICY_MISSING_FROM,  /* CheckFrom header, but no From: header */
 	POLICY_MULTIPLE_FROM, /* more than one From: header */
-	POLICY_BAD_FROM       /* a From: header (or envelope) without a usable domain */
+	POLICY_BAD_FROM,      /* a From: header (or envelope) without a usable domain */
+	POLICY_NOT_IDNA       /* a non-ASCII sender domain that is not an exact IDNA2008 name */
 } policy_subject;
 
 typedef struct policy_facts {
@@ -67,7 +68,7 @@ typedef struct policy_result {
 	policy_action action;  /* what the milter returns */
 	policy_action enforce; /* what Mode enforce does (== action there) */
 	bool monitor;          /* Mode monitor: add the header, never reject */
-	const char *verdict;   /* "verified", "unverified", ..., "missing_from", "bad_sender" */
+	const char *verdict;   /* "verified", ..., "missing_from", "bad_sender", "not_idna" */
 	const char *why;       /* short reason for the log line */
 	char code[4];          /* "550", "451"; "" when accepting */
 	char dsn[8];           /* "5.7.1", ...; "" when accepting */

@@ -3,8 +3,9 @@
 #
 # Owns the Postfix end-to-end scenarios (see tests/e2e/README.md): a verified,
 # an unverified and a never-seen sender over SMTP, a header From in an
-# unverified domain, the sendmail(1)/pickup path through non_smtpd_milters,
-# and the milter going away and coming back (tempfail, nothing lost).
+# unverified domain, a null sender whose From: is checked, the
+# sendmail(1)/pickup path through non_smtpd_milters, and the milter going
+# away and coming back (tempfail, nothing lost).
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/e2e/common.sh"
 . "$top_srcdir/tests/e2e/postfix.sh"
@@ -60,10 +61,20 @@ out=$(e2e_swaks "$PF_PORT" alice@verified.test h1-$$ --header 'From: Bob <bob@un
 r=$(e2e_reply_to EOD "$out")
 like "$r" '^550 5\.7\.1 .*unverified\.test' "header From unverified.test: 550 5.7.1 at end of data"
 
+# 4b. null sender (a bounce): the envelope <> is unchecked, its From: is not
+out=$(e2e_swaks "$PF_PORT" '<>' n1-$$ --header 'From: Mail Delivery System <mailer-daemon@unverified.test>')
+like "$(e2e_reply_to "MAIL FROM" "$out")" '^250 ' "null sender: MAIL FROM:<> accepted (envelope unchecked)"
+like "$(e2e_reply_to EOD "$out")" '^550 5\.7\.1 .*unverified\.test' \
+	"null sender, From: unverified.test: 550 5.7.1 at end of data"
+out=$(e2e_swaks "$PF_PORT" '<>' n2-$$ --header 'From: Mail Delivery System <mailer-daemon@verified.test>')
+like "$(e2e_reply_to EOD "$out")" '^250 ' "null sender, From: verified.test: 250 at end of data"
+pf_wait_sink "n2-$$" 10
+tap_ok $? "null sender, From: verified.test: message delivered to the sink"
+
 # Nothing of the rejected messages was queued or delivered.
 pf_wait_queue 0 5
 tap_ok $? "nothing queued after the rejects"
-! pf_sink_file "u1-$$" >/dev/null && ! pf_sink_file "h1-$$" >/dev/null
+! pf_sink_file "u1-$$" >/dev/null && ! pf_sink_file "h1-$$" >/dev/null && ! pf_sink_file "n1-$$" >/dev/null
 tap_ok $? "rejected messages never reached the sink"
 
 # 5. pickup path (sendmail(1) -> postdrop -> pickup -> cleanup -> non_smtpd_milters)

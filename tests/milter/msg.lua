@@ -11,7 +11,11 @@
 --   expect_eoh    like expect_mail, for the end of headers (default continue)
 --   expect_hdr    exact X-SESVerify value added at end of message
 --   from2, expect_mail2  a second message on the same connection
---   steps=envelope|header  check the negotiated protocol steps
+--   hfrom_2, expect_eoh2  its From: header and end-of-headers answer
+--   between       shell command run between the two messages (e.g. a reload)
+--   steps=header  check the negotiated protocol steps (the milter asks for
+--                 headers and EOH whatever CheckFrom says; steps=envelope
+--                 would expect neither)
 --   rset=1        abort (RSET) after the first message's headers
 local function opt(name, default)
 	local v = _G[name]
@@ -129,6 +133,23 @@ if opt("from2") then
 	if opt("rset") then
 		mt.abort(conn)
 	end
-	message(opt("from2"), opt("expect_mail2", "continue"), "QID2")
+	if opt("between") then
+		mt.echo("between the messages: " .. opt("between"))
+		if not os.execute(opt("between")) then
+			error("command between the messages failed: " .. opt("between"))
+		end
+	end
+	if message(opt("from2"), opt("expect_mail2", "continue"), "QID2") and opt("hfrom_2") then
+		-- an MTA sends no headers and no EOH that were not negotiated:
+		-- then the From: of this message is never seen by the filter
+		if mt.test_option(conn, SMFIP_NOHDRS) or mt.test_option(conn, SMFIP_NOEOH) then
+			error("second message: headers/EOH not negotiated on this connection, From: unchecked")
+		end
+		mt.header(conn, "From", opt("hfrom_2"))
+		if mt.eoh(conn) ~= nil then
+			error("eoh failed")
+		end
+		expect(conn, opt("expect_eoh2", "continue"), "EOH (second message)")
+	end
 end
 mt.disconnect(conn)

@@ -19,8 +19,8 @@ emu_domain upper.test '{"state": "verified", "fault": "delay:4"}'
 ml_conf "CheckFrom envelope" "UnknownWait 3s" "Outgoing auth,internal"
 ml_start || { echo "Bail out! milter did not start"; exit 1; }
 
-ml_msg "negotiation: no HELO/RCPT/DATA/body/unknown/headers for CheckFrom envelope" \
-	steps=envelope from='<alice@verified.test>' expect_mail=accept
+ml_msg "negotiation: no HELO/RCPT/DATA/body/unknown; headers kept for a reload that adds CheckFrom header" \
+	steps=header from='<alice@verified.test>' expect_mail=accept
 ml_msg "verified.test: accepted" from='<alice@verified.test>' expect_mail=accept
 like "$(ml_log_since | grep 'domain=verified.test' | tail -n 1)" \
 	'outgoing=internal=127\.0\.0\.1 from=envelope domain=verified\.test state=verified action=accept' \

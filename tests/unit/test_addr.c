@@ -14,6 +14,9 @@ typedef struct tcase {
 	const char *want;
 } tcase;
 
+/* sv_domain_normalize's reason for a non-ASCII name that IDNA2008 does not convert exactly */
+#define IDNA_WHY "non-ASCII domain that is not an exact IDNA2008 name"
+
 static const tcase envelope[] = {
     {"<user@example.com>", SV_ADDR_OK, "example.com"},
     {"<User@Example.COM>", SV_ADDR_OK, "example.com"},
@@ -33,6 +36,10 @@ static const tcase envelope[] = {
     {"user@[192.0.2.1]", SV_ADDR_IP_LITERAL, "address literal, not a domain"},
     {"<user@bücher.example>", SV_ADDR_OK, "xn--bcher-kva.example"},
     {"<jörg@例え.テスト>", SV_ADDR_OK, "xn--r8jz45g.xn--zckzah"},
+    {"<user@Bücher.Example>", SV_ADDR_OK, "xn--bcher-kva.example"},
+    {"<user@ｖerified.test>", SV_ADDR_NOT_IDNA, IDNA_WHY},
+    {"<user@verified。test>", SV_ADDR_NOT_IDNA, IDNA_WHY},
+    {"<user@BÜCHER.example>", SV_ADDR_NOT_IDNA, IDNA_WHY},
     {"<postmaster>", SV_ADDR_NO_DOMAIN, "address has no domain"},
     {"postmaster", SV_ADDR_NO_DOMAIN, "address has no domain"},
     {"<user@>", SV_ADDR_NO_DOMAIN, "address has no domain"},
@@ -80,6 +87,10 @@ static const tcase from[] = {
     {"\"=?utf-8?Q?a,b?=\" <x@example.de>", SV_ADDR_OK, "example.de"},
     {"=?utf-8?q?a?= =?utf-8?q?b?= <x@example.de>", SV_ADDR_OK, "example.de"},
     {"Jörg <jörg@bücher.example>", SV_ADDR_OK, "xn--bcher-kva.example"},
+    {"V <v@ｖerified.test>", SV_ADDR_NOT_IDNA, IDNA_WHY},
+    {"v@verified.test, w@verified。test", SV_ADDR_NOT_IDNA, IDNA_WHY},
+    {"w@verified。test (comment)", SV_ADDR_NOT_IDNA, IDNA_WHY},
+    {"V <v@bücher.example", SV_ADDR_SYNTAX, "missing '>' after address"},
     {"John\r\n Doe\r\n\t<john@example.com>", SV_ADDR_OK, "example.com"},
     {"John\n Doe <john@example.com>", SV_ADDR_OK, "example.com"},
     {"  john@example.com  ", SV_ADDR_OK, "example.com"},

@@ -207,6 +207,22 @@ static void texts(void)
 	policy_decide(&cfg, SV_STATE_UNKNOWN, NULL, &f, &r);
 	ok(r.action == POLICY_REJECT && strcmp(r.code, "550") == 0 && well_formed(&r),
 	   "missing From: rejected 550 5.7.1");
+	f.subject = POLICY_NOT_IDNA;
+	f.source = "envelope";
+	policy_decide(&cfg, SV_STATE_UNKNOWN, NULL, &f, &r);
+	ok(r.action == POLICY_REJECT && strcmp(r.code, "550") == 0 && strcmp(r.dsn, "5.7.1") == 0 &&
+	       well_formed(&r),
+	   "look-alike envelope domain rejected 550 5.7.1");
+	is_str(r.text,
+	       "envelope sender domain is not in a form Tencent Cloud SES can verify (not an "
+	       "exact IDNA2008 name)",
+	       "look-alike envelope domain: reply text");
+	f.source = "header";
+	policy_decide(&cfg, SV_STATE_UNKNOWN, NULL, &f, &r);
+	is_str(r.text,
+	       "From: header sender domain is not in a form Tencent Cloud SES can verify (not "
+	       "an exact IDNA2008 name)",
+	       "look-alike From: domain: reply text");
 	f.subject = POLICY_MULTIPLE_FROM;
 	cfg.mode = SV_MODE_MONITOR;
 	policy_decide(&cfg, SV_STATE_UNKNOWN, NULL, &f, &r);
