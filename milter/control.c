@@ -27,7 +27,8 @@
 
 #include "control.h"
 #include "metrics.h"
-#include "milter.h"
+#include "daemon.h"
+#include "mlog.h"
 #include "stats.h"
 
 static pthread_t control_thread;

@@ -15,7 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "milter.h"
+#include "daemon.h"
+#include "mlog.h"
 
 /* daemon_detach - fork twice, new session, stdio on /dev/null */
 int daemon_detach(void)

@@ -30,7 +30,13 @@
 #include "control.h"
 #include "metrics.h"
 #include "credentials.h"
-#include "milter.h"
+#include "confref.h"
+#include "daemon.h"
+#include "handover.h"
+#include "milterfuncs.h"
+#include "mlog.h"
+#include "sesverify-milter.h"
+#include "supervisor.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
