@@ -311,15 +311,16 @@ void sv_client_set_resend_pacer(sv_client *client, const sv_pacer *p);
 /*
  * sv_pacer_new - a pacer that keeps its requests within rate per second
  *	(rate < 1: 1), by the library's rate limiter, the one the engine
- *	uses: before() waits until a request may go (the request counts as
- *	arriving at the server from then until one second after its answer),
- *	after() marks the oldest request still in flight as answered, so
- *	every before() needs exactly one after().  For a program that sends
- *	requests itself (the command-line client): hand it to
- *	sv_client_list_identities_paced and sv_client_set_resend_pacer, and
- *	call its hooks around sv_client_update_identity.  Thread-safe.
- *	Returns NULL without memory.  sv_pacer_free releases it (NULL: no-op);
- *	no request may be in flight then.
+ *	uses: before() waits until a request may go (it counts as arriving
+ *	at the server from then until one second after its answer); after()
+ *	marks it answered.  For a program that sends one request at a time
+ *	itself (the command-line client): call the hooks around
+ *	sv_client_update_identity, and hand the pacer to
+ *	sv_client_list_identities_paced and sv_client_set_resend_pacer.
+ *	A before() while a request is in flight ends that request first
+ *	(libcurl's re-send replaces it); an after() with none in flight does
+ *	nothing.  Returns NULL without memory.  sv_pacer_free releases it
+ *	(NULL: no-op).
  */
 sv_pacer *sv_pacer_new(int rate);
 void sv_pacer_free(sv_pacer *p);

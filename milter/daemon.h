@@ -10,13 +10,12 @@
  *	int daemon_user_lookup(const char *spec, uid_t *uid, gid_t *gid, char *name,
  *	                       size_t namelen)
  *	int daemon_drop(const char *spec)
- *	int daemon_unix_path(const char *spec, char *path, size_t len)
  * DESCRIPTION
  *	daemon_detach() forks into the background; the PidFile functions
  *	write and remove it; daemon_user_lookup() resolves UserID
  *	(user[:group]) and daemon_drop() switches to it.  All return -1
- *	(logged) on failure.  daemon_unix_path() copies the path of
- *	"unix:P", "local:P" or "/P" (-1, silent, for any other spec).
+ *	(logged) on failure.  Unix socket specs: ctlproto.h's
+ *	ctl_unix_path().
  */
 #ifndef SV_DAEMON_H
 #define SV_DAEMON_H
@@ -29,6 +28,5 @@ int daemon_pidfile_write(const char *path);
 void daemon_pidfile_remove(const char *path);
 int daemon_user_lookup(const char *spec, uid_t *uid, gid_t *gid, char *name, size_t namelen);
 int daemon_drop(const char *spec);
-int daemon_unix_path(const char *spec, char *path, size_t len);
 
 #endif
