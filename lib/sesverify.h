@@ -70,6 +70,17 @@ void sv_log_set_handler(sv_log_fn fn, void *arg, int max_level);
  */
 int sv_domain_normalize(const char *in, char out[SV_DOMAIN_MAX + 1], const char **why);
 
+/*
+ * sv_json_quote - s as a JSON string literal, quotes included: '"' and
+ *	'\\' escaped, control octets and DEL as \u00XX, valid UTF-8 kept and
+ *	every octet that does not start a valid UTF-8 sequence replaced by
+ *	\ufffd, so the result is valid JSON whatever s holds; NULL gives null.
+ *	The same writer makes every JSON document of the library and the
+ *	milter.  Returns a malloc'd string (the caller frees it), NULL
+ *	without memory.
+ */
+char *sv_json_quote(const char *s);
+
 /* ------------------------------------------------------------------ */
 /* States, DNS attributes, API results                               */
 /* ------------------------------------------------------------------ */
@@ -296,6 +307,23 @@ int sv_client_list_identities_paced(sv_client *client, const sv_pacer *p, sv_lis
  *	default) libcurl re-sends on its own.  p must outlive the calls.
  */
 void sv_client_set_resend_pacer(sv_client *client, const sv_pacer *p);
+
+/*
+ * sv_pacer_new - a pacer that keeps its requests within rate per second
+ *	(rate < 1: 1), by the library's rate limiter, the one the engine
+ *	uses: before() waits until a request may go (it counts as arriving
+ *	at the server from then until one second after its answer); after()
+ *	marks it answered.  For a program that sends one request at a time
+ *	itself (the command-line client): call the hooks around
+ *	sv_client_update_identity, and hand the pacer to
+ *	sv_client_list_identities_paced and sv_client_set_resend_pacer.
+ *	A before() while a request is in flight ends that request first
+ *	(libcurl's re-send replaces it); an after() with none in flight does
+ *	nothing.  Returns NULL without memory.  sv_pacer_free releases it
+ *	(NULL: no-op).
+ */
+sv_pacer *sv_pacer_new(int rate);
+void sv_pacer_free(sv_pacer *p);
 
 /* ------------------------------------------------------------------ */
 /* DNS pre-check (one resolver per thread)                            */
