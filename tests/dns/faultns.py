@@ -30,6 +30,10 @@
 #   alwaystc.hostile.test TXT      TC, over UDP and over TCP
 #   notcp.hostile.test TXT         UDP: TC; TCP: the connection is closed unanswered
 #   nosoa.hostile.test SOA         NOERROR with empty answer and authority
+#   notqr.hostile.test             reply without the QR (response) bit
+#   noq.hostile.test               reply with no question section (qdcount 0)
+#   rcode11.hostile.test           rcode 11, which has no name
+#   hopN.hostile.test              CNAME to hop(N+1) only: every answer needs a re-query
 #
 # Usage: faultns.py PORT   (prints "ready" on stdout once listening)
 import os
@@ -153,6 +157,14 @@ def answer(q, tcp):
         return struct.pack("!HHHHHH", q[0], QR | AA, 1, 1, 0, 0) + q[4] + b"\xc0\x0c\x00"
     if h == "garbage":
         return struct.pack("!HHHHHH", q[0], QR | AA, 9, 0, 0, 0)
+    if h == "notqr":
+        return reply(q, flags=AA, answer=[txt(name, SPF)])
+    if h == "noq":
+        return struct.pack("!HHHHHH", q[0], QR | AA | (q[1] & RD), 0, 1, 0, 0) + txt(name, SPF)
+    if h == "rcode11":
+        return reply(q, rcode=11, flags=QR)
+    if h.startswith("hop") and h[3:].isdigit():
+        return reply(q, answer=[cname(name, "hop%d.hostile.test" % (int(h[3:]) + 1))])
     if h == "outside":
         return reply(q, answer=[cname(name, "target.hostile.test")])
     if h == "target":

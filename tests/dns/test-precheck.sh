@@ -147,6 +147,82 @@ like "$(printf '%s\n' "$out" | grep '^item')" "NUL bytes ignored" "hostile nultx
 out=$(pc x.hostile.test "AAAA,x.hostile.test,::1")
 is "$(item "$out" x.hostile.test AAAA)" "dns_error -1" "unsupported record type is a DNS error, never a match"
 
+# --- reply checks: not a response, no question, an rcode without a name
+hostile notqr dns_unavailable "reply is not a query response"
+hostile noq dns_unavailable "reply does not carry exactly one question"
+hostile rcode11 dns_unavailable "RCODE11"
+# each answer holds one CNAME to a name outside it: 4 queries, then give up
+hostile hop0 dns_unavailable "CNAME chain from hop0.hostile.test leaves the answers 4 times"
+
+# detail OUT NAME TYPE - the detail of an item
+detail() { printf '%s\n' "$1" | awk -v n="$2" -v t="$3" '$1 == "item" && $2 == t && $3 == n { sub(/^.* detail=/, ""); print; exit }'; }
+
+# --- CNAME and A expectations (the fault server answers A for wrongtype, CNAME for outside;
+# nsd serves only a TXT at the DKIM name of verified.test)
+KEY=qcloud._domainkey.verified.test
+out=$(pc x.hostile.test "CNAME,outside.hostile.test,TARGET.hostile.test." "CNAME,wrongtype.hostile.test,x.test" \
+	"A,wrongtype.hostile.test,192.0.2.1" "MX,nosuch.hostile.test,mx.test." "MX,$KEY,mx.test.")
+is "$(item "$out" outside.hostile.test CNAME) $(current "$out" outside.hostile.test CNAME)" \
+	"match 0 target.hostile.test." "CNAME expectation: the alias's target matches (case, trailing dot)"
+is "$(item "$out" wrongtype.hostile.test A) $(current "$out" wrongtype.hostile.test A)" "match 0 192.0.2.1" \
+	"A expectation: the served address matches"
+is "$(item "$out" nosuch.hostile.test MX) $(detail "$out" nosuch.hostile.test MX)" \
+	"missing 3 name does not exist (NXDOMAIN)" "MX expectation at a name that does not exist: missing"
+like "$(item "$out" "$KEY" MX) $(detail "$out" "$KEY" MX)" "^missing 0 no MX record" "MX expectation at a name without MX (NODATA): missing"
+is "$(get "$out" verdict)" dns_unavailable "a CNAME asked at a name holding only an A: the batch is unavailable"
+like "$(detail "$out" wrongtype.hostile.test CNAME)" "other types \(A\)" "CNAME asked, only an A served: the detail says so"
+out=$(pc x.hostile.test "CNAME,outside.hostile.test,elsewhere.test" "A,wrongtype.hostile.test,192.0.2.2" \
+	"A,wrongtype.hostile.test,not-an-address" "CNAME,$KEY,x.test" "A,$KEY,192.0.2.1" \
+	"MX,mxwrong.test,10 mxbiz1.qq.com.")
+is "$(get "$out" verdict)" dns_lacks_records "CNAME/A/MX mismatches and missing records: dns_lacks_records"
+is "$(item "$out" outside.hostile.test CNAME) $(detail "$out" outside.hostile.test CNAME)" \
+	"mismatch 0 CNAME points elsewhere" "CNAME expectation: another target is a mismatch"
+is "$(printf '%s\n' "$out" | awk '$1 == "item" && $2 == "A" && $3 == "wrongtype.hostile.test" { print $4 }' | tr '\n' ' ')" \
+	"mismatch mismatch " "A expectation: another address and a non-address are mismatches"
+is "$(detail "$out" wrongtype.hostile.test A)" "no A record holds the expected address" "A mismatch: the detail says so"
+like "$(item "$out" "$KEY" CNAME) $(detail "$out" "$KEY" CNAME)" "^missing 0 no CNAME record" \
+	"CNAME expectation at a name without CNAME (NODATA): missing"
+like "$(item "$out" "$KEY" A) $(detail "$out" "$KEY" A)" "^missing 0 no A record" \
+	"A expectation at a name without A (NODATA): missing"
+is "$(item "$out" mxwrong.test MX) $(current "$out" mxwrong.test MX)" "mismatch 0 10 mx.elsewhere.test., 20 backup-mx.mxwrong.test." \
+	"MX expectation with a preference: the current value lists preference and exchange"
+
+# --- names that cannot be asked, and a failed query halting the batch
+long=$(printf 'a%.0s' $(seq 64))
+out=$(pc x.hostile.test "TXT,$long.hostile.test,$SPF" "TXT,$(printf "$long.%.0s" 1 2 3 4)test,$SPF" "TXT,,$SPF")
+is "$(item "$out" "$long.hostile.test" TXT)" "dns_error -1" "a 64-octet label in an expected name: DNS error"
+like "$(detail "$out" "$long.hostile.test" TXT)" "^invalid DNS name" "a 64-octet label: the detail says invalid DNS name"
+like "$(printf '%s\n' "$out" | grep "^item TXT $long.$long")" "record name longer than 253 octets" \
+	"an expected name over 253 octets: the detail says so"
+like "$(printf '%s\n' "$out" | grep '^item TXT  ')" "expected record has no name" "an expected record without a name: DNS error"
+out=$(pc x.hostile.test "TXT,wrongid.hostile.test,$SPF" "TXT,target.hostile.test,$SPF")
+is "$(item "$out" target.hostile.test TXT) $(detail "$out" target.hostile.test TXT)" \
+	"dns_error -1 target.hostile.test not queried: an earlier query failed" \
+	"after a failed query the later records are not queried"
+out=$(pc 'bad..domain.test' "TXT,bad.test,$SPF")
+is "$(get "$out" verdict) $(item "$out" bad.test TXT)" "dns_unavailable dns_error -1" \
+	"an invalid domain: unavailable, its items DNS errors"
+like "$(get "$out" error)" "^invalid domain: " "an invalid domain: the error says so"
+
+# --- limits of one batch: 32 expectations looked at, 24 distinct lookups (the SOA is one)
+args=()
+for i in $(seq 0 39); do args+=("TXT,n$i.hostile.test,$SPF"); done
+out=$("$RUN" -n "127.0.0.1@$FAULT_DNS_PORT" -t "$TMO" x.hostile.test "${args[@]}")
+is "$(printf '%s\n' "$out" | grep -c '^item ')" 32 "40 expectations: the first 32 are looked at"
+is "$(item "$out" n22.hostile.test TXT)" "missing 3" "expectation 23 (lookup 24) is still asked"
+is "$(printf '%s\n' "$out" | grep -c '^item .*too many distinct records asked')" 9 \
+	"expectations 24 to 32 find the lookup cache full"
+is "$(item "$out" n23.hostile.test TXT)" "dns_error -1" "a full lookup cache is a DNS error, never a missing record"
+# two servers (a referral from nsd, then the answer): the SOA costs 2 sends, each
+# hop chain 8 (4 queries); the 6th chain meets the 48-send budget on its 4th query
+args=()
+for i in 1 2 3 4 5 6 7; do args+=("TXT,hop${i}00.hostile.test,$SPF"); done
+out=$(pc x.hostile.test "${args[@]}")
+like "$(detail "$out" hop500.hostile.test TXT)" "leaves the answers 4 times" "the 5th hop chain still runs to its end"
+like "$(detail "$out" hop600.hostile.test TXT)" "pre-check budget exhausted \(48 queries" \
+	"the 6th hop chain meets the budget of 48 sends per batch"
+like "$(detail "$out" hop700.hostile.test TXT)" "not queried: an earlier query failed" "after the budget, nothing is queried"
+
 # --- nameserver lists
 dead=$(free_port)
 out=$("$RUN" -n "127.0.0.1@$dead,$DNS_NAMESERVERS" -t 300 -x "$TSV" verified.test)
@@ -168,6 +244,11 @@ out=$("$RUN" -n "::1@$dead, 127.0.0.1@$DNS_PORT" -t 300 -x "$TSV" cname.test)
 is "$(get "$out" verdict)" dns_matches_expected "IPv6 literal and spaces in the Nameserver list"
 out=$("$RUN" -n "127.0.0.1@99999" verified.test)
 like "$(get "$out" resolver_error)" "port" "bad port rejected when the resolver is built"
+for spec in "127.0.0.1@" "127.0.0.1@5x3" "127.0.0.1@123456" "@53" "ns.example@53"; do
+	out=$("$RUN" -n "$spec" verified.test)
+	like "$(get "$out" resolver_error)" "Nameserver" "bad Nameserver entry \"$spec\" rejected when the resolver is built"
+	is "$(get "$out" verdict)" "" "bad Nameserver entry \"$spec\": no precheck runs"
+done
 
 # --- threads: 6 threads x 3 rounds, each with its own resolver
 out=$("$RUN" -n "$DNS_NAMESERVERS" -t 1000 -x "$TSV" -T 6 -r 3 verified.test unverified.test spfwrong.test \
