@@ -16,6 +16,7 @@
 #   *.hostile.test SOA             NOERROR NODATA, SOA of hostile.test in authority
 #   bigtxt.hostile.test TXT        UDP: TC; TCP: one 5000-byte TXT in 20 strings
 #   many.hostile.test TXT          UDP: TC; TCP: 300 TXT records
+#   many70.hostile.test TXT        UDP: TC; TCP: 70 TXT records
 #   loop.hostile.test TXT          CNAME loop loop -> loop2 -> loop
 #   chain.hostile.test TXT         12-hop CNAME chain ending in an SPF TXT
 #   wrongtype.hostile.test TXT     an A record instead
@@ -131,12 +132,14 @@ def answer(q, tcp):
         return reply(q, flags=QR | AA | TC)
     if h == "notcp":
         return reply(q, flags=QR | AA | TC) if not tcp else HANGUP
-    if h in ("bigtxt", "many", "tcponly") and not tcp:
+    if h in ("bigtxt", "many", "many70", "tcponly") and not tcp:
         return reply(q, flags=QR | AA | TC)
     if h == "bigtxt":
         return reply(q, answer=[txt(name, *([b"x" * 250] * 20))])
     if h == "many":
         return reply(q, answer=[txt(name, b"record-%03d" % i) for i in range(300)])
+    if h == "many70":
+        return reply(q, answer=[txt(name, b"record-%03d" % i) for i in range(70)])
     if h == "tcponly":
         return reply(q, answer=[txt(name, SPF)])
     if h in ("loop", "loop2"):

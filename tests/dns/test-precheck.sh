@@ -130,6 +130,7 @@ hostile() {
 }
 hostile bigtxt dns_unavailable "longer than 4096"
 hostile many dns_unavailable "holds 300 records"
+hostile many70 dns_unavailable "holds more than 64 records of the asked type"
 hostile loop dns_unavailable "CNAME chain"
 hostile chain dns_unavailable "longer than 8"
 hostile wrongtype dns_unavailable "other types \(A\)"
@@ -244,6 +245,11 @@ out=$("$RUN" -n "::1@$dead, 127.0.0.1@$DNS_PORT" -t 300 -x "$TSV" cname.test)
 is "$(get "$out" verdict)" dns_matches_expected "IPv6 literal and spaces in the Nameserver list"
 out=$("$RUN" -n "127.0.0.1@99999" verified.test)
 like "$(get "$out" resolver_error)" "port" "bad port rejected when the resolver is built"
+# no Nameserver: the servers of /etc/resolv.conf (an invalid domain, so nothing is asked)
+out=$("$RUN" -n "" 'bad..domain.test')
+is "$(get "$out" resolver_error)|$(get "$out" verdict)" "|dns_unavailable" \
+	"no Nameserver: the resolver is built from /etc/resolv.conf"
+like "$(get "$out" error)" "^invalid domain: " "no Nameserver: the invalid domain is reported, not a resolver error"
 for spec in "127.0.0.1@" "127.0.0.1@5x3" "127.0.0.1@123456" "@53" "ns.example@53"; do
 	out=$("$RUN" -n "$spec" verified.test)
 	like "$(get "$out" resolver_error)" "Nameserver" "bad Nameserver entry \"$spec\" rejected when the resolver is built"
