@@ -34,6 +34,7 @@
 #   notqr.hostile.test             reply without the QR (response) bit
 #   noq.hostile.test               reply with no question section (qdcount 0)
 #   rcode11.hostile.test           rcode 11, which has no name
+#   twocname.hostile.test          two CNAMEs at one name (to target and to outside)
 #   hopN.hostile.test              CNAME to hop(N+1) only: every answer needs a re-query
 #
 # Usage: faultns.py PORT   (prints "ready" on stdout once listening)
@@ -166,6 +167,8 @@ def answer(q, tcp):
         return struct.pack("!HHHHHH", q[0], QR | AA | (q[1] & RD), 0, 1, 0, 0) + txt(name, SPF)
     if h == "rcode11":
         return reply(q, rcode=11, flags=QR)
+    if h == "twocname":
+        return reply(q, answer=[cname(name, "target.hostile.test"), cname(name, "outside.hostile.test")])
     if h.startswith("hop") and h[3:].isdigit():
         return reply(q, answer=[cname(name, "hop%d.hostile.test" % (int(h[3:]) + 1))])
     if h == "outside":

@@ -174,8 +174,10 @@ is "$(get "$out" verdict)" dns_unavailable "a CNAME asked at a name holding only
 like "$(detail "$out" wrongtype.hostile.test CNAME)" "other types \(A\)" "CNAME asked, only an A served: the detail says so"
 out=$(pc x.hostile.test "CNAME,outside.hostile.test,elsewhere.test" "A,wrongtype.hostile.test,192.0.2.2" \
 	"A,wrongtype.hostile.test,not-an-address" "CNAME,$KEY,x.test" "A,$KEY,192.0.2.1" \
-	"MX,mxwrong.test,10 mxbiz1.qq.com.")
+	"MX,mxwrong.test,10 mxbiz1.qq.com." "CNAME,twocname.hostile.test,target.hostile.test")
 is "$(get "$out" verdict)" dns_lacks_records "CNAME/A/MX mismatches and missing records: dns_lacks_records"
+is "$(item "$out" twocname.hostile.test CNAME) $(detail "$out" twocname.hostile.test CNAME)" \
+	"mismatch 0 several CNAME records at one name" "two CNAMEs at one name: a mismatch, even if one target is the expected one"
 is "$(item "$out" outside.hostile.test CNAME) $(detail "$out" outside.hostile.test CNAME)" \
 	"mismatch 0 CNAME points elsewhere" "CNAME expectation: another target is a mismatch"
 is "$(printf '%s\n' "$out" | awk '$1 == "item" && $2 == "A" && $3 == "wrongtype.hostile.test" { print $4 }' | tr '\n' ' ')" \
@@ -250,7 +252,7 @@ out=$("$RUN" -n "" 'bad..domain.test')
 is "$(get "$out" resolver_error)|$(get "$out" verdict)" "|dns_unavailable" \
 	"no Nameserver: the resolver is built from /etc/resolv.conf"
 like "$(get "$out" error)" "^invalid domain: " "no Nameserver: the invalid domain is reported, not a resolver error"
-for spec in "127.0.0.1@" "127.0.0.1@5x3" "127.0.0.1@123456" "@53" "ns.example@53"; do
+for spec in "127.0.0.1@" "127.0.0.1@5x3" "127.0.0.1@123456" "@53" "ns.example@53" "[127.0.0.1@53" "[]@53"; do
 	out=$("$RUN" -n "$spec" verified.test)
 	like "$(get "$out" resolver_error)" "Nameserver" "bad Nameserver entry \"$spec\" rejected when the resolver is built"
 	is "$(get "$out" verdict)" "" "bad Nameserver entry \"$spec\": no precheck runs"
