@@ -203,6 +203,13 @@ typedef struct sv_config {
 	sv_unknown_action unknown_action;
 	int64_t unknown_wait;
 	sv_error_action error_action;
+
+	/* shared state of several processes and hosts; redis NULL: none */
+	char *redis;             /* URL as written: holds the password, never log it */
+	char *redis_prefix;      /* key prefix, "sesverify:" */
+	int64_t redis_timeout;   /* ms, connect and each operation */
+	int redis_down_api_rate; /* per-process ApiRate while Redis is unreachable */
+	char *api_rate_key;      /* names the shared budget; NULL: region + SecretId */
 } sv_config;
 
 /* sv_config_report_fn - receives "FILE:LINE: message" for each error */

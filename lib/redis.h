@@ -1,0 +1,121 @@
+/*
+ * NAME
+ *	redis 3h - the shared state of several processes and hosts (internal)
+ * SYNOPSIS
+ *	#include "redis.h"
+ *
+ *	int sv_redis_url_parse(const char *text, sv_redis_url *url, char *err, size_t errlen);
+ *	void sv_redis_url_clear(sv_redis_url *url);
+ *	int sv_redis_url_has_password(const char *text);
+ *	void sv_redis_url_redact(const char *text, char *out, size_t len);
+ *
+ *	sv_redis *sv_redis_new(const sv_redis_url *url, int64_t timeout_ms);
+ *	struct redisReply *sv_redis_command(sv_redis *r, int argc, const char **argv,
+ *	                                    const size_t *argvlen);
+ *	struct redisReply *sv_redis_eval(sv_redis *r, sv_redis_script *s, int nkeys, int argc,
+ *	                                 const char **argv, const size_t *argvlen);
+ *	int sv_redis_up(sv_redis *r);
+ *	void sv_redis_free(sv_redis *r);
+ *
+ *	sv_redis_rl *sv_redis_rl_new(sv_redis *r, const char *prefix, const char *key,
+ *	                             int rate, int64_t lease_ms);
+ *	int64_t sv_redis_rl_try(sv_redis_rl *rl, uint64_t *ticket);
+ *	int sv_redis_rl_done(sv_redis_rl *rl, uint64_t ticket);
+ *	int sv_redis_rl_penalize(sv_redis_rl *rl);
+ *	void sv_redis_rl_free(sv_redis_rl *rl);
+ *	int sv_redis_rl_key(const char *region, const char *secret_id, char *out, size_t len);
+ * DESCRIPTION
+ *	The URL parser is always built (the configuration checks the Redis
+ *	key with it); the rest exists only in a build with hiredis
+ *	(HAVE_HIREDIS).
+ *
+ *	URL forms (the Redis key of sesverify-milter.conf(5)):
+ *	"redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]" -- HOST a name, an IPv4
+ *	address or a [bracketed] IPv6 address, PORT 1-65535 (6379), DB
+ *	0-1000000 (0); USER and PASSWORD may hold %XX escapes (a '@', ':' or
+ *	'/' in a password must be written %40, %3A, %2F).
+ *	"unix:/PATH[?db=N]" -- an absolute socket path.  Errors never quote
+ *	the password.  sv_redis_url_redact() writes the URL with the password
+ *	replaced by "(set)", for logs and "sesverify-milter -n"-style dumps.
+ *
+ *	sv_redis is one connection behind a mutex, so any thread may use it.
+ *	Each command is bounded by timeout_ms (RedisTimeout), the connect
+ *	too.  After any error the connection is dropped and the state goes
+ *	"down"; the next connect attempt waits a back-off (100 ms doubling to
+ *	5 s), commands in between fail at once without I/O.  A connect sends
+ *	AUTH (password, or ACL user and password) and SELECT.  Each change of
+ *	state is logged once ("redis: up ...", "redis: down: REASON").
+ *	sv_redis_command() and sv_redis_eval() return a reply to free with
+ *	freeReplyObject(), or NULL when Redis could not be asked (down, timed
+ *	out, protocol error).  An error reply (type REDIS_REPLY_ERROR) is
+ *	returned as it is: Redis answered, the connection stays up.
+ *	sv_redis_eval() runs a script by EVALSHA, loading it (SCRIPT LOAD)
+ *	the first time and again after NOSCRIPT (Redis restarted or flushed).
+ *
+ *	sv_redis_rl is the account's rate limit in Redis, one Lua script on
+ *	Redis's clock (TIME) keeping ratelimit.c's invariant: requests in
+ *	flight plus requests answered in the last second (plus
+ *	SV_RL_MARGIN_US) stay below rate, with the same adaptive token bucket
+ *	(halved at most once a second by sv_redis_rl_penalize, recovering
+ *	rate/10 per second), shared by every process using the same key.
+ *	Each ticketed grant is a lease: if its holder never calls done (it
+ *	died), it stops counting lease_ms after the grant (ApiTimeout + 1 s).
+ *	sv_redis_rl_try(): 0 granted (*ticket set when ticket is not NULL),
+ *	> 0 microseconds to wait, -1 Redis unreachable (the caller falls back
+ *	to its local limiter).  Keys: PREFIX "rl:" KEY ":inflight", ":answered"
+ *	and ":bucket"; all expire by themselves when the budget is idle.
+ *	sv_redis_rl_key() forms the default key: REGION ":" and the first 16
+ *	hex digits of SHA-256(SecretId).
+ *
+ *	Counters: "redis.commands", "redis.errors", "redis.connects",
+ *	"redis.disconnects", "redis.script.loads".
+ */
+#ifndef SV_REDIS_H
+#define SV_REDIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sv_redis_url {
+	char *host; /* NULL for a unix socket */
+	int port;
+	char *path; /* unix socket, NULL for TCP */
+	int db;
+	char *user;     /* ACL user or NULL */
+	char *password; /* NULL: no AUTH; wiped by sv_redis_url_clear */
+} sv_redis_url;
+
+#define SV_REDIS_DB_MAX 1000000
+
+int sv_redis_url_parse(const char *text, sv_redis_url *url, char *err, size_t errlen);
+void sv_redis_url_clear(sv_redis_url *url);
+int sv_redis_url_has_password(const char *text);
+void sv_redis_url_redact(const char *text, char *out, size_t len);
+
+#ifdef HAVE_HIREDIS
+struct redisReply;
+typedef struct sv_redis sv_redis;
+typedef struct sv_redis_script {
+	const char *text;
+	char sha[41]; /* "" until loaded */
+} sv_redis_script;
+
+sv_redis *sv_redis_new(const sv_redis_url *url, int64_t timeout_ms);
+void sv_redis_free(sv_redis *r);
+struct redisReply *sv_redis_command(sv_redis *r, int argc, const char **argv,
+                                    const size_t *argvlen);
+struct redisReply *sv_redis_eval(sv_redis *r, sv_redis_script *s, int nkeys, int argc,
+                                 const char **argv, const size_t *argvlen);
+int sv_redis_up(sv_redis *r);
+
+typedef struct sv_redis_rl sv_redis_rl;
+sv_redis_rl *sv_redis_rl_new(sv_redis *r, const char *prefix, const char *key, int rate,
+                             int64_t lease_ms);
+void sv_redis_rl_free(sv_redis_rl *rl);
+int64_t sv_redis_rl_try(sv_redis_rl *rl, uint64_t *ticket);
+int sv_redis_rl_done(sv_redis_rl *rl, uint64_t ticket);
+int sv_redis_rl_penalize(sv_redis_rl *rl);
+#endif
+int sv_redis_rl_key(const char *region, const char *secret_id, char *out, size_t len);
+
+#endif
