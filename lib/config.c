@@ -125,6 +125,7 @@ static int check_secret_id(const char *v, char *err, size_t errlen);
 static int check_user(const char *v, char *err, size_t errlen);
 static int check_facility(const char *v, char *err, size_t errlen);
 static int check_redis_name(const char *v, char *err, size_t errlen);
+static int check_metrics(const char *v, char *err, size_t errlen);
 
 static const name_val mode_names[] = {
     {"enforce", SV_MODE_ENFORCE}, {"monitor", SV_MODE_MONITOR}, {NULL, 0}};
@@ -159,6 +160,7 @@ static const key keys[] = {
     {"Socket", T_SOCKET, "unix:/run/sesverify/milter.sock", OFF(socket), 0, 0, NULL, NULL},
     {"ControlSocket", T_USOCKET, "unix:/run/sesverify/control.sock", OFF(control_socket), 0, 0,
      NULL, NULL},
+    {"MetricsSocket", T_STR, NULL, OFF(metrics_socket), 0, 0, NULL, check_metrics},
     {"Region", T_STR, "ap-guangzhou", OFF(region), 0, 0, NULL, check_region},
     {"Endpoint", T_URL, "https://ses.tencentcloudapi.com", OFF(endpoint), 0, 0, NULL, NULL},
     {"CAFile", T_PATH, NULL, OFF(ca_file), 0, 0, NULL, NULL},
@@ -489,6 +491,68 @@ static int is_ip(const char *s, size_t len, int family)
 	if (family != AF_INET6 && inet_pton(AF_INET, tmp, bin) == 1)
 		return 1;
 	return family != AF_INET && inet_pton(AF_INET6, tmp, bin) == 1;
+}
+
+/*
+ * sv_inet_spec_parse - "inet:PORT@IPv4" or "inet6:PORT@IPv6" (address
+ *	literals only: no name is resolved) into *ss; -1 with err set
+ */
+int sv_inet_spec_parse(const char *v, struct sockaddr_storage *ss, socklen_t *sslen, char *err,
+                       size_t errlen)
+{
+	char e[MAX_ECHO * 4 + 8], addr[INET6_ADDRSTRLEN + 1];
+	const char *spec, *at;
+	uint64_t port;
+	int family;
+
+	memset(ss, 0, sizeof(*ss));
+	if (strncmp(v, "inet:", 5) == 0) {
+		family = AF_INET;
+		spec = v + 5;
+	} else if (strncmp(v, "inet6:", 6) == 0) {
+		family = AF_INET6;
+		spec = v + 6;
+	} else {
+		snprintf(err, errlen, "bad socket %s (expected inet:PORT@IPv4 or inet6:PORT@IPv6)",
+		         echo(v, e, sizeof(e)));
+		return -1;
+	}
+	at = strchr(spec, '@');
+	if (at == NULL || parse_uint(spec, (size_t)(at - spec), 65535, &port) < 0 || port == 0) {
+		snprintf(err, errlen, "bad socket %s (expected a port 1-65535, then @ADDRESS)",
+		         echo(v, e, sizeof(e)));
+		return -1;
+	}
+	snprintf(addr, sizeof(addr), "%s", at + 1);
+	if (strlen(at + 1) >= sizeof(addr) || !is_ip(at + 1, strlen(at + 1), family)) {
+		snprintf(err, errlen,
+		         "bad socket %s (the address must be an %s literal, not a name)",
+		         echo(v, e, sizeof(e)), family == AF_INET ? "IPv4" : "IPv6");
+		return -1;
+	}
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		inet_pton(AF_INET, addr, &sin->sin_addr);
+		*sslen = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		inet_pton(AF_INET6, addr, &sin6->sin6_addr);
+		*sslen = sizeof(*sin6);
+	}
+	return 0;
+}
+
+/* check_metrics - MetricsSocket: a TCP address literal */
+static int check_metrics(const char *v, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	return sv_inet_spec_parse(v, &ss, &len, err, errlen);
 }
 
 /* check_socket - libmilter's smfi_setconn() forms */

@@ -24,6 +24,9 @@
  *	sv_cidr_match() returns 1 when sa is in any of the n networks; an
  *	IPv4-mapped IPv6 address (::ffff:a.b.c.d) also matches IPv4 entries.
  *
+ *	sv_inet_spec_parse() parses MetricsSocket's "inet:PORT@IPv4" or
+ *	"inet6:PORT@IPv6" (literals only) into a socket address.
+ *
  *	sv_duration_format() writes ms with the largest exact unit ("5m",
  *	"1500ms") -- the inverse of sv_duration_parse().
  */
@@ -45,6 +48,9 @@ int sv_config_skip_domain(const sv_config *cfg, const char *domain);
 
 int sv_cidr_parse(const char *text, sv_cidr *out);
 int sv_cidr_match(const sv_cidr *list, size_t n, const struct sockaddr *sa);
+
+int sv_inet_spec_parse(const char *spec, struct sockaddr_storage *ss, socklen_t *len, char *err,
+                       size_t errlen);
 
 int sv_duration_format(int64_t ms, char *buf, size_t len);
 

@@ -934,6 +934,23 @@ static void note_error(const char *action, const char *what, const sv_identity *
 	       r->request_id);
 }
 
+/* observe - one request's latency and result class by action (lock-free) */
+static void observe(const char *action, const struct timespec *start, const sv_identity *r)
+{
+	char name[64];
+	struct timespec now;
+	int64_t us;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	us =
+	    (int64_t)(now.tv_sec - start->tv_sec) * 1000000 + (now.tv_nsec - start->tv_nsec) / 1000;
+	snprintf(name, sizeof(name), "api.latency.%s", action);
+	sv_stat_observe(sv_stat_histogram(name), us > 0 ? (uint64_t)us : 0);
+	snprintf(name, sizeof(name), "api.result.%s.%s", action,
+	         r->error_code[0] ? sv_error_class_name(r->error_class) : "ok");
+	count(name);
+}
+
 /* elapsed_ms - since start */
 static long elapsed_ms(const struct timespec *start)
 {
@@ -976,6 +993,7 @@ int sv_client_update_identity(sv_client *c, const char *domain, sv_identity *out
 		rc = parse_update(c->resp.data, c->resp.len, status, c->ep.url, out);
 	}
 	sv_buf_free(&body);
+	observe("UpdateEmailIdentity", &start, out);
 	if (out->error_code[0])
 		note_error("UpdateEmailIdentity", out->domain, out);
 	sv_log(SV_LOG_DEBUG, "api: UpdateEmailIdentity %s -> %s%s%s in %ld ms", out->domain,
@@ -988,10 +1006,12 @@ int sv_client_update_identity(sv_client *c, const char *domain, sv_identity *out
 static int list_page(sv_client *c, long offset, sv_listed **items, size_t *n, long long *total,
                      sv_identity *err)
 {
+	struct timespec start;
 	sv_buf body;
 	long status;
 	int rc = -1;
 
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	count("api.calls");
 	count("api.calls.ListEmailIdentities");
 	sv_buf_init(&body, 0);
@@ -1001,6 +1021,7 @@ static int list_page(sv_client *c, long offset, sv_listed **items, size_t *n, lo
 	else if (call(c, "ListEmailIdentities", &body, &status, err) == 0)
 		rc = parse_list(c->resp.data, c->resp.len, status, c->ep.url, items, n, total, err);
 	sv_buf_free(&body);
+	observe("ListEmailIdentities", &start, err);
 	return rc;
 }
 

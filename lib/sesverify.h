@@ -163,6 +163,7 @@ typedef struct sv_config {
 	/* milter */
 	char *socket;
 	char *control_socket;
+	char *metrics_socket; /* "inet:PORT@ADDR" for GET /metrics, or NULL */
 	char *pid_file;
 	char *user_id;
 	char *syslog_facility; /* "mail", "local0".. */

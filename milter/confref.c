@@ -145,6 +145,8 @@ static void warn_fixed(const sv_config *old, const sv_config *cfg)
 		mlog(SV_LOG_WARNING, "reload: Socket changed; restart to apply it");
 	if (!same(old->control_socket, cfg->control_socket))
 		mlog(SV_LOG_WARNING, "reload: ControlSocket changed; restart to apply it");
+	if (!same(old->metrics_socket, cfg->metrics_socket))
+		mlog(SV_LOG_WARNING, "reload: MetricsSocket changed; restart to apply it");
 	if (!same(old->pid_file, cfg->pid_file))
 		mlog(SV_LOG_WARNING, "reload: PidFile changed; restart to apply it");
 	if (!same(old->user_id, cfg->user_id))

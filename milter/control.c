@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "metrics.h"
 #include "milter.h"
 #include "stats.h"
 
@@ -205,7 +206,7 @@ struct stat_item {
 	uint64_t value;
 };
 struct stat_ctx {
-	struct stat_item items[128];
+	struct stat_item items[256];
 	size_t n;
 };
 
@@ -308,6 +309,11 @@ int control_execute(sv_engine *e, const char *line, sv_buf *out)
 		sv_buf_puts(out, "ERR empty command\n");
 		return -1;
 	}
+	if (strcmp(w[0], "metrics") == 0 && n == 1 && !json) {
+		sv_buf_puts(out, "OK\n");
+		metrics_render(e, out);
+		return 0;
+	}
 	if (strcmp(w[0], "list") == 0 || strcmp(w[0], "stats") == 0) {
 		if (n != 1) {
 			sv_buf_printf(out, "ERR %s takes no argument\n", w[0]);
@@ -329,7 +335,8 @@ int control_execute(sv_engine *e, const char *line, sv_buf *out)
 	}
 	if (strcmp(w[0], "show") != 0 && strcmp(w[0], "refresh") != 0 &&
 	    strcmp(w[0], "forget") != 0) {
-		sv_buf_puts(out, "ERR unknown command (list, show, refresh, forget, stats)\n");
+		sv_buf_puts(out,
+		            "ERR unknown command (list, show, refresh, forget, stats, metrics)\n");
 		return -1;
 	}
 	if (n != 2) {

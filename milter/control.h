@@ -14,7 +14,8 @@
  *
  *		VERB [ARG] [json]
  *
- *	with VERB list, show DOMAIN, refresh DOMAIN, forget DOMAIN or stats.
+ *	with VERB list, show DOMAIN, refresh DOMAIN, forget DOMAIN, stats or
+ *	metrics (the Prometheus text of metrics.c; no json form).
  *	The server answers and closes.  The first answer line is "OK",
  *	"NOTFOUND <domain>" or "ERR <message>"; then zero or more body lines
  *	(a plain-text table, or one JSON document when "json" was given).

@@ -288,6 +288,10 @@ static sfsistat apply(SMFICTX *ctx, conn *c, const char *source, const char *dom
 	snprintf(name, sizeof(name), "decision.%s",
 	         r->monitor ? "monitor" : policy_action_name(r->action));
 	sv_stat_add(name, 1);
+	snprintf(name, sizeof(name), "decision.by_state.%s.%s",
+	         state == (sv_state)-1 ? "none" : sv_state_name(state),
+	         policy_action_name(r->action));
+	sv_stat_add(name, 1);
 	if (r->monitor) {
 		snprintf(name, sizeof(name), "decision.monitor.would_%s",
 		         policy_action_name(r->enforce));

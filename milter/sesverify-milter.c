@@ -24,6 +24,7 @@
 #include <libmilter/mfapi.h>
 
 #include "control.h"
+#include "metrics.h"
 #include "credentials.h"
 #include "milter.h"
 
@@ -66,16 +67,24 @@ static int harden(void)
  * check_credentials_file - for -n: a CredentialsFile the worker would
  *	refuse (missing, group/world readable, malformed) is a configuration
  *	error now, not a worker that cannot start later.  Inline keys are
- *	checked by the config parser; the environment is the worker's.
+ *	checked by the config parser.  Without either, the environment (the
+ *	worker's, e.g. a systemd unit's Environment=) must hold a complete
+ *	key: a milter with no credentials at all could only defer mail, so
+ *	the packaged unit's ExecStartPre (-n) refuses to start it.
  */
 static int check_credentials_file(const sv_config *cfg)
 {
 	sv_credentials cred;
 	char err[512];
 
-	if (cfg->credentials_file == NULL || cfg->secret_id || cfg->secret_key)
+	if (cfg->secret_id || cfg->secret_key)
 		return 0;
-	if (sv_credentials_read_file(cfg->credentials_file, &cred, err, sizeof(err)) < 0) {
+	if (cfg->credentials_file == NULL) {
+		if (sv_credentials_resolve(cfg, &cred, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s: %s\n", conf_path, err);
+			return -1;
+		}
+	} else if (sv_credentials_read_file(cfg->credentials_file, &cred, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s: CredentialsFile: %s\n", conf_path, err);
 		return -1;
 	}
@@ -178,12 +187,12 @@ static void own_socket(const char *spec, const char *user_id)
 		mlog(SV_LOG_WARNING, "chown %s: %s", path, strerror(errno));
 }
 
-/* worker_open - milter socket and ControlSocket; -1 is fatal */
-static int worker_open(const sv_config *cfg, int *control_fd)
+/* worker_open - milter socket, ControlSocket, MetricsSocket; -1 is fatal */
+static int worker_open(const sv_config *cfg, int *control_fd, int *metrics_fd)
 {
 	char err[512];
 
-	*control_fd = -1;
+	*control_fd = *metrics_fd = -1;
 	if (smfi_register(*milter_desc()) != MI_SUCCESS) {
 		mlog(SV_LOG_ERR, "smfi_register failed");
 		return -1;
@@ -201,6 +210,11 @@ static int worker_open(const sv_config *cfg, int *control_fd)
 		}
 		own_socket(cfg->control_socket, cfg->user_id);
 	}
+	if (cfg->metrics_socket &&
+	    (*metrics_fd = metrics_open(cfg->metrics_socket, err, sizeof(err))) < 0) {
+		mlog(SV_LOG_ERR, "%s", err);
+		return -1;
+	}
 	return 0;
 }
 
@@ -211,6 +225,7 @@ static void worker_stop(const char *control_socket)
 
 	milter_drain(10000);
 	control_stop();
+	metrics_stop();
 	if (daemon_unix_path(control_socket, path, sizeof(path)) == 0)
 		unlink(path);
 	reload_stop = 1;
@@ -228,13 +243,13 @@ static int worker(void *arg)
 {
 	sv_config *cfg = boot_cfg;
 	char err[512], *control_socket = NULL;
-	int control_fd, rc;
+	int control_fd, metrics_fd, rc;
 
 	(void)arg;
 	boot_cfg = NULL;
 	conf_install(cfg); /* the current config now owns cfg */
 	umask(007);
-	if (worker_open(cfg, &control_fd) < 0)
+	if (worker_open(cfg, &control_fd, &metrics_fd) < 0)
 		return WORKER_EXIT_FATAL;
 	if (daemon_drop(cfg->user_id) < 0)
 		return WORKER_EXIT_FATAL;
@@ -258,6 +273,13 @@ static int worker(void *arg)
 		mlog(SV_LOG_WARNING, "cache engine start-up was incomplete (see above)");
 	if (control_fd >= 0 && control_start(control_fd, milter_engine) < 0)
 		return WORKER_EXIT_FATAL;
+	if (metrics_fd >= 0) {
+		if (metrics_start(metrics_fd, milter_engine, err, sizeof(err)) < 0) {
+			mlog(SV_LOG_ERR, "%s", err);
+			return WORKER_EXIT_FATAL;
+		}
+		mlog(SV_LOG_INFO, "metrics: GET /metrics on %s", cfg->metrics_socket);
+	}
 	if ((rc = pthread_create(&reload_thread, NULL, reload_main, NULL)) != 0) {
 		mlog(SV_LOG_ERR, "pthread_create: %s", strerror(rc));
 		return WORKER_EXIT_FATAL;

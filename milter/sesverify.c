@@ -66,6 +66,7 @@ static const char usage_text[] =
     "  list [--json]                           every sender domain of the account\n"
     "  cache list|stats [--json]               the running milter's cache\n"
     "  cache show|refresh|forget DOMAIN [--json]\n"
+    "  stats [--json | --prometheus]           the running milter's counters (Prometheus text)\n"
     "options: -c FILE  configuration (default " DEFAULT_CONF ")\n"
     "         -h help, -V version\n"
     "exit: 0 verified/success, 1 unverified or not set up, 2 usage/config, 3 API/network/DNS "
@@ -78,6 +79,7 @@ typedef char dname[SV_DOMAIN_MAX + 1];
 typedef struct opts {
 	int json;
 	int no_dns;
+	int prometheus;
 	char **args; /* positional arguments (not owned) */
 	int nargs;
 	sv_attr *expect; /* --expect (owned) */
@@ -345,6 +347,8 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o)
 			literal = 1;
 		} else if (strcmp(a, "--json") == 0) {
 			o->json = 1;
+		} else if (strcmp(a, "--prometheus") == 0 && strcmp(cmd, "stats") == 0) {
+			o->prometheus = 1;
 		} else if (strcmp(a, "--no-dns") == 0 && strcmp(cmd, "check") == 0) {
 			o->no_dns = 1;
 		} else if (strcmp(a, "--expect") == 0 && strcmp(cmd, "precheck") == 0) {
@@ -1192,6 +1196,8 @@ static int ctl_status(char *reply, const char *path)
 	return EXIT_TROUBLE;
 }
 
+static int ctl_request(const sv_config *cfg, const char *line);
+
 /* cmd_cache - "cache VERB [DOMAIN]" over ControlSocket */
 static int cmd_cache(const sv_config *cfg, const opts *o)
 {
@@ -1199,10 +1205,9 @@ static int cmd_cache(const sv_config *cfg, const opts *o)
 		const char *verb;
 		int wants_domain;
 	} verbs[] = {{"list", 0}, {"stats", 0}, {"show", 1}, {"refresh", 1}, {"forget", 1}};
-	char line[SV_DOMAIN_MAX + 64], dom[SV_DOMAIN_MAX + 1] = "", *reply;
-	const char *why = NULL, *path;
+	char line[SV_DOMAIN_MAX + 64], dom[SV_DOMAIN_MAX + 1] = "";
+	const char *why = NULL;
 	size_t v;
-	int fd, rc;
 
 	if (o->nargs < 1)
 		return usage("cache: want list, show, refresh, forget or stats");
@@ -1221,6 +1226,26 @@ static int cmd_cache(const sv_config *cfg, const opts *o)
 	}
 	snprintf(line, sizeof(line), "%s%s%s%s\n", verbs[v].verb, dom[0] ? " " : "", dom,
 	         o->json ? " json" : "");
+	return ctl_request(cfg, line);
+}
+
+/* cmd_stats - "stats [--json | --prometheus]": the counters, or the metrics text */
+static int cmd_stats(const sv_config *cfg, const opts *o)
+{
+	if (o->nargs != 0)
+		return usage("stats: takes no argument");
+	if (o->json && o->prometheus)
+		return usage("stats: --json or --prometheus, not both");
+	return ctl_request(cfg, o->prometheus ? "metrics\n" : o->json ? "stats json\n" : "stats\n");
+}
+
+/* ctl_request - one line to ControlSocket; print the answer's body */
+static int ctl_request(const sv_config *cfg, const char *line)
+{
+	const char *path;
+	char *reply;
+	int fd, rc;
+
 	path = cfg->control_socket ? cfg->control_socket : "unix:/run/sesverify/control.sock";
 	fd = ctl_connect(path);
 	if (fd < 0)
@@ -1267,12 +1292,14 @@ static int run(const char *cmd, const sv_config *cfg, const opts *o)
 		return cmd_precheck(cfg, o);
 	if (strcmp(cmd, "list") == 0)
 		return cmd_list(cfg, o);
+	if (strcmp(cmd, "stats") == 0)
+		return cmd_stats(cfg, o);
 	return cmd_cache(cfg, o);
 }
 
 int main(int argc, char **argv)
 {
-	static const char *const commands[] = {"check", "precheck", "list", "cache"};
+	static const char *const commands[] = {"check", "precheck", "list", "cache", "stats"};
 	const char *conf = NULL, *cmd;
 	sv_config *cfg;
 	opts o;

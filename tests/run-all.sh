@@ -10,8 +10,9 @@
 # when nothing failed.
 #
 # Environment: SV_NO_INSTALL=1 skips apt-get; SV_NO_ASAN=1 skips the
-# sanitizer build; SV_NO_DISTCHECK=1 skips distcheck; JOBS=N sets make's
-# parallelism (default: nproc).
+# sanitizer build; SV_NO_PACKAGE=1 skips the Debian package test;
+# SV_NO_DISTCHECK=1 skips distcheck; JOBS=N sets make's parallelism
+# (default: nproc).
 set -u
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
 cd "$srcdir" || exit 2
@@ -118,6 +119,23 @@ if [ ${#dirs[@]} -gt 0 ]; then
 	cat "$logdir/grep-secrets.log"
 	total_pass=$((total_pass + $(grep -c '^ok ' "$logdir/grep-secrets.log")))
 	total_fail=$((total_fail + $(grep -c '^not ok ' "$logdir/grep-secrets.log")))
+fi
+
+# The Debian packages: build, install, run, upgrade, purge (as root; it
+# installs into this system, so not part of "make check").  Its TAP points
+# count; a run that dies without a "not ok" counts as one failure.
+if [ "${SV_NO_PACKAGE:-0}" != 1 ] && [ -x "$srcdir/_build/normal/milter/sesverify" ]; then
+	echo "== Debian packages (tests/package/test-deb.sh)"
+	(unset SV_SANITIZE ASAN_OPTIONS UBSAN_OPTIONS
+	top_srcdir=$srcdir top_builddir=$srcdir/_build/normal bash "$srcdir/tests/package/test-deb.sh") >"$logdir/package.log" 2>&1
+	rc=$?
+	grep -E '^(not ok|Bail out|1\.\.0)' "$logdir/package.log" | head -n 20
+	p=$(grep -c '^ok ' "$logdir/package.log")
+	f=$(grep -c '^not ok ' "$logdir/package.log")
+	[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+	echo "package: $p passed, $f failed (log: $logdir/package.log)"
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
 fi
 
 # make distcheck: the release tarball builds, passes its own make check and

@@ -111,6 +111,8 @@ emu_start "$T/emu" >"$T/emu.out" 2>&1 || { cat "$T/emu.out" >&2; die "SES emulat
 dns_set_later_dkim "$E2E_DNS_DIR" >>"$T/dns.out" 2>&1 || die "dns_set_later_dkim failed"
 emu_domain later.test '{"state": "dns", "fault": "delay:1"}'
 say "starting sesverify-milter"
+METRICS_PORT=$(free_port)
+E2E_MILTER_EXTRA="MetricsSocket inet:$METRICS_PORT@127.0.0.1"
 e2e_milter_up "$T" || { cat "$T/milter.log" >&2; die "sesverify-milter did not start"; }
 say "starting a private Postfix on 127.0.0.1 (smtpd_milters = inet:127.0.0.1:$E2E_PORT)"
 pf_up "$T/postfix" "inet:127.0.0.1:$E2E_PORT" || die "Postfix did not start"
@@ -156,6 +158,11 @@ echo "sesverify-milter's log, one line per decision (shortened):"
 # met, the action taken and how long MAIL FROM waited for the answer.
 grep -E ' action=' "$T/milter.log" | tail -n 8 |
 	sed -nE 's/.* (from=[^ ]+ domain=[^ ]+ state=[^ ]+ action=[^ ]+).* (waited=[^ ]+).*/    \1 \2/p'
+echo
+echo "Its Prometheus metrics (curl http://127.0.0.1:$METRICS_PORT/metrics; the non-zero"
+echo "decisions and API requests):"
+curl -s --max-time 5 "http://127.0.0.1:$METRICS_PORT/metrics" |
+	grep -E '^sesverify_(decisions_total|api_requests_total)\{' | grep -v ' 0$' | sed 's/^/    /'
 echo
 say "stopping Postfix, the milter, the emulator and the DNS server"
 pf_stop

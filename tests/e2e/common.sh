@@ -50,6 +50,8 @@ UnknownAction wait
 UnknownWait 5s
 LogLevel debug
 EOF
+		# E2E_MILTER_EXTRA: more "Key value" lines (newline-separated)
+		[ -z "${E2E_MILTER_EXTRA:-}" ] || printf '%s\n' "$E2E_MILTER_EXTRA"
 	)
 }
 

@@ -34,6 +34,14 @@ like "$(row carol@later.test)" ' accepted +yes ' "unknown sender: accepted and d
 like "$(row dave@notexist.test)" ' rejected +no ' "not-set-up sender: rejected"
 like "$(reply_after dave@notexist.test)" '^550 5\.7\.1 ' "not-set-up sender: 550 5.7.1 reply shown"
 like "$out" 'Delivered messages are in the sink: 2 file' "exactly the two accepted messages reached the sink"
+# the metrics excerpt (MetricsSocket): one decision per message, by state
+metric_line() { printf '%s\n' "$out" | grep -Fx -- "    $1" >/dev/null; }
+metric_line 'sesverify_decisions_total{state="verified",action="accept"} 2'
+tap_ok $? "metrics: 2 verified senders accepted"
+metric_line 'sesverify_decisions_total{state="unverified",action="reject"} 1'
+tap_ok $? "metrics: 1 unverified sender rejected"
+metric_line 'sesverify_decisions_total{state="not_exist",action="reject"} 1'
+tap_ok $? "metrics: 1 not-set-up sender rejected"
 [ "$secs" -lt 60 ]
 tap_ok $? "demo finishes within a minute"
 

@@ -12,10 +12,21 @@ like "$("$bin" -V)" '^sesverify-milter [0-9]+\.[0-9]+\.[0-9]+' "-V prints the ve
 
 sample=$top_srcdir/contrib/sesverify-milter.conf.sample
 if [ -f "$sample" ]; then
-	out=$("$bin" -n -c "$sample" 2>&1)
+	out=$(TENCENTCLOUD_SECRET_ID=AKIDcli0test TENCENTCLOUD_SECRET_KEY=cli-n-secret-key "$bin" -n -c "$sample" 2>&1)
 	rc=$?
-	is "$rc" 0 "-n on the sample config: exit 0"
+	is "$rc" 0 "-n on the sample config, credentials in the environment: exit 0"
 	is "$out" "" "-n on the sample config: silent"
+	# no credentials from any source: the unit's ExecStartPre (-n) must refuse
+	out=$(env -u TENCENTCLOUD_SECRET_ID -u TENCENTCLOUD_SECRET_KEY "$bin" -n -c "$sample" 2>&1)
+	rc=$?
+	is "$rc" 1 "-n without any credentials: exit 1"
+	like "$out" "^$sample: no API credentials: set SecretId and SecretKey, or CredentialsFile" "-n without credentials says which keys to set"
+	out=$(env -u TENCENTCLOUD_SECRET_ID TENCENTCLOUD_SECRET_KEY=cli-n-secret-key "$bin" -n -c "$sample" 2>&1)
+	rc=$?
+	is "$rc" 1 "-n with TENCENTCLOUD_SECRET_KEY alone: exit 1"
+	like "$out" "TENCENTCLOUD_SECRET_KEY is set but TENCENTCLOUD_SECRET_ID is not" "-n names the missing variable"
+	[[ $out != *cli-n-secret-key* ]]
+	tap_ok $? "-n does not print the key"
 fi
 
 cat >"$dir/bad.conf" <<'CONF'

@@ -153,6 +153,7 @@ static void test_defaults(void)
 	is_str(dump,
 	       "Socket           unix:/run/sesverify/milter.sock\n"
 	       "ControlSocket    unix:/run/sesverify/control.sock\n"
+	       "MetricsSocket    (not set)\n"
 	       "Region           ap-guangzhou\n"
 	       "Endpoint         https://ses.tencentcloudapi.com\n"
 	       "CAFile           (not set)\n"
@@ -205,6 +206,7 @@ static void test_every_key(void)
 	    "\xef\xbb\xbf# all keys, odd spellings\r\n"
 	    "socket inet:8891@127.0.0.1\r\n"
 	    "CONTROLSOCKET unix:/tmp/ctl.sock\n"
+	    "MetricsSocket inet6:9167@::1\n"
 	    "  Region   ap-hongkong   \n"
 	    "Endpoint https://127.0.0.1:8443/path # trailing comment\n"
 	    "CAFile /etc/ssl/x#y.pem\n"
@@ -250,6 +252,7 @@ static void test_every_key(void)
 	is_str(c->path, "t.conf", "path recorded");
 	is_str(c->socket, "inet:8891@127.0.0.1", "Socket");
 	is_str(c->control_socket, "unix:/tmp/ctl.sock", "ControlSocket");
+	is_str(c->metrics_socket, "inet6:9167@::1", "MetricsSocket");
 	is_str(c->region, "ap-hongkong", "Region trimmed");
 	is_str(c->endpoint, "https://127.0.0.1:8443/path", "Endpoint, trailing comment cut");
 	is_str(c->ca_file, "/etc/ssl/x#y.pem", "CAFile: '#' inside a word is data");
@@ -376,6 +379,14 @@ static void test_errors(void)
 	                             "IPv4 address or a host name)\n"},
 	    {"Socket unix:relative.sock\n",
 	     "t.conf:1: Socket: socket path must be absolute in \"unix:relative.sock\"\n"},
+	    {"MetricsSocket inet:9167@localhost\n",
+	     "t.conf:1: MetricsSocket: bad socket \"inet:9167@localhost\" (the address must be an "
+	     "IPv4 literal, not a name)\n"},
+	    {"MetricsSocket inet:9167\n", "t.conf:1: MetricsSocket: bad socket \"inet:9167\" "
+	                                  "(expected a port 1-65535, then @ADDRESS)\n"},
+	    {"MetricsSocket unix:/run/m.sock\n",
+	     "t.conf:1: MetricsSocket: bad socket \"unix:/run/m.sock\" (expected inet:PORT@IPv4 or "
+	     "inet6:PORT@IPv6)\n"},
 	    {"ControlSocket inet:25\n", "t.conf:1: ControlSocket: bad socket \"inet:25\" (expected "
 	                                "unix:PATH)\n"},
 	    {"Endpoint http://ses.tencentcloudapi.com\n",
@@ -695,6 +706,34 @@ static char *read_all(const char *path)
 }
 
 /* test_sample_and_man - sample loads (as is and uncommented), covers every key */
+/* test_inet_spec - MetricsSocket's address, as the milter binds it */
+static void test_inet_spec(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char err[256], a[INET6_ADDRSTRLEN];
+
+	is_int(sv_inet_spec_parse("inet:9167@127.0.0.2", &ss, &len, err, sizeof(err)), 0,
+	       "inet:9167@127.0.0.2 parses");
+	is_int(ss.ss_family, AF_INET, "IPv4 family");
+	is_int(ntohs(((struct sockaddr_in *)&ss)->sin_port), 9167, "IPv4 port");
+	inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, a, sizeof(a));
+	is_str(a, "127.0.0.2", "IPv4 address");
+	is_int((int)len, (int)sizeof(struct sockaddr_in), "IPv4 length");
+	is_int(sv_inet_spec_parse("inet6:65535@2001:db8::1", &ss, &len, err, sizeof(err)), 0,
+	       "inet6:65535@2001:db8::1 parses");
+	is_int(ss.ss_family, AF_INET6, "IPv6 family");
+	is_int(ntohs(((struct sockaddr_in6 *)&ss)->sin6_port), 65535, "IPv6 port");
+	inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, a, sizeof(a));
+	is_str(a, "2001:db8::1", "IPv6 address");
+	is_int(sv_inet_spec_parse("inet:65536@127.0.0.1", &ss, &len, err, sizeof(err)), -1,
+	       "port 65536 refused");
+	is_int(sv_inet_spec_parse("inet:-1@127.0.0.1", &ss, &len, err, sizeof(err)), -1,
+	       "a signed port refused");
+	is_int(sv_inet_spec_parse("inet:80@127.0.0.1 ", &ss, &len, err, sizeof(err)), -1,
+	       "trailing blank refused");
+}
+
 static void test_sample_and_man(void)
 {
 	const char *top = getenv("top_srcdir");
@@ -810,6 +849,7 @@ int main(void)
 	test_secrets();
 	test_files();
 	test_cidr();
+	test_inet_spec();
 	test_sample_and_man();
 	sv_buf_free(&msgs);
 	cleanup();
