@@ -41,6 +41,7 @@
 #include "refresher.h"
 #include "sesverify.h"
 #include "snapshot.h"
+#include "redis.h"
 #include "stats.h"
 
 #define DEF_RATE        20
@@ -54,6 +55,7 @@ struct sv_engine {
 	sv_config *own_cfg; /* when created with NULL */
 	sv_cache *cache;
 	sv_ratelimit *rl;
+	sv_shared *shared; /* Redis set: the account's budget across hosts */
 	sv_refresher *ref;
 	sv_cache_ttl ttl; /* fields read with __atomic on the hot path */
 	char *cache_file;
@@ -130,6 +132,8 @@ sv_engine *sv_engine_new(const sv_config *cfg, char *err, size_t errlen)
 	if ((e->rl = sv_ratelimit_new(cfg->api_rate > 0 ? cfg->api_rate : DEF_RATE, NULL, NULL)) ==
 	    NULL)
 		goto nomem;
+	if (cfg->redis && (e->shared = sv_shared_new(cfg, e->rl, err, errlen)) == NULL)
+		goto fail;
 	memset(&env, 0, sizeof(env));
 	env.cache = e->cache;
 	env.rl = e->rl;
@@ -556,6 +560,8 @@ void sv_engine_stats(sv_engine *e, void (*fn)(const char *name, uint64_t value, 
 	fn("cache.entries.stale", bs.stale, arg);
 	fn("refresh.pending", sv_refresher_pending(e->ref), arg);
 	fn("ratelimit.rate", (uint64_t)sv_ratelimit_current(e->rl), arg);
+	if (e->shared)
+		fn("redis.up", (uint64_t)sv_shared_up(e->shared), arg);
 #if defined(HAVE_MALLINFO2) && defined(HAVE_MALLOC_H)
 	{
 		/* the whole process's malloc heap, every arena: a leak shows here
@@ -616,6 +622,7 @@ void sv_engine_free(sv_engine *e)
 		save_now(e);
 	sv_refresher_free(e->ref);
 	sv_ratelimit_free(e->rl);
+	sv_shared_free(e->shared);
 	sv_cache_close(e->cache);
 	pthread_cond_destroy(&e->wait_cond);
 	pthread_mutex_destroy(&e->wait_lock);

@@ -24,6 +24,10 @@
  *	int sv_redis_rl_penalize(sv_redis_rl *rl);
  *	void sv_redis_rl_free(sv_redis_rl *rl);
  *	int sv_redis_rl_key(const char *region, const char *secret_id, char *out, size_t len);
+ *
+ *	sv_shared *sv_shared_new(const sv_config *cfg, sv_ratelimit *rl, char *err, size_t errlen);
+ *	int sv_shared_up(sv_shared *sh);
+ *	void sv_shared_free(sv_shared *sh);
  * DESCRIPTION
  *	The URL parser is always built (the configuration checks the Redis
  *	key with it); the rest exists only in a build with hiredis
@@ -66,6 +70,15 @@
  *	and ":bucket"; all expire by themselves when the budget is idle.
  *	sv_redis_rl_key() forms the default key: REGION ":" and the first 16
  *	hex digits of SHA-256(SecretId).
+ *
+ *	sv_shared is what an engine with Redis set holds: the connection and
+ *	the shared budget, plugged into its limiter with
+ *	sv_ratelimit_set_shared() (local fallback at RedisDownApiRate).  The
+ *	budget is named ApiRateKey, or by sv_redis_rl_key() from the region
+ *	and the resolved SecretId (config, CredentialsFile or environment).
+ *	Leases last ApiTimeout + 1 s.  sv_shared_up(): 1 when Redis answered
+ *	last time, 0 otherwise.  Free it after the limiter's last use.
+ *	In a build without hiredis sv_shared_new() fails with a reason.
  *
  *	Counters: "redis.commands", "redis.errors", "redis.connects",
  *	"redis.disconnects", "redis.script.loads".
@@ -115,7 +128,17 @@ void sv_redis_rl_free(sv_redis_rl *rl);
 int64_t sv_redis_rl_try(sv_redis_rl *rl, uint64_t *ticket);
 int sv_redis_rl_done(sv_redis_rl *rl, uint64_t ticket);
 int sv_redis_rl_penalize(sv_redis_rl *rl);
+void sv_redis_rl_set_rate(sv_redis_rl *rl, int rate);
 #endif
+
+/* The engine's side (lib/redis_share.c, built with or without hiredis). */
+struct sv_config;
+struct sv_ratelimit;
+typedef struct sv_shared sv_shared;
+sv_shared *sv_shared_new(const struct sv_config *cfg, struct sv_ratelimit *rl, char *err,
+                         size_t errlen);
+void sv_shared_free(sv_shared *sh);
+int sv_shared_up(sv_shared *sh);
 int sv_redis_rl_key(const char *region, const char *secret_id, char *out, size_t len);
 
 #endif

@@ -94,7 +94,8 @@ struct sv_redis_rl {
 	sv_redis *r;
 	sv_redis_script script;
 	char *keys[3];
-	char rate[16], lease[24], margin[16];
+	int rate; /* atomic: sv_redis_rl_set_rate */
+	char lease[24], margin[16];
 	char instance[17]; /* random: names this limiter's grants */
 	uint64_t seq;
 };
@@ -123,10 +124,16 @@ sv_redis_rl *sv_redis_rl_new(sv_redis *r, const char *prefix, const char *key, i
 	}
 	for (int i = 0; i < 8; i++)
 		snprintf(rl->instance + 2 * i, 3, "%02x", rnd[i]);
-	snprintf(rl->rate, sizeof(rl->rate), "%d", rate < 1 ? 1 : rate);
+	rl->rate = rate < 1 ? 1 : rate;
 	snprintf(rl->lease, sizeof(rl->lease), "%lld", (long long)lease_ms * 1000);
 	snprintf(rl->margin, sizeof(rl->margin), "%d", SV_RL_MARGIN_US);
 	return rl;
+}
+
+/* sv_redis_rl_set_rate - a new ApiRate for the shared budget (from the next grant) */
+void sv_redis_rl_set_rate(sv_redis_rl *rl, int rate)
+{
+	__atomic_store_n(&rl->rate, rate < 1 ? 1 : rate, __ATOMIC_RELAXED);
 }
 
 /* sv_redis_rl_free - release (leases in Redis expire by themselves) */
@@ -142,7 +149,7 @@ void sv_redis_rl_free(sv_redis_rl *rl)
 /* run - the script for op on grant seq; its integer answer, or -1 */
 static int64_t run(sv_redis_rl *rl, const char *op, uint64_t seq)
 {
-	char member[48];
+	char member[48], rate[16];
 	const char *argv[8];
 	redisReply *rep;
 	int64_t v = -1;
@@ -152,7 +159,8 @@ static int64_t run(sv_redis_rl *rl, const char *op, uint64_t seq)
 	argv[1] = rl->keys[1];
 	argv[2] = rl->keys[2];
 	argv[3] = op;
-	argv[4] = rl->rate;
+	snprintf(rate, sizeof(rate), "%d", __atomic_load_n(&rl->rate, __ATOMIC_RELAXED));
+	argv[4] = rate;
 	argv[5] = rl->lease;
 	argv[6] = member;
 	argv[7] = rl->margin;
