@@ -125,3 +125,76 @@ int sv_shared_up(sv_shared *sh)
 	return 0;
 }
 #endif
+
+/* ------------------------------------------------------------------ */
+/* sv_budget: the shared budget for the CLI (see sesverify.h)         */
+/* ------------------------------------------------------------------ */
+
+struct sv_budget {
+	sv_ratelimit *rl;
+	sv_shared *sh;
+	uint64_t ticket; /* the grant of the request under way, 0: none */
+};
+
+/* sv_budget_open - NULL without Redis (err ""), or on failure (err says why) */
+sv_budget *sv_budget_open(const sv_config *cfg, char *err, size_t errlen)
+{
+	sv_budget *b;
+
+	if (errlen)
+		err[0] = 0;
+	if (cfg == NULL || cfg->redis == NULL)
+		return NULL;
+	if ((b = calloc(1, sizeof(*b))) == NULL ||
+	    (b->rl = sv_ratelimit_new(cfg->api_rate > 0 ? cfg->api_rate : 20, NULL, NULL)) ==
+	        NULL) {
+		sv_budget_close(b);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if ((b->sh = sv_shared_new(cfg, b->rl, err, errlen)) == NULL) {
+		sv_budget_close(b);
+		return NULL;
+	}
+	return b;
+}
+
+/* budget_after - the request's answer arrived (or it failed) */
+static void budget_after(void *arg)
+{
+	sv_budget *b = arg;
+
+	if (b->ticket) {
+		sv_ratelimit_done(b->rl, b->ticket);
+		b->ticket = 0;
+	}
+}
+
+/* budget_before - wait for a grant; a re-send returns the earlier one first */
+static int budget_before(void *arg)
+{
+	sv_budget *b = arg;
+
+	budget_after(b);
+	return sv_ratelimit_acquire_ticket(b->rl, &b->ticket);
+}
+
+/* sv_budget_pacer - hooks taking grants from b */
+void sv_budget_pacer(sv_budget *b, sv_pacer *p)
+{
+	p->before = budget_before;
+	p->after = budget_after;
+	p->arg = b;
+}
+
+/* sv_budget_close - return an outstanding grant, release */
+void sv_budget_close(sv_budget *b)
+{
+	if (b == NULL)
+		return;
+	if (b->rl)
+		budget_after(b);
+	sv_ratelimit_free(b->rl);
+	sv_shared_free(b->sh);
+	free(b);
+}

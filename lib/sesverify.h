@@ -297,6 +297,23 @@ int sv_client_list_identities_paced(sv_client *client, const sv_pacer *p, sv_lis
  */
 void sv_client_set_resend_pacer(sv_client *client, const sv_pacer *p);
 
+/*
+ * sv_budget - the account's API budget shared through Redis, for a
+ *	program that calls the API itself (the CLI) while daemons on the
+ *	same account run.  sv_budget_open() returns NULL without Redis set
+ *	(err ""), or on a real failure (err says why); Redis being
+ *	unreachable is no failure: grants then come from a budget of this
+ *	process of RedisDownApiRate.  sv_budget_pacer() fills p so that
+ *	p->before blocks until the request may go out (a grant, a lease of
+ *	ApiTimeout + 1 s) and p->after returns it; a before() without an
+ *	after() since the last one (a re-send) returns the earlier grant
+ *	first.  One request at a time per budget.
+ */
+typedef struct sv_budget sv_budget;
+sv_budget *sv_budget_open(const sv_config *cfg, char *err, size_t errlen);
+void sv_budget_pacer(sv_budget *b, sv_pacer *p);
+void sv_budget_close(sv_budget *b);
+
 /* ------------------------------------------------------------------ */
 /* DNS pre-check (one resolver per thread)                            */
 /* ------------------------------------------------------------------ */

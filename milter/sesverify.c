@@ -587,6 +587,8 @@ static void print_checked_json(FILE *fp, const checked *c)
 typedef struct pacer {
 	int64_t *ends; /* ring of the last "rate" end times, monotonic ns */
 	int rate, n, next;
+	sv_budget *budget; /* Redis set: the account's budget, shared with the daemons */
+	sv_pacer shared;
 } pacer;
 
 /* mono_ns - CLOCK_MONOTONIC in nanoseconds */
@@ -601,20 +603,38 @@ static int64_t mono_ns(void)
 /* pacer_init - an empty window of ApiRate calls; -1 (reported) without memory */
 static int pacer_init(pacer *p, const sv_config *cfg)
 {
-	*p = (pacer){NULL, cfg->api_rate > 0 ? cfg->api_rate : 20, 0, 0};
+	char err[512] = "";
+
+	*p = (pacer){NULL, cfg->api_rate > 0 ? cfg->api_rate : 20, 0, 0, NULL, {NULL, NULL, NULL}};
 	if ((p->ends = calloc((size_t)p->rate, sizeof(*p->ends))) == NULL) {
 		warnx("out of memory");
+		return -1;
+	}
+	if ((p->budget = sv_budget_open(cfg, err, sizeof(err))) != NULL)
+		sv_budget_pacer(p->budget, &p->shared);
+	else if (err[0]) {
+		warnx("%s", err);
+		free(p->ends);
 		return -1;
 	}
 	return 0;
 }
 
-/* pacer_wait - sleep until one more call fits in the window */
-static void pacer_wait(const pacer *p)
+/* pacer_free - release (an outstanding shared grant is returned) */
+static void pacer_free(pacer *p)
+{
+	sv_budget_close(p->budget);
+	free(p->ends);
+}
+
+/* pacer_wait - sleep until one more call fits in the window (and the shared budget) */
+static void pacer_wait(pacer *p)
 {
 	struct timespec ts;
 	int64_t wait;
 
+	if (p->budget)
+		p->shared.before(p->shared.arg);
 	if (p->n < p->rate)
 		return;
 	wait = p->ends[p->next] + 1000000000 - mono_ns();
@@ -629,6 +649,8 @@ static void pacer_wait(const pacer *p)
 /* pacer_done - record that a call just ended */
 static void pacer_done(pacer *p)
 {
+	if (p->budget)
+		p->shared.after(p->shared.arg);
 	p->ends[p->next] = mono_ns();
 	p->next = (p->next + 1) % p->rate;
 	if (p->n < p->rate)
@@ -700,7 +722,7 @@ static int cmd_check(const sv_config *cfg, const opts *o)
 	client = sv_client_new(cfg, err, sizeof(err));
 	if (!client) {
 		warnx("check: cannot make an API client: %s", err[0] ? err : "unknown reason");
-		free(pace.ends);
+		pacer_free(&pace);
 		free(doms);
 		return EXIT_USAGE;
 	}
@@ -734,7 +756,7 @@ static int cmd_check(const sv_config *cfg, const opts *o)
 		puts("]");
 	sv_resolver_free(res);
 	sv_client_free(client);
-	free(pace.ends);
+	pacer_free(&pace);
 	free(doms);
 	return rc;
 }
@@ -1000,13 +1022,13 @@ static int cmd_list(const sv_config *cfg, const opts *o)
 	client = sv_client_new(cfg, err, sizeof(err));
 	if (!client) {
 		warnx("list: cannot make an API client: %s", err[0] ? err : "unknown reason");
-		free(pace.ends);
+		pacer_free(&pace);
 		return EXIT_USAGE;
 	}
 	sv_client_set_resend_pacer(client, &resend);
 	memset(&fail, 0, sizeof(fail));
 	lrc = sv_client_list_identities_paced(client, &pages, &items, &n, &fail);
-	free(pace.ends);
+	pacer_free(&pace);
 	if (lrc != 0) {
 		warnx("list: %s: %s%s%s", fail.error_code[0] ? fail.error_code : "error",
 		      fail.error_message ? fail.error_message : "no answer",

@@ -1,6 +1,7 @@
 #!/bin/bash
 # test-redis-engine.sh - real engines (tests/core/engine-drive) share the
-# account's budget through a private redis-server: two processes with
+# account's budget through a private redis-server, and so does "sesverify
+# check" (sv_budget): two processes with
 # ApiRate 20 together stay within 20 requests per second at the SES
 # emulator; Redis unreachable -> each falls back to RedisDownApiRate; Redis
 # coming up later -> sharing resumes without a restart.
@@ -11,7 +12,7 @@
 core_init
 dir=$(mktmp)
 
-core_scenario "$dir/scen.json" 200 r unverified none
+core_scenario "$dir/scen.json" 290 r unverified none
 emu_start "$dir/emu" "$dir/scen.json" || { not_ok "emulator starts"; tap_done; }
 ok "emulator starts"
 redis_start "$dir/redis" || { not_ok "redis-server starts"; tap_done; }
@@ -44,6 +45,24 @@ tap_ok $? "one budget: 120 calls took $ea s and $eb s (the slower >= 5 s at 20/s
 grep -q '^stat redis.up 1$' "$dir/a.out"
 tap_ok $? "cache stats show Redis up"
 like "$(grep '^stat redis.commands ' "$dir/a.out")" '^stat redis.commands [1-9][0-9]*$' "grants went through Redis"
+
+# 1b. an engine and "sesverify check" at the same moment: one budget
+SV=$top_builddir/milter/sesverify
+for i in $(seq 200 259); do printf 'r%03d.test\n' "$i"; done >"$dir/c.domains"
+rm -f "$dir/a.cache"
+n0=$(wc -l <"$EMU_LOG")
+"$DRIVE" -c "$dir/a.conf" -f "$dir/c.domains" -t 30000 -q -S >"$dir/c.out" 2>"$dir/c.err" &
+pa=$!
+HOME=$dir "$SV" -c "$dir/b.conf" check --no-dns $(seq -f 'r%03g.test' 260 289) >"$dir/cli.out" 2>"$dir/cli.err"
+rc=$?
+wait "$pa"
+tap_ok $? "engine ran"
+[ "$rc" -le 1 ] && [ "$(grep -c ': unverified' "$dir/cli.out")" -eq 30 ]
+tap_ok $? "sesverify check answered its 30 domains (rc $rc)"
+max=$(emu_max_per_second "$n0")
+[ "$max" -le 20 ]
+tap_ok $? "engine and CLI together: at most 20 requests in any sliding second (saw $max)"
+is "$(emu_count_code RequestLimitExceeded)" 0 "zero RequestLimitExceeded"
 
 # 2. Redis unreachable: the per-host budget RedisDownApiRate 4
 dead=$(free_port)
