@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "log.h"
 #include "ratelimit.h"
 #include "redis.h"
 
@@ -98,6 +99,7 @@ struct sv_redis_rl {
 	char lease[24], margin[16];
 	char instance[17]; /* random: names this limiter's grants */
 	uint64_t seq;
+	int failing; /* atomic: the script's last answer was not a number */
 };
 
 /* sv_redis_rl_new - the budget named key under prefix, at rate per second */
@@ -165,8 +167,17 @@ static int64_t run(sv_redis_rl *rl, const char *op, uint64_t seq)
 	argv[6] = member;
 	argv[7] = rl->margin;
 	rep = sv_redis_eval(rl->r, &rl->script, 3, 8, argv, NULL);
-	if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer >= 0)
+	if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer >= 0) {
 		v = rep->integer;
+		__atomic_store_n(&rl->failing, 0, __ATOMIC_RELAXED);
+	} else if (rep && !__atomic_exchange_n(&rl->failing, 1, __ATOMIC_RELAXED)) {
+		/* Redis answered, but not as the script does: a key of another type
+		 * or a script error; logged once until the script works again */
+		sv_log(SV_LOG_ERR,
+		       "redis: the shared budget %s failed: %.*s; using the local budget",
+		       rl->keys[2], rep->type == REDIS_REPLY_ERROR ? (int)rep->len : 14,
+		       rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+	}
 	freeReplyObject(rep);
 	return v;
 }

@@ -3,6 +3,7 @@
 # redis-server (lib/redis_rl.c): three processes never exceed the budget in
 # any sliding second, a process killed with -9 holding grants frees them
 # after the lease, NOSCRIPT is survived, a penalty slows every process,
+# garbage in the keys is reported,
 # AUTH with requirepass and ACL users, unreachable and hung Redis.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/redis/redis-lib.sh"
@@ -57,6 +58,16 @@ RL_KEY=pen "$RL_DRIVE" "$URL" 20 1500 penalize >"$dir/pen" 2>&1
 n=$(awk '$1=="N" {print $2}' "$dir/pen")
 [ -n "$n" ] && [ "$n" -ge 4 ] && [ "$n" -le 14 ]
 tap_ok $? "after a penalty the next second grants about 10-12, not 20 (got $n)"
+
+# 3b. garbage in the shared keys: a clear error and the local fallback, or
+# defaults for unreadable fields; never a crash
+rcli SET test:rl:garb:bucket "not a hash" >/dev/null
+RL_KEY=garb "$RL_DRIVE" "$URL" 20 1500 down >"$dir/garb" 2>"$dir/garb.err"
+is "$(tr '\n' ' ' <"$dir/garb")" "try -1 up 1 " "a budget key of the wrong type: no grant from Redis (the caller falls back), Redis up"
+like "$(cat "$dir/garb.err")" 'redis: the shared budget test:rl:garb:bucket failed: .*WRONGTYPE' "  a clear log line"
+rcli HSET test:rl:garb2:bucket cur abc tokens '' last -x pen 1e999 >/dev/null
+RL_KEY=garb2 "$RL_DRIVE" "$URL" 20 1500 down >"$dir/garb2" 2>"$dir/garb2.err"
+is "$(tr '\n' ' ' <"$dir/garb2")" "try 0 up 1 " "unreadable bucket fields: defaults, granted"
 
 # 4. unreachable Redis: -1 at once, state down, a log line without secrets
 RL_TIMEOUT_MS=300 "$RL_DRIVE" "redis://:$PW@127.0.0.1:$(free_port)" 20 1500 down >"$dir/down" 2>"$dir/down.err"
