@@ -234,8 +234,8 @@ static int load_locked(sv_redis *r, sv_redis_script *s)
 redisReply *sv_redis_eval(sv_redis *r, sv_redis_script *s, int nkeys, int argc, const char **argv,
                           const size_t *argvlen)
 {
-	const char *av[40];
-	size_t al[40];
+	const char *av[128];
+	size_t al[128];
 	char nk[12];
 	redisReply *rep = NULL;
 

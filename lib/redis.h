@@ -80,6 +80,19 @@
  *	last time, 0 otherwise.  Free it after the limiter's last use.
  *	In a build without hiredis sv_shared_new() fails with a reason.
  *
+ *	The answers (lib/redis_answers.c; not yet used by the engine):
+ *	sv_redis_answer_put() stores a cache record as the hash PREFIX "d:"
+ *	DOMAIN (times as wall-clock ms, the persistent flags, request id,
+ *	error, attributes, the host that asked), kept keep_ms, unless Redis
+ *	holds a newer one (0), and publishes DOMAIN on PREFIX "answers" (1;
+ *	-1 Redis unreachable or refused).  sv_redis_answer_get(): 1 and rec
+ *	filled (times on this host's sv_cache_now_ms clock), 0 absent, -1
+ *	unreachable or an unusable record (logged with the reason, rec
+ *	empty).  sv_redis_lease_take(): the per-domain refresh lease PREFIX
+ *	"lease:" DOMAIN by SET NX PX: 1 taken, 0 another owner holds it, -1
+ *	unreachable; sv_redis_lease_release() deletes it only if owner still
+ *	holds it (1; 0 not held by owner).
+ *
  *	Counters: "redis.commands", "redis.errors", "redis.connects",
  *	"redis.disconnects", "redis.script.loads".
  */
@@ -129,6 +142,15 @@ int64_t sv_redis_rl_try(sv_redis_rl *rl, uint64_t *ticket);
 int sv_redis_rl_done(sv_redis_rl *rl, uint64_t ticket);
 int sv_redis_rl_penalize(sv_redis_rl *rl);
 void sv_redis_rl_set_rate(sv_redis_rl *rl, int rate);
+
+struct sv_cache_rec;
+int sv_redis_answer_put(sv_redis *r, const char *prefix, const char *domain,
+                        const struct sv_cache_rec *rec, int64_t keep_ms, const char *host);
+int sv_redis_answer_get(sv_redis *r, const char *prefix, const char *domain,
+                        struct sv_cache_rec *rec);
+int sv_redis_lease_take(sv_redis *r, const char *prefix, const char *domain, const char *owner,
+                        int64_t ms);
+int sv_redis_lease_release(sv_redis *r, const char *prefix, const char *domain, const char *owner);
 #endif
 
 /* The engine's side (lib/redis_share.c, built with or without hiredis). */
