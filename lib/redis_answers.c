@@ -189,7 +189,7 @@ static const char *decode(const redisReply *rep, sv_cache_rec *rec)
 {
 	const char *v, *why;
 	int64_t x, off = wall_offset(), nattrs;
-	char name[16];
+	char name[24];
 
 	if ((v = field(rep, "v")) == NULL || strcmp(v, "1") != 0)
 		return "unknown format version";
