@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,13 +25,42 @@ struct sv_cache {
 	void *h;
 };
 
-/* sv_cache_now_ms - wall clock in Unix milliseconds */
-int64_t sv_cache_now_ms(void)
+/* ms_of - a clock in milliseconds */
+static int64_t ms_of(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(id, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_base; /* wall minus monotonic ms at the first call */
+static pthread_once_t mono_once = PTHREAD_ONCE_INIT;
+
+/* set_base - fix the offset once per process */
+static void set_base(void)
+{
+	mono_base = ms_of(CLOCK_REALTIME) - ms_of(CLOCK_MONOTONIC);
+}
+
+/*
+ * sv_cache_now_ms - the cache clock: CLOCK_MONOTONIC in ms, offset once so
+ *	that at start it reads like Unix ms.  A step of the wall clock does not
+ *	move it, so no TTL, backoff or timer stretches or shrinks; wall time
+ *	only enters through sv_cache_wall_shift (CacheFile, displayed times).
+ */
+int64_t sv_cache_now_ms(void)
+{
+	pthread_once(&mono_once, set_base);
+	return mono_base + ms_of(CLOCK_MONOTONIC);
+}
+
+/* sv_cache_wall_shift - add to a cache-clock time to get Unix ms (wall) now */
+int64_t sv_cache_wall_shift(void)
+{
+	int64_t wall = ms_of(CLOCK_REALTIME);
+
+	return wall - sv_cache_now_ms();
 }
 
 /* sv_cache_open - a cache on backend be (NULL: in-memory) */

@@ -35,7 +35,10 @@
  *	backend (sharded hash tables with LRU eviction); a shared backend
  *	(Redis) can fill the same vtable later.
  *
- *	Times are Unix milliseconds (they are persisted); 0 means "never".
+ *	Times are milliseconds of the cache clock (sv_cache_now_ms: monotonic,
+ *	so a step of the wall clock changes no TTL); 0 means "never".  They
+ *	become Unix ms only in CacheFile (snapshot.c) and in views' time_t
+ *	fields (the engine converts).
  *	A record's state is the last answer; "stale" is derived: now is past
  *	expires_at.  A stale record keeps serving until expires_at+MaxStale
  *	(sv_cache_servable); past that it is reported as unknown.
@@ -153,7 +156,9 @@ void sv_cache_fill_view(const sv_cache_rec *r, int64_t now, sv_entry_view *v);
 void sv_cache_fill_fail(const sv_attr *attrs, size_t n, sv_entry_view *v);
 void sv_cache_shorten(char *dst, size_t dstlen, const char *src);
 
-/* sv_cache_now_ms - wall clock, Unix ms */
+/* sv_cache_now_ms - the cache clock (monotonic ms); sv_cache_wall_shift -
+ * what to add to a cache-clock time for Unix ms at this moment */
 int64_t sv_cache_now_ms(void);
+int64_t sv_cache_wall_shift(void);
 
 #endif

@@ -21,4 +21,40 @@
 
 #define SV_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
+
+/*
+ * Intervals are measured on CLOCK_MONOTONIC, which a step of the wall
+ * clock (NTP, an RTC in local time, a resumed VM) does not move.
+ * sv_cond_init_mono makes a condition variable whose timed waits take
+ * CLOCK_MONOTONIC deadlines; sv_mono_deadline is such a deadline ms from now.
+ */
+static inline int sv_cond_init_mono(pthread_cond_t *c)
+{
+	pthread_condattr_t ca;
+	int rc;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	rc = pthread_cond_init(c, &ca);
+	pthread_condattr_destroy(&ca);
+	return rc;
+}
+
+static inline struct timespec sv_mono_deadline(int64_t ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
 #endif

@@ -1603,28 +1603,41 @@ int sv_config_load_buffer(const char *name, const char *data, size_t len, unsign
 	return rc;
 }
 
-/* sv_config_load - see sesverify.h */
-int sv_config_load(const char *path, sv_config **out, sv_config_report_fn report, void *arg)
+/* sv_config_read_text - see config_int.h */
+int sv_config_read_text(const char *path, char **data, size_t *len, mode_t *mode,
+                        sv_config_report_fn report, void *arg)
 {
 	ctx c = {.name = path, .report = report, .arg = arg};
-	char *data = NULL, *dir, *slash;
 	struct stat st;
-	size_t len;
-	int rc;
 
+	*data = NULL;
 	if (path == NULL || *path == 0) {
 		report_at(&c, "(config)", 0, "no configuration file name");
 		return c.errors;
 	}
-	if (open_read(path, &data, &len, &st) < 0) {
+	if (open_read(path, data, len, &st) < 0) {
 		report_at(&c, path, 0, "cannot read: %s", file_error(errno));
 		return c.errors;
 	}
-	if ((dir = strdup(path)) == NULL) {
-		free(data);
+	*mode = st.st_mode;
+	return 0;
+}
+
+/* sv_config_load_text - see config_int.h */
+int sv_config_load_text(const char *path, const char *data, size_t len, mode_t mode,
+                        sv_config **out, sv_config_report_fn report, void *arg)
+{
+	ctx c = {.name = path, .report = report, .arg = arg};
+	char *copy, *dir, *slash;
+	int rc;
+
+	if ((dir = strdup(path)) == NULL || (copy = malloc(len + 1)) == NULL) {
+		free(dir);
 		report_at(&c, path, 0, "out of memory");
 		return c.errors;
 	}
+	memcpy(copy, data, len);
+	copy[len] = 0;
 	if ((slash = strrchr(dir, '/')) == NULL) {
 		free(dir);
 		dir = NULL; /* relative to the working directory */
@@ -1632,10 +1645,27 @@ int sv_config_load(const char *path, sv_config **out, sv_config_report_fn report
 		slash[1] = 0;
 	else
 		*slash = 0;
-	rc = load_common(path, dir, data, len, 0, st.st_mode, out, report, arg);
+	rc = load_common(path, dir, copy, len, 0, mode, out, report, arg);
+	explicit_bzero(copy, len);
+	free(copy);
+	free(dir);
+	return rc;
+}
+
+/* sv_config_load - see sesverify.h */
+int sv_config_load(const char *path, sv_config **out, sv_config_report_fn report, void *arg)
+{
+	char *data = NULL;
+	size_t len = 0;
+	mode_t mode = 0;
+	int rc;
+
+	rc = sv_config_read_text(path, &data, &len, &mode, report, arg);
+	if (rc > 0)
+		return rc;
+	rc = sv_config_load_text(path, data, len, mode, out, report, arg);
 	explicit_bzero(data, len);
 	free(data);
-	free(dir);
 	return rc;
 }
 

@@ -9,6 +9,14 @@
  *	SV_CONFIG_NO_FILES it refuses "SkipDomains @FILE" (fuzzing must not
  *	open files); it never checks file permissions (there is no file).
  *
+ *	sv_config_read_text() reads a configuration file whole (at most
+ *	1 MiB, a regular file) and gives its mode; sv_config_load_text()
+ *	parses such text as sv_config_load() parses the file at path (the
+ *	same diagnostics, @FILE relative to path's directory, the same
+ *	permission check against mode).  Together they are sv_config_load(),
+ *	split so that a privileged process can read the file and hand the
+ *	text to an unprivileged one.  Both return the number of errors.
+ *
  *	sv_config_dump() prints every key with its effective value, one
  *	"Key value" per line in table order; secrets print as "(set)" and
  *	unset keys as "(not set)".
@@ -35,6 +43,7 @@
 
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "sesverify.h"
 
@@ -42,6 +51,10 @@
 
 int sv_config_load_buffer(const char *name, const char *data, size_t len, unsigned flags,
                           sv_config **out, sv_config_report_fn report, void *arg);
+int sv_config_read_text(const char *path, char **data, size_t *len, mode_t *mode,
+                        sv_config_report_fn report, void *arg);
+int sv_config_load_text(const char *path, const char *data, size_t len, mode_t mode,
+                        sv_config **out, sv_config_report_fn report, void *arg);
 void sv_config_dump(const sv_config *cfg, FILE *fp);
 const char *sv_config_key_name(size_t i);
 int sv_config_skip_domain(const sv_config *cfg, const char *domain);

@@ -254,35 +254,116 @@ fail:
 	return NULL;
 }
 
-/* sv_credentials_read_file - INI [default] secret_id / secret_key / token */
-int sv_credentials_read_file(const char *path, sv_credentials *out, char *err, size_t errlen)
+/* parse_text - the INI text of path (modified in place) into out */
+static int parse_text(const char *path, char *buf, sv_credentials *out, char *err, size_t errlen)
 {
 	ini_keys k = {0};
-	char *buf, *line, *next, where[512];
-	size_t size;
-	int in_default = 0, lineno = 0, rc = -1;
+	char *line, *next, where[512];
+	int in_default = 0, lineno = 0;
 
 	memset(out, 0, sizeof(*out));
-	if ((buf = read_all(path, err, errlen)) == NULL)
-		return -1;
-	size = strlen(buf);
 	for (line = buf; line; line = next) {
 		if ((next = strchr(line, '\n')) != NULL)
 			*next++ = 0;
 		if (ini_line(line, &in_default, &k, path, ++lineno, err, errlen) < 0)
-			goto out;
+			return -1;
 	}
 	if (k.id == NULL || k.key == NULL) {
 		snprintf(err, errlen, "credentials file %s: [default] lacks %s", path,
 		         k.id == NULL ? "secret_id" : "secret_key");
-		goto out;
+		return -1;
 	}
 	snprintf(where, sizeof(where), "credentials file %s", path);
-	rc = set3(out, SV_CRED_FILE, k.id, k.key, k.token, where, err, errlen);
-out:
+	return set3(out, SV_CRED_FILE, k.id, k.key, k.token, where, err, errlen);
+}
+
+/*
+ * The credentials file handed over by a privileged process (see
+ * sv_credentials_preload): read_file uses this text instead of opening
+ * the file, which the unprivileged worker may not be allowed to read.
+ */
+static pthread_mutex_t pre_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *pre_path, *pre_text; /* pre_text: a secret_dup() copy */
+
+/* preloaded - a copy of the handed-over text of path, or NULL */
+static char *preloaded(const char *path)
+{
+	char *copy = NULL;
+
+	pthread_mutex_lock(&pre_lock);
+	if (pre_path && pre_text && strcmp(pre_path, path) == 0)
+		copy = strdup(pre_text);
+	pthread_mutex_unlock(&pre_lock);
+	return copy;
+}
+
+/* sv_credentials_read_file - INI [default] secret_id / secret_key / token */
+int sv_credentials_read_file(const char *path, sv_credentials *out, char *err, size_t errlen)
+{
+	char *buf;
+	size_t size;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((buf = preloaded(path)) == NULL && (buf = read_all(path, err, errlen)) == NULL)
+		return -1;
+	size = strlen(buf);
+	rc = parse_text(path, buf, out, err, errlen);
 	OPENSSL_cleanse(buf, size);
 	free(buf);
 	return rc;
+}
+
+/* sv_credentials_load_text - the checked file's text, validated; free with _text_free */
+char *sv_credentials_load_text(const char *path, char *err, size_t errlen)
+{
+	sv_credentials cred;
+	char *buf = read_all(path, err, errlen), *copy;
+	int rc;
+
+	if (buf == NULL)
+		return NULL;
+	if ((copy = strdup(buf)) == NULL) {
+		snprintf(err, errlen, "credentials file %s: out of memory", path);
+		sv_credentials_text_free(buf);
+		return NULL;
+	}
+	rc = parse_text(path, copy, &cred, err, errlen);
+	sv_credentials_text_free(copy);
+	sv_credentials_clear(&cred);
+	if (rc < 0) {
+		sv_credentials_text_free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* sv_credentials_text_free - wipe and free a text of sv_credentials_load_text */
+void sv_credentials_text_free(char *text)
+{
+	if (text == NULL)
+		return;
+	OPENSSL_cleanse(text, strlen(text));
+	free(text);
+}
+
+/* sv_credentials_preload - read path from text from now on; NULL path: forget it */
+int sv_credentials_preload(const char *path, const char *text)
+{
+	char *p = NULL, *t = NULL, *old_text;
+
+	if (path && text && ((p = strdup(path)) == NULL || (t = secret_dup(text)) == NULL)) {
+		free(p);
+		return -1;
+	}
+	pthread_mutex_lock(&pre_lock);
+	free(pre_path);
+	old_text = pre_text;
+	pre_path = p;
+	pre_text = t;
+	pthread_mutex_unlock(&pre_lock);
+	wipe_free(old_text);
+	return 0;
 }
 
 /*

@@ -10,6 +10,9 @@
  *				     char *err, size_t errlen);
  *	void sv_credentials_clear(sv_credentials *c);
  *	int sv_credentials_capture_env(void);
+ *	char *sv_credentials_load_text(const char *path, char *err, size_t errlen);
+ *	void sv_credentials_text_free(char *text);
+ *	int sv_credentials_preload(const char *path, const char *text);
  * DESCRIPTION
  *	Precedence (DESIGN.md): SecretId/SecretKey (and Token) in the config;
  *	else CredentialsFile, an INI file whose [default] section holds
@@ -30,6 +33,13 @@
  *	bytes /proc/PID/environ shows) and makes every later resolution use
  *	the copies, so that no child and no reader of environ sees the key.
  *	Call it once, early, before threads; -1 only when out of memory.
+ *
+ *	For a daemon whose readers run unprivileged: the privileged process
+ *	reads the file with sv_credentials_load_text() (the same checks as
+ *	sv_credentials_read_file, and the text must parse) and hands the text
+ *	to sv_credentials_preload(); from then on, in that process and its
+ *	children, reading that path uses the text instead of the file.
+ *	A NULL path forgets the text.  sv_credentials_text_free() wipes.
  * DIAGNOSTICS
  *	-1 with a reason naming the file, line or variable; never the secret.
  */
@@ -52,6 +62,9 @@ int sv_credentials_resolve(const sv_config *cfg, sv_credentials *out, char *err,
 int sv_credentials_read_file(const char *path, sv_credentials *out, char *err, size_t errlen);
 void sv_credentials_clear(sv_credentials *c);
 int sv_credentials_capture_env(void);
+char *sv_credentials_load_text(const char *path, char *err, size_t errlen);
+void sv_credentials_text_free(char *text);
+int sv_credentials_preload(const char *path, const char *text);
 /* sv_cred_source_name - "config", "credentials file", "environment" */
 const char *sv_cred_source_name(sv_cred_source src);
 

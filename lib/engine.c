@@ -36,6 +36,8 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "compat.h"
+#include "credentials.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "refresher.h"
@@ -43,7 +45,9 @@
 #include "snapshot.h"
 #include "redis.h"
 #include "stats.h"
+#include "tc3sign.h"
 
+#define ACCOUNT_LEN     16 /* hex digits of the account identity */
 #define DEF_RATE        20
 #define DEF_WORKERS     4
 #define DEF_MAX_ENTRIES 200000
@@ -59,11 +63,13 @@ struct sv_engine {
 	sv_refresher *ref;
 	sv_cache_ttl ttl; /* fields read with __atomic on the hot path */
 	char *cache_file;
+	char account[ACCOUNT_LEN + 1]; /* account_of(cfg); with cache_file under save_lock */
 	int warm_up, started;
 
 	pthread_mutex_t wait_lock;
 	pthread_cond_t wait_cond;
 	uint64_t gen;
+	int waiters, closing; /* in sv_engine_wait; no more waiting (stop) */
 
 	pthread_mutex_t hk_lock, save_lock;
 	pthread_cond_t hk_cond;
@@ -91,6 +97,33 @@ static void on_done(const char *domain, void *arg)
 	pthread_mutex_unlock(&e->wait_lock);
 }
 
+/*
+ * account_of - the account identity of cfg: the first 16 hex digits of
+ *	SHA-256 over Region, Endpoint and SecretId (never the key).  Answers
+ *	learned under one account are not answers of another: CacheFile
+ *	names it, and a reload that changes it drops the cache.  Credentials
+ *	that cannot be read give the identity of "no SecretId".
+ */
+static void account_of(const sv_config *cfg, char out[ACCOUNT_LEN + 1])
+{
+	sv_credentials cred;
+	char err[256], buf[2048], hex[SV_TC3_HEX];
+	int n;
+
+	memset(&cred, 0, sizeof(cred));
+	if (sv_credentials_resolve(cfg, &cred, err, sizeof(err)) < 0)
+		memset(&cred, 0, sizeof(cred));
+	n = snprintf(buf, sizeof(buf), "sesverify-account\n%s\n%s\n%s",
+	             cfg->region ? cfg->region : "ap-guangzhou",
+	             cfg->endpoint ? cfg->endpoint : "https://ses.tencentcloudapi.com",
+	             cred.secret_id ? cred.secret_id : "");
+	sv_credentials_clear(&cred);
+	if (n < 0 || (size_t)n >= sizeof(buf) || sv_tc3_sha256_hex(buf, (size_t)n, hex) < 0)
+		snprintf(hex, sizeof(hex), "%s", "unknown-account-identity");
+	memcpy(out, hex, ACCOUNT_LEN);
+	out[ACCOUNT_LEN] = 0;
+}
+
 /* apply_config - copy the scalar settings of cfg */
 static void apply_config(sv_engine *e, const sv_config *cfg)
 {
@@ -115,15 +148,16 @@ sv_engine *sv_engine_new(const sv_config *cfg, char *err, size_t errlen)
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		goto nomem;
 	pthread_mutex_init(&e->wait_lock, NULL);
-	pthread_cond_init(&e->wait_cond, NULL);
+	sv_cond_init_mono(&e->wait_cond);
 	pthread_mutex_init(&e->hk_lock, NULL);
 	pthread_mutex_init(&e->save_lock, NULL);
-	pthread_cond_init(&e->hk_cond, NULL);
+	sv_cond_init_mono(&e->hk_cond);
 	if (cfg == NULL && (cfg = e->own_cfg = sv_config_defaults()) == NULL)
 		goto nomem;
 	e->cfg = cfg;
 	apply_config(e, cfg);
 	e->warm_up = cfg->warm_up;
+	account_of(cfg, e->account);
 	if (cfg->cache_file && (e->cache_file = strdup(cfg->cache_file)) == NULL)
 		goto nomem;
 	max_entries = cfg->max_entries ? cfg->max_entries : DEF_MAX_ENTRIES;
@@ -174,12 +208,20 @@ static int save_now(sv_engine *e)
 	char err[512];
 	size_t n = 0;
 	uint64_t dirty = __atomic_load_n(&e->dirty, __ATOMIC_RELAXED);
+	sv_snapshot_ctx x = {0, NULL};
+	char path[4096];
 	int rc;
 
-	if (!e->cache_file)
-		return -1;
+	/* cache_file is replaced by a reload under save_lock: read it only there */
 	pthread_mutex_lock(&e->save_lock);
-	rc = sv_snapshot_save(e->cache, e->cache_file, sv_cache_now_ms(), &n, err, sizeof(err));
+	if (!e->cache_file) {
+		pthread_mutex_unlock(&e->save_lock);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s", e->cache_file);
+	x.shift = sv_cache_wall_shift();
+	x.account = e->account;
+	rc = sv_snapshot_save_ex(e->cache, path, sv_cache_now_ms(), &x, &n, err, sizeof(err));
 	pthread_mutex_unlock(&e->save_lock);
 	if (rc < 0) {
 		sv_stat_inc(e->st.save_errors, 1);
@@ -188,7 +230,7 @@ static int save_now(sv_engine *e)
 	}
 	__atomic_fetch_sub(&e->dirty, dirty, __ATOMIC_RELAXED);
 	sv_stat_inc(e->st.saves, 1);
-	sv_log(SV_LOG_INFO, "cache snapshot saved: %zu records to %s", n, e->cache_file);
+	sv_log(SV_LOG_INFO, "cache snapshot saved: %zu records to %s", n, path);
 	return 0;
 }
 
@@ -200,10 +242,8 @@ static void *housekeeper(void *arg)
 
 	pthread_mutex_lock(&e->hk_lock);
 	while (!e->hk_stop) {
-		struct timespec ts;
+		struct timespec ts = sv_mono_deadline(1000);
 		int64_t now;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
 		pthread_cond_timedwait(&e->hk_cond, &e->hk_lock, &ts);
 		if (e->hk_stop)
 			break;
@@ -324,13 +364,14 @@ int sv_engine_start(sv_engine *e)
 	if (e->cache_file) {
 		struct timespec written = {0, 0};
 		struct stat sb;
+		sv_snapshot_ctx x = {sv_cache_wall_shift(), e->account};
 
 		if (stat(e->cache_file, &sb) == 0)
 			written = sb.st_mtim;
 		remove_stale_tmp(e->cache_file, &written);
 		hold_after_recent_save(e, &written);
-		if (sv_snapshot_load(e->cache_file, sv_cache_now_ms(), &e->ttl, load_put, e, &st,
-		                     err, sizeof(err)) < 0)
+		if (sv_snapshot_load_ex(e->cache_file, sv_cache_now_ms(), &x, &e->ttl, load_put, e,
+		                        &st, err, sizeof(err)) < 0)
 			sv_log(SV_LOG_WARNING, "cache snapshot ignored, starting empty: %s", err);
 		else if (st.loaded || st.bad || st.expired)
 			sv_log(st.bad ? SV_LOG_WARNING : SV_LOG_INFO,
@@ -367,6 +408,19 @@ static int age_view(sv_engine *e, const sv_cache_rec *meta, int64_t now, sv_entr
 	return -1;
 }
 
+/* wall_view - the view's times as Unix seconds (the cache runs on a monotonic clock) */
+static void wall_view(sv_entry_view *v, int64_t shift_ms)
+{
+	time_t s = (time_t)(shift_ms / 1000);
+
+	if (v->fetched_at)
+		v->fetched_at += s;
+	if (v->expires_at)
+		v->expires_at += s;
+	if (v->api_checked_at)
+		v->api_checked_at += s;
+}
+
 /* sv_engine_lookup - hot path: copy, maybe queue, never wait */
 sv_state sv_engine_lookup(sv_engine *e, const char *domain, sv_entry_view *out)
 {
@@ -391,13 +445,16 @@ sv_state sv_engine_lookup(sv_engine *e, const char *domain, sv_entry_view *out)
 		return out->state;
 	}
 	prio = age_view(e, &meta, now, out);
+	wall_view(out, sv_cache_wall_shift());
 	if (out->state == SV_STATE_UNKNOWN)
 		sv_stat_inc(e->st.miss, 1);
 	else if (out->stale)
 		sv_stat_inc(e->st.stale_served, 1);
 	else
 		sv_stat_inc(e->st.hit, 1);
-	if (prio >= 0 && !(meta.flags & SV_REC_REFRESHING)) {
+	/* mail waits for an unknown domain: its refresh, queued at a lower
+	 * priority by the warm-up, an expiry or a reconcile, jumps the queue */
+	if (prio >= 0 && (!(meta.flags & SV_REC_REFRESHING) || prio == SV_PRIO_UNKNOWN)) {
 		if (prio == SV_PRIO_AHEAD)
 			sv_stat_inc(e->st.ahead, 1);
 		if (sv_refresher_enqueue(e->ref, norm, prio, 0) == 0)
@@ -406,43 +463,64 @@ sv_state sv_engine_lookup(sv_engine *e, const char *domain, sv_entry_view *out)
 	return out->state;
 }
 
-/* deadline - CLOCK_REALTIME timespec timeout_ms from now */
-static struct timespec deadline(int64_t timeout_ms)
+/* lookup_all - look every domain up; how many are unknown */
+static size_t lookup_all(sv_engine *e, const char *const *domains, size_t n, sv_entry_view *outs)
 {
-	struct timespec ts;
+	sv_entry_view tmp;
+	size_t unknown = 0;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += (time_t)(timeout_ms / 1000);
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
+	for (size_t i = 0; i < n; i++)
+		if (sv_engine_lookup(e, domains[i], outs ? &outs[i] : &tmp) == SV_STATE_UNKNOWN)
+			unknown++;
+	return unknown;
+}
+
+/*
+ * sv_engine_wait_all - wait up to timeout_ms in all until no domain is unknown
+ *	Counted in waiters, so that sv_engine_free releases nothing while a
+ *	thread still waits; sv_engine_wake_waiters ends every wait at once.
+ */
+size_t sv_engine_wait_all(sv_engine *e, const char *const *domains, size_t n, int64_t timeout_ms,
+                          sv_entry_view *outs)
+{
+	struct timespec until = sv_mono_deadline(timeout_ms > 0 ? timeout_ms : 0);
+	uint64_t gen;
+	size_t unknown;
+	int timed_out = 0;
+
+	pthread_mutex_lock(&e->wait_lock);
+	e->waiters++;
+	for (;;) {
+		gen = e->gen;
+		pthread_mutex_unlock(&e->wait_lock);
+		unknown = lookup_all(e, domains, n, outs);
+		pthread_mutex_lock(&e->wait_lock);
+		if (unknown == 0 || timeout_ms <= 0 || timed_out || e->closing)
+			break;
+		while (e->gen == gen && !e->closing && !timed_out)
+			timed_out =
+			    pthread_cond_timedwait(&e->wait_cond, &e->wait_lock, &until) != 0;
 	}
-	return ts;
+	if (--e->waiters == 0 && e->closing)
+		pthread_cond_broadcast(&e->wait_cond); /* sv_engine_free waits for this */
+	pthread_mutex_unlock(&e->wait_lock);
+	return unknown;
+}
+
+/* sv_engine_wake_waiters - end every sv_engine_wait now; later ones do not wait */
+void sv_engine_wake_waiters(sv_engine *e)
+{
+	pthread_mutex_lock(&e->wait_lock);
+	e->closing = 1;
+	pthread_cond_broadcast(&e->wait_cond);
+	pthread_mutex_unlock(&e->wait_lock);
 }
 
 /* sv_engine_wait - wait up to timeout_ms for a non-unknown answer */
 sv_state sv_engine_wait(sv_engine *e, const char *domain, int64_t timeout_ms, sv_entry_view *out)
 {
-	struct timespec until = deadline(timeout_ms > 0 ? timeout_ms : 0);
-	uint64_t gen;
-	sv_state s;
-
-	for (;;) {
-		pthread_mutex_lock(&e->wait_lock);
-		gen = e->gen;
-		pthread_mutex_unlock(&e->wait_lock);
-		if ((s = sv_engine_lookup(e, domain, out)) != SV_STATE_UNKNOWN || timeout_ms <= 0)
-			return s;
-		pthread_mutex_lock(&e->wait_lock);
-		while (e->gen == gen) {
-			if (pthread_cond_timedwait(&e->wait_cond, &e->wait_lock, &until) != 0) {
-				pthread_mutex_unlock(&e->wait_lock);
-				return sv_engine_lookup(e, domain, out);
-			}
-		}
-		pthread_mutex_unlock(&e->wait_lock);
-	}
+	sv_engine_wait_all(e, &domain, 1, timeout_ms, out);
+	return out->state;
 }
 
 /* sv_engine_refresh - queue an immediate refresh (API call) of a domain */
@@ -507,7 +585,7 @@ void sv_engine_walk(sv_engine *e, void (*fn)(const char *domain, const sv_entry_
 	struct names nm = {0};
 	sv_entry_view v;
 	sv_cache_rec meta;
-	int64_t now = sv_cache_now_ms();
+	int64_t now = sv_cache_now_ms(), shift = sv_cache_wall_shift();
 
 	sv_cache_walk(e->cache, collect, &nm);
 	if (nm.failed)
@@ -515,6 +593,7 @@ void sv_engine_walk(sv_engine *e, void (*fn)(const char *domain, const sv_entry_
 	for (size_t i = 0; i < nm.n; i++) {
 		if (sv_cache_peek(e->cache, nm.v[i], now, &v, &meta) == 0) {
 			age_view(e, &meta, now, &v);
+			wall_view(&v, shift);
 			fn(nm.v[i], &v, arg);
 		}
 		free(nm.v[i]);
@@ -580,15 +659,39 @@ int sv_engine_save(sv_engine *e)
 	return save_now(e);
 }
 
+/* forget_account - SecretId, Region or Endpoint changed: no old answer is served */
+static void forget_account(sv_engine *e)
+{
+	struct names nm = {0};
+	size_t dropped = 0;
+
+	sv_cache_walk(e->cache, collect, &nm);
+	for (size_t i = 0; i < nm.n; i++) {
+		if (sv_cache_del(e->cache, nm.v[i]) == 0)
+			dropped++;
+		free(nm.v[i]);
+	}
+	free(nm.v);
+	sv_refresher_forget_list(e->ref);
+	sv_refresher_want_list(e->ref);
+	__atomic_fetch_add(&e->dirty, 1, __ATOMIC_RELAXED);
+	sv_log(SV_LOG_NOTICE,
+	       "reconfigure: another account (SecretId, Region or Endpoint changed): %zu cached "
+	       "answers and the identity list dropped%s",
+	       dropped, nm.failed ? " (out of memory: some entries kept)" : "");
+}
+
 /* sv_engine_reconfigure - TTLs, rate, endpoint/credentials (new clients), CacheFile */
 int sv_engine_reconfigure(sv_engine *e, const sv_config *cfg)
 {
-	char *file = NULL;
+	char *file = NULL, account[ACCOUNT_LEN + 1];
+	int other;
 
 	if (!cfg)
 		return -1;
 	if (cfg->cache_file && (file = strdup(cfg->cache_file)) == NULL)
 		return -1;
+	account_of(cfg, account);
 	apply_config(e, cfg);
 	sv_ratelimit_set_rate(e->rl, cfg->api_rate > 0 ? cfg->api_rate : DEF_RATE);
 	if (sv_refresher_reconfigure(e->ref, cfg, &e->ttl) < 0)
@@ -596,7 +699,11 @@ int sv_engine_reconfigure(sv_engine *e, const sv_config *cfg)
 	pthread_mutex_lock(&e->save_lock);
 	free(e->cache_file);
 	e->cache_file = file;
+	other = strcmp(account, e->account) != 0;
+	memcpy(e->account, account, sizeof(account));
 	pthread_mutex_unlock(&e->save_lock);
+	if (other) /* every worker uses the new client now: drop the old answers */
+		forget_account(e);
 	if (cfg->max_entries && e->cfg->max_entries != cfg->max_entries)
 		sv_log(SV_LOG_NOTICE, "MaxEntries changes take effect at the next start");
 	e->cfg = cfg;
@@ -609,6 +716,12 @@ void sv_engine_free(sv_engine *e)
 {
 	if (!e)
 		return;
+	/* wake the waiters and free nothing before the last one has left */
+	sv_engine_wake_waiters(e);
+	pthread_mutex_lock(&e->wait_lock);
+	while (e->waiters > 0)
+		pthread_cond_wait(&e->wait_cond, &e->wait_lock);
+	pthread_mutex_unlock(&e->wait_lock);
 	if (e->hk_started) {
 		pthread_mutex_lock(&e->hk_lock);
 		e->hk_stop = 1;

@@ -12,8 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
+#include "compat.h"
+#include "dnsnorm.h"
 #include "log.h"
 #include "refresher.h"
 #include "sesapi.h"
@@ -78,11 +81,14 @@ struct sv_refresher {
 	size_t nitems;
 	int list_ok, list_fetching;
 	int64_t list_fetched_at, list_attempt_at;
+	unsigned list_failures; /* failed fetches in a row */
+	int64_t list_retry_ms;  /* after a failed fetch: LIST_RETRY_MS with backoff */
 
 	int64_t last_config_log;
 	struct {
 		uint64_t *rate_limited, *saved_precheck, *saved_list;
 		uint64_t *queued, *coalesced, *dropped, *done, *extended, *config_errors;
+		uint64_t *list_errors;
 	} st;
 };
 
@@ -165,7 +171,10 @@ static int enqueue(sv_refresher *r, const char *domain, int prio, unsigned flags
 		sv_stat_inc(r->st.coalesced, 1);
 		j->flags |= flags;
 		if (j->inflight) {
-			j->again = 1;
+			/* the run in flight answers a waiter; a forced or lower-priority
+			 * request (a change since it started) needs one more run */
+			if ((flags & SV_JOB_FORCE) || prio != SV_PRIO_UNKNOWN)
+				j->again = 1;
 			if (prio < j->prio)
 				j->prio = prio;
 		} else if (prio < j->prio) {
@@ -264,6 +273,18 @@ void sv_refresher_want_list(sv_refresher *r)
 	r->list_wanted = 1;
 	pthread_cond_signal(&r->cond);
 	pthread_mutex_unlock(&r->lock);
+}
+
+/* sv_refresher_forget_list - the identity list belongs to another account now */
+void sv_refresher_forget_list(sv_refresher *r)
+{
+	pthread_mutex_lock(&r->list_lock);
+	free(r->items);
+	r->items = NULL;
+	r->nitems = 0;
+	r->list_ok = 0;
+	r->list_fetched_at = r->list_attempt_at = 0;
+	pthread_mutex_unlock(&r->list_lock);
 }
 
 /* ------------------------------------------------------------------ */
@@ -422,6 +443,21 @@ static void grant_after(void *arg)
 }
 
 /*
+ * mark_dropped - domains the previous list called enabled and the new one
+ *	lacks keep (or get) SV_REC_LISTED|SV_REC_ENABLED on their cache
+ *	record, so that refresh_existence confirms their absence with one
+ *	UpdateEmailIdentity before calling them not set up.  r->items is
+ *	written only by the fetching worker, which calls this.
+ */
+static void mark_dropped(sv_refresher *r, const sv_listed *items, size_t n)
+{
+	for (size_t i = 0; i < r->nitems; i++)
+		if (r->items[i].sending_enabled && !find_listed(items, n, r->items[i].name))
+			sv_cache_mark(r->env.cache, r->items[i].name,
+			              SV_REC_LISTED | SV_REC_ENABLED, 0, 1);
+}
+
+/*
  * fetch_list - ListEmailIdentities (all pages), caller set list_fetching
  *	Each page is one API request and takes its own limiter token just
  *	before it is sent (sv_client_list_identities_paced), so ApiRate
@@ -452,6 +488,7 @@ static int fetch_list(sv_refresher *r, struct worker *w)
 			sv_stat_inc(r->st.rate_limited, 1);
 			sv_ratelimit_penalize(r->env.rl);
 		}
+		sv_stat_inc(r->st.list_errors, 1);
 		if (err.error_class == SV_ECLASS_CONFIG)
 			config_error(r, "ListEmailIdentities", &err);
 		else
@@ -471,11 +508,17 @@ static int fetch_list(sv_refresher *r, struct worker *w)
 	}
 	qsort(items, n, sizeof(*items), cmp_listed);
 	sv_log(SV_LOG_INFO, "identity list: %zu sender domains", n);
+	mark_dropped(r, items, n);
 	reconcile(r, items, n);
 	rc = 0;
 done:
 	pthread_mutex_lock(&r->list_lock);
 	r->list_attempt_at = sv_cache_now_ms();
+	/* a failed fetch is retried with backoff; meanwhile domains are asked one by one */
+	r->list_failures = rc == 0 ? 0 : r->list_failures + 1;
+	r->list_retry_ms = rc == 0
+	                       ? LIST_RETRY_MS
+	                       : sv_cache_backoff(r->list_failures, 2 * LIST_RETRY_MS, xrand(w));
 	if (rc == 0) {
 		free(r->items);
 		r->items = items;
@@ -509,15 +552,13 @@ static int list_check(sv_refresher *r, struct worker *w, const char *domain, int
 	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED) &&
 	       (force || !r->list_ok || r->list_fetched_at < since - LIST_FRESH_MS)) {
 		if (r->list_fetching) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += 1;
+			struct timespec ts = sv_mono_deadline(1000);
 			pthread_cond_timedwait(&r->list_cond, &r->list_lock, &ts);
 			now = sv_cache_now_ms();
 			force = 0;
 			continue;
 		}
-		if (!force && r->list_attempt_at && now - r->list_attempt_at < LIST_RETRY_MS)
+		if (!force && r->list_attempt_at && now - r->list_attempt_at < r->list_retry_ms)
 			break;
 		r->list_fetching = 1;
 		pthread_mutex_unlock(&r->list_lock);
@@ -594,16 +635,110 @@ static sv_precheck_verdict precheck(struct worker *w, const char *domain, const 
 	return v;
 }
 
+/*
+ * values_unchanged - does every value SES listed (a comma/space separated
+ *	list of host names or addresses, MX preferences skipped) still appear
+ *	in the live list?  False when SES listed none.
+ */
+static int values_unchanged(const char *ses, const char *live, int hosts)
+{
+	char *sv = strdup(ses), *s1, *t;
+	int found = 0, all = sv != NULL;
+
+	for (t = sv ? strtok_r(sv, ", \t", &s1) : NULL; t && all; t = strtok_r(NULL, ", \t", &s1)) {
+		char *lv, *s2, *u;
+		int hit = 0;
+		if (t[strspn(t, "0123456789")] == 0)
+			continue; /* an MX preference */
+		found = 1;
+		if ((lv = strdup(live)) == NULL)
+			break;
+		for (u = strtok_r(lv, ", \t", &s2); u && !hit; u = strtok_r(NULL, ", \t", &s2))
+			hit = hosts ? dnsnorm_host_equal(t, u) : strcmp(t, u) == 0;
+		free(lv);
+		all = hit;
+	}
+	free(sv);
+	return found && all;
+}
+
+/*
+ * attr_unchanged - is a failing record's live answer still the one SES saw?
+ *	Missing now and SES saw nothing, or the same value (TXT with white
+ *	space runs collapsed; host names and addresses as sets).
+ */
+static int attr_unchanged(const sv_attr *ses, const sv_pc_item *it)
+{
+	const char *was = ses->current ? ses->current : "";
+	const char *now = it->attr.current ? it->attr.current : "";
+
+	if (it->verdict == SV_PC_MISSING)
+		return was[0] == 0;
+	if (it->verdict != SV_PC_MISMATCH || was[0] == 0)
+		return 0;
+	if (strcasecmp(ses->type, "TXT") == 0)
+		return dnsnorm_txt_equal(was, now);
+	if (strcasecmp(ses->type, "CNAME") == 0)
+		return dnsnorm_host_equal(was, now);
+	return values_unchanged(was, now, strcasecmp(ses->type, "MX") == 0);
+}
+
+/*
+ * precheck_failing - the pre-check of an unverified answer
+ *	Only the records SES reported as failing (Status false) are judged:
+ *	SES's own comparison decides the others, and the pre-check's rules are
+ *	stricter than SES's (an SPF record ending "-all", another MX).  LACKS
+ *	when one of them is still missing or wrong exactly as SES saw it (an
+ *	API call cannot change the answer); MATCHES when every one of them
+ *	now matches or changed since SES's answer; NXDOMAIN and UNAVAILABLE
+ *	as sv_precheck says; EXISTS when SES reported no failing record.
+ */
+static sv_precheck_verdict precheck_failing(struct worker *w, const char *domain,
+                                            const sv_cache_rec *rec)
+{
+	sv_attr failing[SV_ATTR_MAX];
+	sv_precheck_result pc;
+	sv_precheck_verdict v;
+	size_t n = 0;
+
+	if (!w->res)
+		return SV_PRECHECK_UNAVAILABLE;
+	for (size_t i = 0; i < rec->nattrs && n < SV_ATTR_MAX; i++)
+		if (!rec->attrs[i].status)
+			failing[n++] = rec->attrs[i]; /* sv_precheck copies what it keeps */
+	memset(&pc, 0, sizeof(pc));
+	if (sv_precheck(w->res, domain, failing, n, &pc) < 0) {
+		v = SV_PRECHECK_UNAVAILABLE;
+	} else if ((v = pc.verdict) == SV_PRECHECK_LACKS) {
+		v = SV_PRECHECK_MATCHES;
+		for (size_t i = 0; i < pc.nitems && i < n; i++)
+			if (pc.items[i].verdict != SV_PC_MATCH &&
+			    attr_unchanged(&failing[i], &pc.items[i]))
+				v = SV_PRECHECK_LACKS;
+	}
+	sv_precheck_result_clear(&pc);
+	return v;
+}
+
+/* apply_nxdomain - the domain is not in DNS: not_exist without an API call, coded as such */
+static void apply_nxdomain(sv_refresher *r, sv_cache_rec *rec, const sv_cache_ttl *t)
+{
+	sv_stat_inc(r->st.saved_precheck, 1);
+	sv_cache_apply_not_exist(rec, "domain does not exist in DNS (NXDOMAIN)", sv_cache_now_ms(),
+	                         t);
+	snprintf(rec->error_code, sizeof(rec->error_code), "%s", SV_ECODE_NXDOMAIN);
+}
+
 /* refresh_answered - verified/unverified: pre-check may spare the call */
 static void refresh_answered(sv_refresher *r, struct worker *w, const char *domain,
                              sv_cache_rec *rec, const sv_cache_ttl *t)
 {
-	sv_precheck_verdict v = precheck(w, domain, rec);
+	sv_precheck_verdict v = rec->state == SV_STATE_UNVERIFIED ? precheck_failing(w, domain, rec)
+	                                                          : precheck(w, domain, rec);
 	int64_t now = sv_cache_now_ms();
 
 	if (v == SV_PRECHECK_NXDOMAIN) {
-		sv_stat_inc(r->st.saved_precheck, 1);
-		sv_cache_apply_not_exist(rec, "domain does not exist in DNS (NXDOMAIN)", now, t);
+		apply_nxdomain(r, rec, t);
 		return;
 	}
 	if (rec->nattrs > 0 && ((rec->state == SV_STATE_VERIFIED && v == SV_PRECHECK_MATCHES) ||
@@ -618,6 +753,23 @@ static void refresh_answered(sv_refresher *r, struct worker *w, const char *doma
 }
 
 /*
+ * last_enabled - did the last list that held domain call it enabled?
+ *	The list fetched during this job may have marked the record
+ *	(mark_dropped) after rec was read: look again.
+ */
+static int last_enabled(sv_refresher *r, const char *domain, const sv_cache_rec *rec)
+{
+	sv_cache_rec now;
+	int enabled = (rec->flags & SV_REC_ENABLED) != 0;
+
+	if (!enabled && sv_cache_get(r->env.cache, domain, &now) == 0) {
+		enabled = (now.flags & SV_REC_ENABLED) != 0;
+		sv_cache_rec_clear(&now);
+	}
+	return enabled;
+}
+
+/*
  * refresh_existence - never-seen, not_exist, error records
  *	Absent from the list: not_exist; listed with SendingEnabled: verified;
  *	listed otherwise (or no list): NXDOMAIN makes not_exist, else one
@@ -628,6 +780,19 @@ static void refresh_existence(sv_refresher *r, struct worker *w, const char *dom
 {
 	int l = list_check(r, w, domain, 0, since);
 
+	if (l == L_ABSENT && last_enabled(r, domain, rec)) {
+		/* SES last called it verified: one UpdateEmailIdentity confirms
+		 * the list before anything says "not set up" */
+		sv_log(SV_LOG_NOTICE,
+		       "%s: absent from ListEmailIdentities but last listed as enabled; asking "
+		       "UpdateEmailIdentity",
+		       domain);
+		rec->flags |= SV_REC_LISTED | SV_REC_ENABLED; /* kept until SES answers */
+		api_refresh(r, w, domain, rec, t);
+		if (rec->state == SV_STATE_NOT_EXIST || rec->state == SV_STATE_UNVERIFIED)
+			rec->flags &= ~(unsigned)(SV_REC_LISTED | SV_REC_ENABLED);
+		return;
+	}
 	if (l == L_ABSENT) {
 		sv_stat_inc(r->st.saved_list, 1);
 		sv_cache_apply_not_exist(
@@ -647,9 +812,7 @@ static void refresh_existence(sv_refresher *r, struct worker *w, const char *dom
 		return;
 	}
 	if (precheck(w, domain, NULL) == SV_PRECHECK_NXDOMAIN) {
-		sv_stat_inc(r->st.saved_precheck, 1);
-		sv_cache_apply_not_exist(rec, "domain does not exist in DNS (NXDOMAIN)",
-		                         sv_cache_now_ms(), t);
+		apply_nxdomain(r, rec, t);
 		return;
 	}
 	api_refresh(r, w, domain, rec, t);
@@ -757,6 +920,7 @@ static void swap_clients(sv_refresher *r, struct worker *w)
 	w->rp = (struct grant_pace){.rl = r->env.rl};
 	w->resend = (sv_pacer){grant_before, grant_after, &w->rp};
 	sv_client_set_resend_pacer(w->client, &w->resend);
+	sv_client_set_stop_flag(w->client, &r->stop); /* a stop does not wait for ApiTimeout */
 	pthread_mutex_lock(&r->lock);
 	w->gen = gen;
 	pthread_cond_broadcast(&r->ack);
@@ -846,10 +1010,10 @@ sv_refresher *sv_refresher_new(const sv_refresher_env *env, char *err, size_t er
 		goto nomem;
 	r->nw = r->env.workers;
 	pthread_mutex_init(&r->lock, NULL);
-	pthread_cond_init(&r->cond, NULL);
-	pthread_cond_init(&r->ack, NULL);
+	sv_cond_init_mono(&r->cond);
+	sv_cond_init_mono(&r->ack);
 	pthread_mutex_init(&r->list_lock, NULL);
-	pthread_cond_init(&r->list_cond, NULL);
+	sv_cond_init_mono(&r->list_cond);
 	r->gen = 1;
 	r->last_config_log = -LOG_EVERY_MS;
 	r->st.rate_limited = sv_stat_counter("refresh.rate_limited_retries");
@@ -861,6 +1025,8 @@ sv_refresher *sv_refresher_new(const sv_refresher_env *env, char *err, size_t er
 	r->st.done = sv_stat_counter("refresh.done");
 	r->st.extended = sv_stat_counter("refresh.extended");
 	r->st.config_errors = sv_stat_counter("api.config_errors");
+	r->st.list_errors = sv_stat_counter("api.list_errors");
+	r->list_retry_ms = LIST_RETRY_MS;
 	return r;
 nomem:
 	if (r)
@@ -900,11 +1066,9 @@ int sv_refresher_start(sv_refresher *r, int warm_up_first)
  */
 int sv_refresher_reconfigure(sv_refresher *r, const sv_config *cfg, const sv_cache_ttl *ttl)
 {
-	struct timespec ts;
+	struct timespec ts = sv_mono_deadline(30000);
 	int rc = 0;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 30;
 	pthread_mutex_lock(&r->lock);
 	r->env.ttl = *ttl;
 	r->env.cfg = cfg;

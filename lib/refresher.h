@@ -8,6 +8,7 @@
  *	int  sv_refresher_start(sv_refresher *r, int warm_up);
  *	int  sv_refresher_enqueue(sv_refresher *r, const char *domain, int prio, unsigned flags);
  *	void sv_refresher_want_list(sv_refresher *r);
+ *	void sv_refresher_forget_list(sv_refresher *r);
  *	int  sv_refresher_reconfigure(sv_refresher *r, const sv_config *cfg,
  *				      const sv_cache_ttl *ttl);
  *	size_t sv_refresher_pending(sv_refresher *r);
@@ -18,13 +19,18 @@
  *	three FIFO queues: SV_PRIO_UNKNOWN (never-seen domains, mail
  *	waiting), SV_PRIO_EXPIRED, SV_PRIO_AHEAD (proactive).  A domain is in
  *	at most one job (single-flight): enqueueing a queued domain raises
- *	its priority, enqueueing one in flight makes it run once more after.
+ *	its priority (mail waiting for a domain queued by the warm-up moves
+ *	it to SV_PRIO_UNKNOWN), enqueueing one in flight makes it run once
+ *	more after, unless it is only a waiter's SV_PRIO_UNKNOWN request (the
+ *	run in flight answers it).
  *
  *	For each job the rules of DESIGN.md apply, cheapest first:
  *	- verified/unverified answers: the DNS pre-check runs; NXDOMAIN makes
- *	  not_exist; "DNS still matches" (verified) or "DNS still lacks the
- *	  records" (unverified) extends the answer up to MaxApiAge without an
- *	  API call (api.saved.precheck); anything else calls the API.
+ *	  not_exist (error code SV_ECODE_NXDOMAIN); "DNS still matches"
+ *	  (verified) or "a record SES reported as failing is still missing or
+ *	  wrong as SES saw it" (unverified: only the Status-false records are
+ *	  judged) extends the answer up to MaxApiAge without an API call
+ *	  (api.saved.precheck); anything else calls the API.
  *	- never-seen, not_exist and error entries: the account's identity
  *	  list decides existence (fetched single-flight when older than a
  *	  minute; absent means not_exist, api.saved.list); a listed domain
@@ -66,6 +72,7 @@ sv_refresher *sv_refresher_new(const sv_refresher_env *env, char *err, size_t er
 int sv_refresher_start(sv_refresher *r, int warm_up);
 int sv_refresher_enqueue(sv_refresher *r, const char *domain, int prio, unsigned flags);
 void sv_refresher_want_list(sv_refresher *r);
+void sv_refresher_forget_list(sv_refresher *r);
 int sv_refresher_reconfigure(sv_refresher *r, const sv_config *cfg, const sv_cache_ttl *ttl);
 size_t sv_refresher_pending(sv_refresher *r);
 void sv_refresher_stop(sv_refresher *r);

@@ -38,6 +38,7 @@ struct sv_client {
 	CURL *curl;
 	sv_endpoint ep;
 	char *region;
+	char *ca_file; /* CAFile, or NULL: the system store */
 	sv_credentials cred;
 	long timeout_ms;
 	sv_buf resp;
@@ -45,6 +46,7 @@ struct sv_client {
 	int sends;              /* times libcurl was about to send the current request */
 	int resends;            /* of those, re-sends granted by the pacer */
 	const sv_pacer *resend; /* grants libcurl's own re-sends; NULL: libcurl's way */
+	const int *stop;        /* non-zero: abandon the request in flight (stopping) */
 };
 
 /* ------------------------------------------------------------------ */
@@ -461,7 +463,8 @@ static int parse_list_doc(pctx *p, sv_identity *err, sv_listed **items, size_t *
 		return -1;
 	if (e >= 0)
 		return parse_api_error(p, e, err) < 0 ? -1 : -2;
-	if (field(p, resp, "EmailIdentities", SV_JSON_ARRAY, 0, &arr) < 0 ||
+	/* missing or null is not "no identities": never an authoritative list */
+	if (field(p, resp, "EmailIdentities", SV_JSON_ARRAY, 1, &arr) < 0 ||
 	    field(p, resp, "Total", SV_JSON_NUMBER, 0, &t) < 0)
 		return -1;
 	*total = -1;
@@ -666,6 +669,30 @@ static int prereq_cb(void *arg, char *primary_ip, char *local_ip, int primary_po
 	return CURL_PREREQFUNC_OK;
 }
 
+/* progress_cb - abandon the transfer once the owner is stopping */
+static int progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+	sv_client *c = arg;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return c->stop && __atomic_load_n(c->stop, __ATOMIC_RELAXED) ? 1 : 0;
+}
+
+/*
+ * sv_client_set_stop_flag - a request in flight is abandoned (within about
+ *	a second) once *stop becomes non-zero, so that a stop does not wait
+ *	for ApiTimeout on a hanging server; NULL: never
+ */
+void sv_client_set_stop_flag(sv_client *c, const int *stop)
+{
+	if (c)
+		c->stop = stop;
+}
+
 /* sv_client_set_resend_pacer - who grants libcurl's re-sends (NULL: libcurl alone) */
 void sv_client_set_resend_pacer(sv_client *c, const sv_pacer *p)
 {
@@ -704,8 +731,15 @@ static int setup_handle(sv_client *c, const sv_config *cfg)
 	SETOPT(CURLOPT_USERAGENT, "sesverify/" PACKAGE_VERSION);
 	SETOPT(CURLOPT_PREREQFUNCTION, prereq_cb);
 	SETOPT(CURLOPT_PREREQDATA, c);
-	if (cfg->ca_file)
+	SETOPT(CURLOPT_XFERINFOFUNCTION, progress_cb);
+	SETOPT(CURLOPT_XFERINFODATA, c);
+	SETOPT(CURLOPT_NOPROGRESS, 0L);
+	if (cfg->ca_file) {
+		/* CAFile replaces the system store: libcurl's built-in CA
+		 * directory (Debian: /etc/ssl/certs) is dropped too */
 		SETOPT(CURLOPT_CAINFO, cfg->ca_file);
+		SETOPT(CURLOPT_CAPATH, NULL);
+	}
 #undef SETOPT
 	return rc == CURLE_OK ? 0 : -1;
 }
@@ -733,7 +767,8 @@ sv_client *sv_client_new(const sv_config *cfg, char *err, size_t errlen)
 	c->timeout_ms = cfg->api_timeout <= 0       ? DEFAULT_TIMEOUT_MS
 	                : cfg->api_timeout > 600000 ? 600000
 	                                            : (long)cfg->api_timeout;
-	if ((c->region = strdup(cfg->region ? cfg->region : DEFAULT_REGION)) == NULL) {
+	if ((c->region = strdup(cfg->region ? cfg->region : DEFAULT_REGION)) == NULL ||
+	    (cfg->ca_file && (c->ca_file = strdup(cfg->ca_file)) == NULL)) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -759,6 +794,7 @@ void sv_client_free(sv_client *c)
 	sv_credentials_clear(&c->cred);
 	sv_buf_free(&c->resp);
 	free(c->region);
+	free(c->ca_file);
 	free(c);
 }
 
@@ -895,14 +931,20 @@ static int call(sv_client *c, const char *action, const sv_buf *body, long *stat
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
 	free_headers(h);
 	if (rc != CURLE_OK) {
-		set_error(out, transport_code(rc, &c->resp), SV_ECLASS_RETRYABLE, "%s %s: %s",
-		          action, c->ep.url,
-		          rc == CURLE_WRITE_ERROR && sv_buf_failed(&c->resp)
-		              ? "response larger than 1 MiB"
-		          : rc == CURLE_ABORTED_BY_CALLBACK
-		              ? "connection closed before the answer (not sent again: stopping)"
-		          : c->errbuf[0] ? c->errbuf
-		                         : curl_easy_strerror(rc));
+		const char *code = transport_code(rc, &c->resp);
+		int tls_ca = c->ca_file && strcmp(code, "Transport.TLS") == 0;
+
+		set_error(
+		    out, code, SV_ECLASS_RETRYABLE, "%s %s: %s%s%s%s", action, c->ep.url,
+		    rc == CURLE_WRITE_ERROR && sv_buf_failed(&c->resp)
+		        ? "response larger than 1 MiB"
+		    : rc == CURLE_ABORTED_BY_CALLBACK && c->stop && *c->stop ? "abandoned: stopping"
+		    : rc == CURLE_ABORTED_BY_CALLBACK
+		        ? "connection closed before the answer (not sent again: stopping)"
+		    : c->errbuf[0] ? c->errbuf
+		                   : curl_easy_strerror(rc),
+		    tls_ca ? " (trusted: only the CA certificates in CAFile " : "",
+		    tls_ca ? c->ca_file : "", tls_ca ? ", which replaces the system store)" : "");
 		return -1;
 	}
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
@@ -1075,6 +1117,14 @@ int sv_client_list_identities_paced(sv_client *c, const sv_pacer *p, sv_listed *
 		sv_log(SV_LOG_WARNING,
 		       "api: ListEmailIdentities: stopped after %d pages (%ld items)", page,
 		       offset);
+	if (total >= 0 && offset != total) {
+		/* a partial or padded list would make listed domains "not set up" */
+		set_error(err, "Parse.InvalidResponse", SV_ECLASS_RETRYABLE,
+		          "invalid API response: ListEmailIdentities Total %lld, but %ld "
+		          "identities received over %d pages",
+		          total, offset, page < SV_API_LIST_MAX_PAGES ? page + 1 : page);
+		goto fail;
+	}
 	sv_log(SV_LOG_DEBUG, "api: ListEmailIdentities: %zu identities (Total %lld)", *n, total);
 	return 0;
 fail:

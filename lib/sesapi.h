@@ -63,5 +63,7 @@ int sv_sesapi_parse_update(const char *body, size_t len, long http_status, sv_id
 int sv_sesapi_parse_list(const char *body, size_t len, long http_status, sv_listed **items,
                          size_t *n, long long *total, sv_identity *err);
 int sv_sesapi_endpoint(const char *url, sv_endpoint *ep, char *err, size_t errlen);
+/* sv_client_set_stop_flag - *stop non-zero: the request in flight is abandoned */
+void sv_client_set_stop_flag(sv_client *c, const int *stop);
 
 #endif

@@ -96,6 +96,13 @@ typedef struct sv_attr {
 	bool status;       /* Status: SES saw it right */
 } sv_attr;
 
+/*
+ * The error code of a not_exist entry made by the NXDOMAIN short-cut (the
+ * domain does not exist in DNS, so no API call was made): the reply and
+ * `cache show` name that reason instead of "not set up in SES".
+ */
+#define SV_ECODE_NXDOMAIN "DNS.NXDOMAIN"
+
 /* How the caller must treat an API or transport error. */
 typedef enum {
 	SV_ECLASS_NONE = 0,     /* no error */
@@ -416,6 +423,20 @@ void sv_engine_api_spent(sv_engine *e, const struct timespec *when);
 sv_state sv_engine_lookup(sv_engine *e, const char *domain, sv_entry_view *out);
 /* sv_engine_wait - wait up to timeout_ms for a non-unknown answer; returns the state */
 sv_state sv_engine_wait(sv_engine *e, const char *domain, int64_t timeout_ms, sv_entry_view *out);
+/*
+ * sv_engine_wake_waiters - stopping: every sv_engine_wait returns now (with
+ *	what the cache holds, usually unknown) and later calls do not wait.
+ *	sv_engine_free does it too, and frees nothing before the last waiter left.
+ */
+void sv_engine_wake_waiters(sv_engine *e);
+/*
+ * sv_engine_wait_all - wait for n domains together, up to timeout_ms in all
+ *	Each domain is looked up (and queued) as by sv_engine_lookup; the wait
+ *	ends when none is unknown or at the one deadline.  outs, when not NULL,
+ *	holds n views: the last lookup of each.  Returns how many are unknown.
+ */
+size_t sv_engine_wait_all(sv_engine *e, const char *const *domains, size_t n, int64_t timeout_ms,
+                          sv_entry_view *outs);
 /* sv_engine_refresh - queue an immediate refresh (API call) of a domain */
 int sv_engine_refresh(sv_engine *e, const char *domain);
 /* sv_engine_forget - drop a domain from the cache; 0, or -1 when absent */

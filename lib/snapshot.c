@@ -71,7 +71,14 @@ static void put_num(sv_buf *b, int64_t v)
 struct fmt_ctx {
 	sv_buf *b;
 	size_t n;
+	int64_t shift; /* cache clock to Unix ms */
 };
+
+/* put_time - TAB then a cache-clock time as Unix ms (0 stays "never") */
+static void put_time(sv_buf *b, int64_t t, int64_t shift)
+{
+	put_num(b, t ? t + shift : 0);
+}
 
 /* format_one - one D line and its A lines */
 static void format_one(const char *domain, const sv_cache_rec *r, void *arg)
@@ -86,9 +93,9 @@ static void format_one(const char *domain, const sv_cache_rec *r, void *arg)
 	put_field(b, domain);
 	put_field(b, sv_state_name(r->state));
 	put_num(b, r->flags & SV_REC_PERSIST_MASK);
-	put_num(b, r->fetched_at);
-	put_num(b, r->expires_at);
-	put_num(b, r->api_checked_at);
+	put_time(b, r->fetched_at, fc->shift);
+	put_time(b, r->expires_at, fc->shift);
+	put_time(b, r->api_checked_at, fc->shift);
 	put_num(b, r->failures);
 	put_field(b, r->request_id);
 	put_field(b, r->error_code);
@@ -106,17 +113,28 @@ static void format_one(const char *domain, const sv_cache_rec *r, void *arg)
 	fc->n++;
 }
 
-/* sv_snapshot_format - the whole file image into out */
-int sv_snapshot_format(sv_cache *c, sv_buf *out, int64_t now, size_t *nrec)
+/* sv_snapshot_format_ex - the whole file image into out */
+int sv_snapshot_format_ex(sv_cache *c, sv_buf *out, int64_t now, const sv_snapshot_ctx *x,
+                          size_t *nrec)
 {
-	struct fmt_ctx fc = {out, 0};
+	struct fmt_ctx fc = {out, 0, x ? x->shift : 0};
 
-	sv_buf_printf(out, "%s\t%d\t%" PRId64 "\n", SV_SNAPSHOT_MAGIC, SV_SNAPSHOT_VERSION, now);
+	sv_buf_printf(out, "%s\t%d\t%" PRId64, SV_SNAPSHOT_MAGIC, SV_SNAPSHOT_VERSION,
+	              now + fc.shift);
+	if (x && x->account && x->account[0])
+		put_field(out, x->account);
+	sv_buf_append(out, "\n", 1);
 	sv_cache_walk(c, format_one, &fc);
 	sv_buf_printf(out, "END\t%zu\t%016" PRIx64 "\n", fc.n, fnv64(out->data, out->len));
 	if (nrec)
 		*nrec = fc.n;
 	return sv_buf_failed(out) ? -1 : 0;
+}
+
+/* sv_snapshot_format - sv_snapshot_format_ex with times as they are, no account */
+int sv_snapshot_format(sv_cache *c, sv_buf *out, int64_t now, size_t *nrec)
+{
+	return sv_snapshot_format_ex(c, out, now, NULL, nrec);
 }
 
 /* write_all - write len bytes or fail */
@@ -153,9 +171,16 @@ static void fsync_dir(const char *path)
 	close(fd);
 }
 
-/* sv_snapshot_save - atomically replace path with the cache's contents */
+/* sv_snapshot_save - sv_snapshot_save_ex with times as they are, no account */
 int sv_snapshot_save(sv_cache *c, const char *path, int64_t now, size_t *nrec, char *err,
                      size_t errlen)
+{
+	return sv_snapshot_save_ex(c, path, now, NULL, nrec, err, errlen);
+}
+
+/* sv_snapshot_save_ex - atomically replace path with the cache's contents */
+int sv_snapshot_save_ex(sv_cache *c, const char *path, int64_t now, const sv_snapshot_ctx *x,
+                        size_t *nrec, char *err, size_t errlen)
 {
 	sv_buf b;
 	char tmp[PATH_MAX];
@@ -165,7 +190,7 @@ int sv_snapshot_save(sv_cache *c, const char *path, int64_t now, size_t *nrec, c
 	if (errlen)
 		err[0] = 0; /* callers may print err after a success */
 	sv_buf_init(&b, 0);
-	if (sv_snapshot_format(c, &b, now, nrec) < 0) {
+	if (sv_snapshot_format_ex(c, &b, now, x, nrec) < 0) {
 		snprintf(err, errlen, "%s: out of memory formatting the snapshot", path);
 		goto out;
 	}
@@ -333,8 +358,14 @@ struct rec_ctx {
 	int active, bad;
 };
 
-/* parse_d - a D line into ctx; -1 when invalid */
-static int parse_d(char *line, int64_t now, struct rec_ctx *rc)
+/* from_file - a Unix-ms time of the file on the cache clock (0 stays "never") */
+static int64_t from_file(int64_t t, int64_t shift)
+{
+	return t ? t - shift : 0;
+}
+
+/* parse_d - a D line into ctx; -1 when invalid.  now is the file's (wall) time */
+static int parse_d(char *line, int64_t now, int64_t shift, struct rec_ctx *rc)
 {
 	char *f[12], norm[SV_DOMAIN_MAX + 1];
 	const char *why;
@@ -359,9 +390,9 @@ static int parse_d(char *line, int64_t now, struct rec_ctx *rc)
 	snprintf(rc->domain, sizeof(rc->domain), "%s", f[1]);
 	rc->rec.state = st;
 	rc->rec.flags = (unsigned)flags & SV_REC_PERSIST_MASK;
-	rc->rec.fetched_at = fa;
-	rc->rec.expires_at = ea;
-	rc->rec.api_checked_at = aa;
+	rc->rec.fetched_at = from_file(fa, shift);
+	rc->rec.expires_at = from_file(ea, shift);
+	rc->rec.api_checked_at = from_file(aa, shift);
 	rc->rec.failures = (unsigned)fl;
 	snprintf(rc->rec.request_id, sizeof(rc->rec.request_id), "%s", f[8]);
 	snprintf(rc->rec.error_code, sizeof(rc->rec.error_code), "%s", f[9]);
@@ -401,6 +432,24 @@ static int parse_a(char *line, struct rec_ctx *rc)
 	return 0;
 }
 
+/*
+ * bound_times - sane bounds after the wall-to-monotonic conversion: a
+ *	record written while the wall clock was ahead (or read after it was
+ *	stepped back) was not fetched in the future and lives no longer than
+ *	its TTL from now.  A clock stepped forward meanwhile only ages it.
+ */
+static void bound_times(sv_cache_rec *r, int64_t now, const sv_cache_ttl *t)
+{
+	int64_t ttl = sv_cache_ttl_for(t, r->state);
+
+	if (r->fetched_at > now)
+		r->fetched_at = now;
+	if (r->api_checked_at > now)
+		r->api_checked_at = now;
+	if (ttl > 0 && r->expires_at > now + ttl)
+		r->expires_at = now + ttl;
+}
+
 /* finish - hand a complete, valid record to put; reset ctx */
 static void finish(struct rec_ctx *rc, int64_t now, const sv_cache_ttl *t, sv_snapshot_put_fn put,
                    void *arg, sv_snapshot_stats *st)
@@ -409,6 +458,7 @@ static void finish(struct rec_ctx *rc, int64_t now, const sv_cache_ttl *t, sv_sn
 
 	if (!rc->active)
 		return;
+	bound_times(&rc->rec, now, t);
 	if (rc->bad || rc->rec.nattrs != rc->want || sv_cache_rec_valid(&rc->rec, &why) < 0)
 		st->bad++;
 	else if (!sv_cache_servable(&rc->rec, now, t))
@@ -442,15 +492,42 @@ static int check_lines(const char *buf, size_t pos, size_t body, char *err, size
 	return 0;
 }
 
-/* sv_snapshot_load_buffer - validate an image, then put each good record */
+/*
+ * same_account - the header line (hlen bytes) names account as its 4th
+ *	field, or names none (written before accounts were recorded, or by a
+ *	tool): that file is taken as the current account's
+ */
+static int same_account(const char *hdr, size_t hlen, const char *account)
+{
+	const char *p = hdr, *end = hdr + hlen;
+	size_t alen = strlen(account);
+
+	for (int tabs = 0; tabs < 3; tabs++) {
+		if ((p = memchr(p, '\t', (size_t)(end - p))) == NULL)
+			return tabs == 2;
+		p++;
+	}
+	return (size_t)(end - p) == alen && memcmp(p, account, alen) == 0;
+}
+
+/* sv_snapshot_load_buffer - sv_snapshot_load_buffer_ex: times as they are, any account */
 int sv_snapshot_load_buffer(const char *buf, size_t len, int64_t now, const sv_cache_ttl *t,
                             sv_snapshot_put_fn put, void *arg, sv_snapshot_stats *st, char *err,
                             size_t errlen)
+{
+	return sv_snapshot_load_buffer_ex(buf, len, now, NULL, t, put, arg, st, err, errlen);
+}
+
+/* sv_snapshot_load_buffer_ex - validate an image, then put each good record */
+int sv_snapshot_load_buffer_ex(const char *buf, size_t len, int64_t now, const sv_snapshot_ctx *x,
+                               const sv_cache_ttl *t, sv_snapshot_put_fn put, void *arg,
+                               sv_snapshot_stats *st, char *err, size_t errlen)
 {
 	struct rec_ctx rc;
 	size_t body, pos;
 	char *line = NULL;
 	size_t cap = 0;
+	int64_t shift = x ? x->shift : 0;
 	int rcode = -1;
 
 	memset(st, 0, sizeof(*st));
@@ -460,6 +537,11 @@ int sv_snapshot_load_buffer(const char *buf, size_t len, int64_t now, const sv_c
 	if (check_file(buf, len, &body, err, errlen) < 0)
 		return -1;
 	pos = (size_t)((const char *)memchr(buf, '\n', body) - buf) + 1; /* skip header */
+	if (x && x->account && !same_account(buf, pos - 1, x->account))
+		return snprintf(err, errlen,
+		                "written for another account (SecretId, Region or Endpoint "
+		                "changed): its answers are not used"),
+		       -1;
 	if (check_lines(buf, pos, body, err, errlen) < 0)
 		return -1;
 	while (pos < body) {
@@ -480,7 +562,7 @@ int sv_snapshot_load_buffer(const char *buf, size_t len, int64_t now, const sv_c
 		if (line[0] == 'D' && line[1] == '\t') {
 			finish(&rc, now, t, put, arg, st);
 			rc.active = 1;
-			if (parse_d(line, now, &rc) < 0)
+			if (parse_d(line, now + shift, shift, &rc) < 0)
 				rc.bad = 1;
 		} else if (line[0] == 'A' && line[1] == '\t') {
 			if (!rc.active) {
@@ -502,9 +584,17 @@ out:
 	return rcode;
 }
 
-/* sv_snapshot_load - read path and load it; a missing file is not an error */
+/* sv_snapshot_load - sv_snapshot_load_ex: times as they are, any account */
 int sv_snapshot_load(const char *path, int64_t now, const sv_cache_ttl *t, sv_snapshot_put_fn put,
                      void *arg, sv_snapshot_stats *st, char *err, size_t errlen)
+{
+	return sv_snapshot_load_ex(path, now, NULL, t, put, arg, st, err, errlen);
+}
+
+/* sv_snapshot_load_ex - read path and load it; a missing file is not an error */
+int sv_snapshot_load_ex(const char *path, int64_t now, const sv_snapshot_ctx *x,
+                        const sv_cache_ttl *t, sv_snapshot_put_fn put, void *arg,
+                        sv_snapshot_stats *st, char *err, size_t errlen)
 {
 	struct stat sb;
 	char *buf = NULL;
@@ -536,7 +626,7 @@ int sv_snapshot_load(const char *path, int64_t now, const sv_cache_ttl *t, sv_sn
 			break;
 		got += (size_t)r;
 	}
-	if (sv_snapshot_load_buffer(buf, got, now, t, put, arg, st, err, errlen) < 0) {
+	if (sv_snapshot_load_buffer_ex(buf, got, now, x, t, put, arg, st, err, errlen) < 0) {
 		char tmp[256];
 		snprintf(tmp, sizeof(tmp), "%s", err);
 		snprintf(err, errlen, "%s: %s", path, tmp);

@@ -1,6 +1,7 @@
 /*
  * confref.c - the worker's current configuration, reference counted.
- *	Owns loading (with the -p override and the reply-table check),
+ *	Owns loading (with the -p override and the reply-table check; from
+ *	the file, or from its text handed over by the supervisor),
  *	the atomic swap on reload, and keeping a config alive while any
  *	message or the engine still uses it.  Does not parse: lib/config.c
  *	does.  A broken new file is reported and the old config kept.
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_int.h"
 #include "milter.h"
 #include "policy.h"
 
@@ -43,20 +45,18 @@ static void report_quiet(const char *message, void *arg)
 	(void)arg;
 }
 
-/* conf_load - parse path, apply -p, check the replies; number of errors */
-int conf_load(const char *path, sv_config **out, int how)
+/* report_for - the sv_config_report_fn of a CONF_* value */
+static sv_config_report_fn report_for(int how)
 {
-	sv_config_report_fn report = how == CONF_STDERR ? report_stderr
-	                             : how == CONF_LOG  ? report_log
-	                                                : report_quiet;
-	sv_config *cfg = NULL;
-	char err[256], msg[512];
-	int errors;
+	return how == CONF_STDERR ? report_stderr : how == CONF_LOG ? report_log : report_quiet;
+}
 
-	*out = NULL;
-	errors = sv_config_load(path, &cfg, report, NULL);
-	if (errors > 0 || cfg == NULL)
-		return errors > 0 ? errors : 1;
+/* finish - check the replies and the facility, apply -p; number of errors */
+static int finish(const char *path, sv_config *cfg, sv_config **out, int how)
+{
+	sv_config_report_fn report = report_for(how);
+	char err[256], msg[512];
+
 	if (policy_check_replies(err, sizeof(err)) < 0) {
 		snprintf(msg, sizeof(msg), "%s:0: %s", path, err);
 		report(msg, NULL);
@@ -81,6 +81,39 @@ int conf_load(const char *path, sv_config **out, int how)
 	}
 	*out = cfg;
 	return 0;
+}
+
+/* conf_load - parse path, apply -p, check the replies; number of errors */
+int conf_load(const char *path, sv_config **out, int how)
+{
+	sv_config *cfg = NULL;
+	int errors;
+
+	*out = NULL;
+	errors = sv_config_load(path, &cfg, report_for(how), NULL);
+	if (errors > 0 || cfg == NULL)
+		return errors > 0 ? errors : 1;
+	return finish(path, cfg, out, how);
+}
+
+/* conf_read - the text and mode of the file at path; number of errors (reported) */
+int conf_read(const char *path, char **text, size_t *len, mode_t *mode, int how)
+{
+	return sv_config_read_text(path, text, len, mode, report_for(how), NULL);
+}
+
+/* conf_load_text - conf_load of the text read from path (mode: its mode) */
+int conf_load_text(const char *path, const char *text, size_t len, mode_t mode, sv_config **out,
+                   int how)
+{
+	sv_config *cfg = NULL;
+	int errors;
+
+	*out = NULL;
+	errors = sv_config_load_text(path, text, len, mode, &cfg, report_for(how), NULL);
+	if (errors > 0 || cfg == NULL)
+		return errors > 0 ? errors : 1;
+	return finish(path, cfg, out, how);
 }
 
 /* conf_install - make cfg the current config (takes ownership) */
@@ -163,19 +196,14 @@ static void pin_engine(void)
 		conf_release(old);
 }
 
-/* conf_reload - SIGUSR1: load, swap, reconfigure the engine; 0 or -1 */
-int conf_reload(void)
+/*
+ * conf_reload - apply cfg, which the caller loaded: swap, reconfigure the
+ *	engine (takes ownership of cfg)
+ */
+void conf_reload(sv_config *cfg)
 {
-	sv_config *cfg;
 	conf_ref *old;
-	int errors;
 
-	errors = conf_load(conf_path, &cfg, CONF_LOG);
-	if (errors > 0) {
-		mlog(SV_LOG_ERR, "reload: %d error%s in %s; keeping the old configuration", errors,
-		     errors == 1 ? "" : "s", conf_path);
-		return -1;
-	}
 	old = conf_current();
 	if (old)
 		warn_fixed(old->cfg, cfg);
@@ -195,7 +223,13 @@ int conf_reload(void)
 	}
 	conf_release(old);
 	mlog(SV_LOG_NOTICE, "configuration reloaded from %s", conf_path);
-	return 0;
+}
+
+/* conf_reload_failed - the log line of a reload that keeps the old configuration */
+void conf_reload_failed(int errors)
+{
+	mlog(SV_LOG_ERR, "reload: %d error%s in %s; keeping the old configuration", errors,
+	     errors == 1 ? "" : "s", conf_path);
 }
 
 /* conf_engine_pin - called once the engine was created from the current config */

@@ -1,7 +1,9 @@
 /*
  * control.c - the ControlSocket server of sesverify-milter.
  *	Owns the control socket, its one server thread and the line protocol
- *	(list, show, refresh, forget, stats; see control.h and the man page).
+ *	(list, show, refresh, forget, stats; see control.h and the man page),
+ *	who may run which command (SO_PEERCRED), the per-client deadlines and
+ *	the bound on forced refreshes.
  *	Does not own the cache: every answer is read from or sent to the
  *	engine through its public interface.  Input is bounded and parsed
  *	strictly; anything else is answered with ERR.
@@ -12,6 +14,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +35,37 @@ static int control_fd = -1;
 static int stop_pipe[2] = {-1, -1};
 static sv_engine *control_engine;
 static bool control_running;
+static char control_user[64]; /* the milter's user, for "permission denied" */
+
+/* forced refreshes: the start times of the last REFRESH_MAX, a ring */
+static int64_t refresh_times[CONTROL_REFRESH_MAX];
+static unsigned refresh_next;
+
+/* now_ms - monotonic milliseconds */
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * refresh_allowed - the bound on forced refreshes: at most
+ *	CONTROL_REFRESH_MAX per CONTROL_REFRESH_WINDOW_S seconds, so that
+ *	they never fill the queue that mail's unknown domains wait in.
+ *	0, or the seconds until the next one is allowed.
+ */
+static int refresh_allowed(void)
+{
+	int64_t now = now_ms(), oldest = refresh_times[refresh_next % CONTROL_REFRESH_MAX];
+
+	if (refresh_next >= CONTROL_REFRESH_MAX &&
+	    now - oldest < (int64_t)CONTROL_REFRESH_WINDOW_S * 1000)
+		return (int)((oldest + CONTROL_REFRESH_WINDOW_S * 1000 - now + 999) / 1000);
+	refresh_times[refresh_next++ % CONTROL_REFRESH_MAX] = now;
+	return 0;
+}
 
 /* control_open - bind the Unix socket of spec ("unix:PATH" or "PATH"), mode 0660 */
 int control_open(const char *spec, char *err, size_t errlen)
@@ -39,7 +73,8 @@ int control_open(const char *spec, char *err, size_t errlen)
 	struct sockaddr_un sun;
 	struct stat st;
 	char path[sizeof(sun.sun_path)];
-	int fd;
+	mode_t old_mask;
+	int fd, rc;
 
 	if (daemon_unix_path(spec, path, sizeof(path)) < 0) {
 		snprintf(err, errlen, "ControlSocket %s: only unix:PATH is supported", spec);
@@ -60,8 +95,11 @@ int control_open(const char *spec, char *err, size_t errlen)
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
 	}
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || chmod(path, 0660) < 0 ||
-	    listen(fd, 16) < 0) {
+	/* born mode 0660: a chmod by path could follow a swapped-in symlink */
+	old_mask = umask(0117);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old_mask);
+	if (rc < 0 || listen(fd, 16) < 0) {
 		snprintf(err, errlen, "ControlSocket %s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
@@ -90,6 +128,16 @@ static void json_time(sv_buf *out, const char *key, time_t t)
 		sv_buf_puts(out, "null");
 	else
 		sv_buf_json_string(out, iso_time(t, buf, sizeof(buf)));
+}
+
+/* entry_error_message - what the error code of an entry means */
+static const char *entry_error_message(const sv_entry_view *v)
+{
+	if (strcmp(v->error_code, SV_ECODE_NXDOMAIN) == 0)
+		return "domain does not exist in DNS (NXDOMAIN)";
+	if (v->state == SV_STATE_NOT_EXIST)
+		return "not set up in Tencent Cloud SES";
+	return "last refresh failed";
 }
 
 /* entry_json - one entry object of the protocol */
@@ -128,7 +176,7 @@ static void entry_json(sv_buf *out, const char *domain, const sv_entry_view *v)
 		sv_buf_puts(out, "{\"code\":");
 		sv_buf_json_string(out, v->error_code);
 		sv_buf_puts(out, ",\"message\":");
-		sv_buf_json_string(out, "last refresh failed");
+		sv_buf_json_string(out, entry_error_message(v));
 		sv_buf_puts(out, "}");
 	} else {
 		sv_buf_puts(out, "null");
@@ -282,8 +330,8 @@ static bool printable(const char *s)
 	return true;
 }
 
-/* control_execute - run one command line; the whole answer goes to out */
-int control_execute(sv_engine *e, const char *line, sv_buf *out)
+/* execute - run one command line; may_change: refresh and forget allowed */
+static int execute(sv_engine *e, const char *line, sv_buf *out, bool may_change)
 {
 	char buf[CONTROL_LINE_MAX + 1], domain[SV_DOMAIN_MAX + 1];
 	char *w[4];
@@ -343,6 +391,13 @@ int control_execute(sv_engine *e, const char *line, sv_buf *out)
 		sv_buf_printf(out, "ERR usage: %s DOMAIN [json]\n", w[0]);
 		return -1;
 	}
+	if (!may_change && strcmp(w[0], "show") != 0) {
+		sv_buf_printf(out,
+		              "ERR permission denied: %s changes the cache; only root and %s may "
+		              "(list, show, stats and metrics are open to the socket's group)\n",
+		              w[0], control_user[0] ? control_user : "the milter's user");
+		return -1;
+	}
 	if (sv_domain_normalize(w[1], domain, &why) < 0) {
 		sv_buf_printf(out, "ERR bad domain: %s\n", why ? why : "invalid");
 		return -1;
@@ -364,6 +419,15 @@ int control_execute(sv_engine *e, const char *line, sv_buf *out)
 		return 0;
 	}
 	if (strcmp(w[0], "refresh") == 0) {
+		int wait_s = refresh_allowed();
+		if (wait_s > 0) {
+			sv_buf_printf(
+			    out,
+			    "ERR refresh limit: at most %d forced refreshes per %d s (mail's "
+			    "unknown domains come first); try again in %d s\n",
+			    CONTROL_REFRESH_MAX, CONTROL_REFRESH_WINDOW_S, wait_s);
+			return -1;
+		}
 		if (sv_engine_refresh(e, domain) < 0) {
 			sv_buf_printf(out, "ERR cannot queue a refresh of %s\n", domain);
 			return -1;
@@ -391,98 +455,187 @@ int control_execute(sv_engine *e, const char *line, sv_buf *out)
 	return 0;
 }
 
-/* read_line - one bounded line with a deadline; -1 on timeout/overflow */
-static int read_line(int fd, char *line, size_t size, bool *too_long)
+/* control_execute - run one command line as root; the whole answer goes to out */
+int control_execute(sv_engine *e, const char *line, sv_buf *out)
 {
-	size_t n = 0;
-	ssize_t r;
-
-	*too_long = false;
-	while (n < size - 1) {
-		r = read(fd, line + n, size - 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		if (memchr(line + n, 0, (size_t)r)) {
-			line[0] = 1; /* a NUL is malformed, not an end */
-			n = 1;
-			break;
-		}
-		n += (size_t)r;
-		line[n] = 0;
-		if (strchr(line, '\n'))
-			return 0;
-	}
-	line[n] = 0;
-	if (n == size - 1) {
-		char junk[4096];
-		size_t drained = 0;
-		*too_long = true;
-		/*
-		 * Swallow the rest of the line (bounded) so that closing the
-		 * socket does not reset it before the client reads our ERR.
-		 */
-		while (drained < 64 * 1024 && (r = read(fd, junk, sizeof(junk))) > 0) {
-			drained += (size_t)r;
-			if (memchr(junk, '\n', (size_t)r))
-				break;
-		}
-	}
-	return n > 0 ? 0 : -1;
+	return execute(e, line, out, true);
 }
 
-/* write_all - the whole answer, or give up */
-static void write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		p += w;
-		len -= (size_t)w;
-	}
-}
-
-/* serve - one client: one command, one answer */
-static void serve(int fd)
-{
-	struct timeval tv = {.tv_sec = 2};
-	char line[CONTROL_LINE_MAX + 2];
-	bool too_long;
+/*
+ * One client: its line comes in, then its answer goes out, each within
+ * a deadline; the server thread polls every client, so a slow one holds
+ * nobody else up.
+ */
+struct client {
+	int fd;           /* -1: free slot */
+	bool may_change;  /* root or the milter's user (SO_PEERCRED) */
+	bool too_long;    /* discarding the rest of an overlong line */
+	bool writing;     /* the answer is in out */
+	size_t inlen;     /* octets in in */
+	size_t drained;   /* of an overlong line */
+	size_t outpos;    /* octets of out already sent */
+	int64_t deadline; /* now_ms() limit of the current phase */
 	sv_buf out;
+	char in[CONTROL_LINE_MAX + 2];
+};
 
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	sv_buf_init(&out, 16 * 1024 * 1024);
-	if (read_line(fd, line, sizeof(line), &too_long) < 0)
-		sv_buf_puts(&out, "ERR no command\n");
-	else if (too_long)
-		sv_buf_puts(&out, "ERR line too long\n");
-	else
-		control_execute(control_engine, line, &out);
-	if (sv_buf_failed(&out)) {
-		sv_buf_reset(&out);
-		sv_buf_puts(&out, "ERR answer too large\n");
-	}
-	write_all(fd, out.data, out.len);
-	sv_buf_free(&out);
+static struct client clients[CONTROL_CLIENTS_MAX];
+
+/* client_close - free the slot */
+static void client_close(struct client *c)
+{
+	if (c->fd < 0)
+		return;
+	close(c->fd);
+	if (c->writing)
+		sv_buf_free(&c->out);
+	c->fd = -1;
 }
 
-/* control_main - the server thread: accept until stopped */
+/* client_answer - run what was received and start sending the answer */
+static void client_answer(struct client *c)
+{
+	sv_buf_init(&c->out, 16 * 1024 * 1024);
+	c->in[c->inlen] = 0;
+	if (c->too_long)
+		sv_buf_puts(&c->out, "ERR line too long\n");
+	else if (c->inlen == 0)
+		sv_buf_puts(&c->out, "ERR no command\n");
+	else if (memchr(c->in, 0, c->inlen))
+		sv_buf_puts(&c->out, "ERR malformed command\n"); /* a NUL is not an end */
+	else
+		execute(control_engine, c->in, &c->out, c->may_change);
+	if (sv_buf_failed(&c->out)) {
+		sv_buf_reset(&c->out);
+		sv_buf_puts(&c->out, "ERR answer too large\n");
+	}
+	c->writing = true;
+	c->outpos = 0;
+	c->deadline = now_ms() + CONTROL_SEND_MS;
+}
+
+/* client_read - take what the client sent; answer at a newline or its end */
+static void client_read(struct client *c)
+{
+	char junk[4096], *nl;
+	size_t room = sizeof(c->in) - 1 - c->inlen;
+	char *dst = c->too_long || room == 0 ? junk : c->in + c->inlen;
+	size_t want = dst == junk ? sizeof(junk) : room;
+	ssize_t r = read(c->fd, dst, want);
+
+	if (r < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (r < 0) {
+		client_close(c);
+		return;
+	}
+	if (r == 0) {
+		client_answer(c); /* the end of its input ends the line */
+		return;
+	}
+	if (dst == junk) {
+		/* the rest of an overlong line is swallowed (bounded) so that
+		 * closing the socket does not reset it before our ERR is read */
+		c->too_long = true;
+		c->drained += (size_t)r;
+		if (memchr(junk, '\n', (size_t)r) || c->drained >= 64 * 1024)
+			client_answer(c);
+		return;
+	}
+	c->inlen += (size_t)r;
+	nl = memchr(c->in, '\n', c->inlen);
+	if (nl) {
+		c->inlen = (size_t)(nl - c->in);
+		client_answer(c);
+	} else if (c->inlen == sizeof(c->in) - 1) {
+		c->too_long = true;
+	}
+}
+
+/* client_write - send more of the answer; close when it is all out */
+static void client_write(struct client *c)
+{
+	ssize_t w = write(c->fd, c->out.data + c->outpos, c->out.len - c->outpos);
+
+	if (w < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (w > 0)
+		c->outpos += (size_t)w;
+	if (w <= 0 || c->outpos == c->out.len)
+		client_close(c);
+}
+
+/* client_expired - past its deadline: a last word (best effort), then gone */
+static void client_expired(struct client *c)
+{
+	static const char msg[] = "ERR no complete command line within the "
+	                          "deadline; dropped\n";
+
+	if (!c->writing && write(c->fd, msg, sizeof(msg) - 1) < 0) {
+		/* it may be gone already */
+	}
+	client_close(c);
+}
+
+/* client_accept - a new client in a free slot, or told that we are busy */
+static void client_accept(void)
+{
+	static const char busy[] = "ERR busy: too many control clients\n";
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	int fd = accept4(control_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (fd < 0)
+		return;
+	for (size_t i = 0; i < CONTROL_CLIENTS_MAX; i++) {
+		struct client *c = &clients[i];
+		if (c->fd >= 0)
+			continue;
+		memset(c, 0, sizeof(*c));
+		c->fd = fd;
+		c->may_change = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+		                (cred.uid == 0 || cred.uid == geteuid());
+		c->deadline = now_ms() + CONTROL_LINE_MS;
+		return;
+	}
+	if (write(fd, busy, sizeof(busy) - 1) < 0) {
+		/* best effort */
+	}
+	close(fd);
+}
+
+/* control_main - the server thread: every client polled, each with a deadline */
 static void *control_main(void *arg)
 {
-	struct pollfd pfd[2];
+	struct pollfd pfd[2 + CONTROL_CLIENTS_MAX];
+	struct client *who[CONTROL_CLIENTS_MAX];
 
 	(void)arg;
-	pfd[0].fd = control_fd;
-	pfd[0].events = POLLIN;
-	pfd[1].fd = stop_pipe[0];
-	pfd[1].events = POLLIN;
+	for (size_t i = 0; i < CONTROL_CLIENTS_MAX; i++)
+		clients[i].fd = -1;
 	for (;;) {
-		if (poll(pfd, 2, -1) < 0) {
+		int64_t now = now_ms(), next = -1;
+		nfds_t n = 2;
+		int timeout;
+
+		pfd[0] = (struct pollfd){.fd = control_fd, .events = POLLIN};
+		pfd[1] = (struct pollfd){.fd = stop_pipe[0], .events = POLLIN};
+		for (size_t i = 0; i < CONTROL_CLIENTS_MAX; i++) {
+			struct client *c = &clients[i];
+			if (c->fd < 0)
+				continue;
+			if (now >= c->deadline) {
+				client_expired(c);
+				continue;
+			}
+			if (next < 0 || c->deadline < next)
+				next = c->deadline;
+			who[n - 2] = c;
+			pfd[n++] =
+			    (struct pollfd){.fd = c->fd, .events = c->writing ? POLLOUT : POLLIN};
+		}
+		timeout = next < 0 ? -1 : (int)(next - now);
+		if (poll(pfd, n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			mlog(SV_LOG_ERR, "control: poll: %s", strerror(errno));
@@ -490,14 +643,19 @@ static void *control_main(void *arg)
 		}
 		if (pfd[1].revents)
 			break;
-		if (!(pfd[0].revents & POLLIN))
-			continue;
-		int c = accept4(control_fd, NULL, NULL, SOCK_CLOEXEC);
-		if (c < 0)
-			continue;
-		serve(c);
-		close(c);
+		for (nfds_t i = 2; i < n; i++) {
+			if (!pfd[i].revents)
+				continue;
+			if (who[i - 2]->writing)
+				client_write(who[i - 2]);
+			else
+				client_read(who[i - 2]);
+		}
+		if (pfd[0].revents & POLLIN)
+			client_accept();
 	}
+	for (size_t i = 0; i < CONTROL_CLIENTS_MAX; i++)
+		client_close(&clients[i]);
 	return NULL;
 }
 
@@ -510,6 +668,13 @@ int control_start(int fd, sv_engine *engine)
 		return -1;
 	control_fd = fd;
 	control_engine = engine;
+	/* the worker runs as UserID by now: that user may change the cache */
+	struct passwd pw, *res = NULL;
+	char pwbuf[1024];
+	if (getpwuid_r(geteuid(), &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res)
+		snprintf(control_user, sizeof(control_user), "%s", pw.pw_name);
+	else
+		snprintf(control_user, sizeof(control_user), "uid %ld", (long)geteuid());
 	rc = pthread_create(&control_thread, NULL, control_main, NULL);
 	if (rc != 0) {
 		mlog(SV_LOG_ERR, "control: pthread_create: %s", strerror(rc));

@@ -9,8 +9,13 @@
  *	void control_stop(void)
  *	int control_execute(sv_engine *engine, const char *line, sv_buf *out)
  * DESCRIPTION
- *	One thread serves a Unix stream socket (mode 0660), one client at a
- *	time.  The client sends one line, at most CONTROL_LINE_MAX octets:
+ *	One thread serves a Unix stream socket (mode 0660), up to
+ *	CONTROL_CLIENTS_MAX clients at once, each with its own deadlines
+ *	(CONTROL_LINE_MS to send its line, CONTROL_SEND_MS to read the
+ *	answer).  refresh and forget are run only for root and the milter's
+ *	own user (SO_PEERCRED); forced refreshes are bounded
+ *	(CONTROL_REFRESH_MAX per CONTROL_REFRESH_WINDOW_S seconds).
+ *	The client sends one line, at most CONTROL_LINE_MAX octets:
  *
  *		VERB [ARG] [json]
  *
@@ -21,8 +26,8 @@
  *	(a plain-text table, or one JSON document when "json" was given).
  *	See sesverify-milter(8) for the body formats.
  *
- *	control_execute() is the protocol without the socket: it parses one
- *	line and appends the whole answer to out.
+ *	control_execute() is the protocol without the socket, as root: it
+ *	parses one line and appends the whole answer to out.
  * DIAGNOSTICS
  *	control_open returns a listening descriptor or -1 with err.
  */
@@ -35,6 +40,12 @@
 #include "sesverify.h"
 
 #define CONTROL_LINE_MAX 512
+
+#define CONTROL_CLIENTS_MAX      64    /* served at once; more: "ERR busy" */
+#define CONTROL_LINE_MS          2000  /* to send the command line */
+#define CONTROL_SEND_MS          10000 /* to read the answer */
+#define CONTROL_REFRESH_MAX      10    /* forced refreshes per window */
+#define CONTROL_REFRESH_WINDOW_S 60
 
 int control_open(const char *spec, char *err, size_t errlen);
 int control_start(int fd, sv_engine *engine);

@@ -132,6 +132,8 @@ static const struct simple simples[] = {
      "API requests libcurl sent again on a reused connection."},
     {"api.connections", "sesverify_api_connections_total", "counter",
      "Connections opened to the API endpoint."},
+    {"api.list_errors", "sesverify_api_list_errors_total", "counter",
+     "Identity list fetches that failed or were malformed (not trusted)."},
     {"ratelimit.waits", "sesverify_ratelimit_waits_total", "counter",
      "API requests that waited for the ApiRate budget."},
     {"ratelimit.penalties", "sesverify_ratelimit_penalties_total", "counter",

@@ -11,13 +11,16 @@
  *		void conf_release(conf_ref *ref)
  *		int conf_load(const char *path, sv_config **out, bool quiet)
  *		void conf_install(sv_config *cfg)
- *		int conf_reload(void)
+ *		int conf_load_text(path, text, len, mode, &cfg, how)
+ *		void conf_reload(sv_config *cfg)	apply a loaded config
  *	libmilter glue (milterfuncs.c):
  *		struct smfiDesc *milter_desc(void)
  *		bool milter_enter(void) / void milter_leave(void)
  *		void milter_drain(int64_t timeout_ms)
  *	Daemon helpers (daemon.c):
  *		int daemon_detach(void), int daemon_pidfile(path), ...
+ *	Configuration hand-over (handover.c):
+ *		int handover_init(void), void handover_reload(pid, &boot), ...
  *	Supervisor (supervisor.c):
  *		int supervise(int (*worker)(void *), void *arg)
  * DESCRIPTION
@@ -59,8 +62,12 @@ conf_ref *conf_current(void);
 void conf_release(conf_ref *ref);
 enum { CONF_STDERR, CONF_LOG, CONF_QUIET };
 int conf_load(const char *path, sv_config **out, int how);
+int conf_read(const char *path, char **text, size_t *len, mode_t *mode, int how);
+int conf_load_text(const char *path, const char *text, size_t len, mode_t mode, sv_config **out,
+                   int how);
 void conf_install(sv_config *cfg);
-int conf_reload(void);
+void conf_reload(sv_config *cfg);
+void conf_reload_failed(int errors);
 void conf_shutdown(void);
 void conf_engine_pin(void);
 
@@ -85,7 +92,15 @@ int daemon_unix_path(const char *spec, char *path, size_t len);
 
 /* supervisor.c */
 extern struct timespec supervisor_last_death; /* CLOCK_MONOTONIC; 0: none yet */
-int supervise(int (*worker)(void *), void *arg, void (*reload)(void), void (*poke)(void));
+int supervise(int (*worker)(void *), void *arg, void (*reload)(pid_t worker), void (*poke)(void));
+
+/* handover.c: the supervisor hands the files it read to the worker */
+int handover_init(void);
+void handover_boot(const sv_config *cfg);
+void handover_reload(pid_t worker, sv_config **boot);
+int handover_worker_fd(void);
+void handover_take(void);
+int handover_check(const char *text, size_t len, mode_t mode, sv_config **out, int how);
 
 /* control.c (see control.h for the protocol) */
 

@@ -100,7 +100,8 @@ void milter_drain(int64_t timeout_ms)
 {
 	struct timespec until;
 
-	clock_gettime(CLOCK_REALTIME, &until);
+	clock_gettime(CLOCK_MONOTONIC,
+	              &until); /* a wall-clock step neither ends nor stretches it */
 	until.tv_sec += (time_t)(timeout_ms / 1000);
 	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
 	if (until.tv_nsec >= 1000000000L) {
@@ -112,11 +113,11 @@ void milter_drain(int64_t timeout_ms)
 	/* short slices: a leave may signal between our test and the wait */
 	while (__atomic_load_n(&in_flight, __ATOMIC_SEQ_CST) > 0) {
 		struct timespec now, slice;
-		clock_gettime(CLOCK_REALTIME, &now);
+		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec > until.tv_sec ||
 		    (now.tv_sec == until.tv_sec && now.tv_nsec >= until.tv_nsec))
 			break;
-		slice = now;
+		clock_gettime(CLOCK_REALTIME, &slice); /* flight_cond's clock */
 		slice.tv_nsec += 10000000L;
 		if (slice.tv_nsec >= 1000000000L) {
 			slice.tv_sec++;
@@ -307,17 +308,23 @@ static sfsistat apply(SMFICTX *ctx, conn *c, const char *source, const char *dom
 	return r->action == POLICY_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
 }
 
-/* check_domain - look one sender domain up (waiting if need be) and act */
+/*
+ * check_domain - look one sender domain up (waiting if need be) and act
+ *	waited >= 0: the caller already waited that long for this domain
+ *	(with others, sv_engine_wait_all); an unknown answer is final.
+ */
 static sfsistat check_domain(SMFICTX *ctx, conn *c, const sv_config *cfg, const char *domain,
-                             const char *source)
+                             const char *source, long waited)
 {
 	policy_facts f = {.subject = POLICY_DOMAIN, .domain = domain, .source = source};
 	struct timespec t0;
 	sv_entry_view v;
 	policy_result r;
 	sv_state state;
-	long waited = 0;
 
+	f.waited = waited >= 0;
+	if (waited < 0)
+		waited = 0;
 	if (sv_config_skip_domain(cfg, domain) == 1) {
 		mlog(SV_LOG_DEBUG, "%s: %s domain %s is in SkipDomains; not checked", c->logid,
 		     source, domain);
@@ -444,7 +451,7 @@ static sfsistat envelope(SMFICTX *ctx, conn *c, const sv_config *cfg, const char
 	st = sv_addr_envelope(arg ? arg : "", c->env_domain, &why, NULL);
 	switch (st) {
 	case SV_ADDR_OK:
-		return check_domain(ctx, c, cfg, c->env_domain, "envelope");
+		return check_domain(ctx, c, cfg, c->env_domain, "envelope", -1);
 	case SV_ADDR_NULL:
 		/* The envelope <> has no domain to check; a bounce or an
 		 * auto-reply still carries a From: that SES checks. */
@@ -547,6 +554,29 @@ out:
 	return c && c->nr_hdr ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
+/*
+ * wait_together - several From: domains: wait for them together, one
+ *	UnknownWait in all (-1: not waited, check_domain waits itself)
+ */
+static long wait_together(conn *c, const sv_config *cfg, const sv_addr_list *list)
+{
+	const char *names[SV_ADDR_MAX_DOMAINS];
+	struct timespec t0;
+	size_t n = 0;
+
+	if (cfg->unknown_action != SV_UNKNOWN_WAIT)
+		return -1;
+	for (size_t i = 0; i < list->n; i++)
+		if (strcmp(list->domain[i], c->env_domain) != 0 &&
+		    sv_config_skip_domain(cfg, list->domain[i]) != 1)
+			names[n++] = list->domain[i];
+	if (n < 2)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	sv_engine_wait_all(milter_engine, names, n, cfg->unknown_wait, NULL);
+	return elapsed_ms(&t0);
+}
+
 /* header_domains - decide on the From: domains */
 static sfsistat header_domains(SMFICTX *ctx, conn *c, const sv_config *cfg)
 {
@@ -554,6 +584,7 @@ static sfsistat header_domains(SMFICTX *ctx, conn *c, const sv_config *cfg)
 	const char *why = NULL;
 	sfsistat rc = SMFIS_CONTINUE;
 	sv_addr_status st;
+	long waited;
 
 	if (c->nfrom == 0)
 		return check_defect(ctx, c, cfg, POLICY_MISSING_FROM, "header", NULL);
@@ -572,13 +603,14 @@ static sfsistat header_domains(SMFICTX *ctx, conn *c, const sv_config *cfg)
 		free(list);
 		return rc;
 	}
+	waited = wait_together(c, cfg, list);
 	for (size_t i = 0; i < list->n && rc == SMFIS_CONTINUE; i++) {
 		if (strcmp(list->domain[i], c->env_domain) == 0) {
 			mlog(SV_LOG_DEBUG, "%s: From: domain %s already checked as envelope",
 			     c->logid, list->domain[i]);
 			continue;
 		}
-		rc = check_domain(ctx, c, cfg, list->domain[i], "header");
+		rc = check_domain(ctx, c, cfg, list->domain[i], "header", waited);
 	}
 	free(list);
 	return rc;

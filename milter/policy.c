@@ -193,9 +193,15 @@ static void decide_domain(const sv_config *cfg, sv_state state, const sv_entry_v
 		return;
 	case SV_STATE_NOT_EXIST:
 		out->verdict = "not_exist";
-		out->why = "sender domain not set up in SES";
 		out->enforce = POLICY_REJECT;
-		snprintf(raw, len, "%s: sender domain not set up in Tencent Cloud SES", d);
+		if (v && strcmp(v->error_code, SV_ECODE_NXDOMAIN) == 0) {
+			/* the NXDOMAIN short-cut: SES was not asked, DNS says why */
+			out->why = "sender domain does not exist in DNS";
+			snprintf(raw, len, "%s: sender domain does not exist in DNS (NXDOMAIN)", d);
+		} else {
+			out->why = "sender domain not set up in SES";
+			snprintf(raw, len, "%s: sender domain not set up in Tencent Cloud SES", d);
+		}
 		set_reply(out, R_NOT_EXIST, raw);
 		return;
 	case SV_STATE_UNKNOWN:

@@ -9,7 +9,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +22,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <libmilter/mfapi.h>
@@ -37,7 +41,7 @@ bool milter_foreground;
 
 static sv_config *boot_cfg; /* supervisor: the last good config */
 static pthread_t reload_thread;
-static volatile int reload_stop;
+static int reload_pipe[2] = {-1, -1}; /* wakes the reload thread at stop */
 
 /* usage - the synopsis on stderr */
 static void usage(void)
@@ -92,15 +96,58 @@ static int check_credentials_file(const sv_config *cfg)
 	return 0;
 }
 
-/* supervisor_reload - keep a validated config for restarted workers */
-static void supervisor_reload(void)
+/*
+ * check_as_user - for -n as root with UserID: what the worker reads with
+ *	the user's rights (SkipDomains @FILE at a reload, CAFile) must be
+ *	readable by that user.  A child takes the user's ids and parses the
+ *	text that root read; 0, or -1 when it reported errors.
+ */
+static int check_as_user(const sv_config *cfg)
 {
-	sv_config *cfg;
+	char name[256], *text = NULL;
+	sv_config *as_user = NULL;
+	size_t len = 0;
+	mode_t mode = 0;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	int status = 0;
 
-	if (conf_load(conf_path, &cfg, CONF_QUIET) == 0) {
-		sv_config_free(boot_cfg);
-		boot_cfg = cfg;
+	if (cfg->user_id == NULL || *cfg->user_id == 0 || geteuid() != 0)
+		return 0;
+	if (daemon_user_lookup(cfg->user_id, &uid, &gid, name, sizeof(name)) < 0)
+		return -1; /* logged: the worker would refuse to run */
+	if (uid == 0)
+		return 0; /* "UserID root": the worker refuses to run, and says why */
+	if (conf_read(conf_path, &text, &len, &mode, CONF_STDERR) > 0)
+		return -1;
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		if (setgid(gid) < 0 || initgroups(name, gid) < 0 || setuid(uid) < 0) {
+			fprintf(stderr, "%s: cannot switch to UserID %s: %s\n", conf_path,
+			        cfg->user_id, strerror(errno));
+			_exit(1);
+		}
+		if (handover_check(text, len, mode, &as_user, CONF_STDERR) > 0) {
+			fprintf(stderr,
+			        "%s: the worker runs as UserID %s and could not read the above\n",
+			        conf_path, cfg->user_id);
+			_exit(1);
+		}
+		sv_config_free(as_user);
+		_exit(0);
 	}
+	explicit_bzero(text, len);
+	free(text);
+	if (pid < 0 || waitpid(pid, &status, 0) < 0)
+		return -1;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/* supervisor_reload - SIGHUP/SIGUSR1: read the files as root, hand them over */
+static void supervisor_reload(pid_t worker)
+{
+	handover_reload(worker, &boot_cfg);
 }
 
 /* supervisor_poke - wake the stopping worker's listener: connect once, close */
@@ -151,40 +198,68 @@ static void supervisor_poke(void)
 	freeaddrinfo(ai);
 }
 
-/* reload_main - the worker's SIGUSR1 thread */
+/* reload_main - the worker's reload thread: configurations from the supervisor */
 static void *reload_main(void *arg)
 {
-	sigset_t set;
-	int sig;
+	struct pollfd pfd[2] = {{.fd = handover_worker_fd(), .events = POLLIN},
+	                        {.fd = reload_pipe[0], .events = POLLIN}};
 
 	(void)arg;
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
 	for (;;) {
-		if (sigwait(&set, &sig) != 0)
-			continue;
-		if (reload_stop)
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			mlog(SV_LOG_ERR, "reload thread: poll: %s", strerror(errno));
 			break;
-		conf_reload();
+		}
+		if (pfd[1].revents)
+			break;
+		if (pfd[0].revents & POLLIN)
+			handover_take();
+		else if (pfd[0].revents)
+			break; /* the supervisor is gone */
 	}
 	return NULL;
 }
 
-/* own_socket - give a Unix socket to UserID, mode 0660 */
-static void own_socket(const char *spec, const char *user_id)
+/*
+ * own_socket - give the Unix socket just bound to UserID; -1 is fatal
+ *	The socket's directory belongs to UserID, so that user could swap a
+ *	symlink in between the bind and here: no root operation follows the
+ *	path.  The mode (0660) came from the umask at bind time; the owner is
+ *	set through an O_PATH descriptor of the last component, opened with
+ *	O_NOFOLLOW, after checking that it is the socket root just created.
+ */
+static int own_socket(const char *spec, const char *user_id)
 {
 	char path[256], name[256];
+	struct stat st;
 	uid_t uid;
 	gid_t gid;
+	int fd, rc = -1;
 
-	if (daemon_unix_path(spec, path, sizeof(path)) < 0)
-		return;
-	if (chmod(path, 0660) < 0)
-		mlog(SV_LOG_WARNING, "chmod %s: %s", path, strerror(errno));
-	if (user_id && *user_id && geteuid() == 0 &&
-	    daemon_user_lookup(user_id, &uid, &gid, name, sizeof(name)) == 0 &&
-	    chown(path, uid, gid) < 0)
-		mlog(SV_LOG_WARNING, "chown %s: %s", path, strerror(errno));
+	if (daemon_unix_path(spec, path, sizeof(path)) < 0 || user_id == NULL || *user_id == 0 ||
+	    geteuid() != 0)
+		return 0;
+	if (daemon_user_lookup(user_id, &uid, &gid, name, sizeof(name)) < 0)
+		return -1;
+	if ((fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		mlog(SV_LOG_ERR, "socket %s: %s; refusing to run", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) || st.st_uid != geteuid() ||
+	    st.st_nlink != 1) {
+		mlog(
+		    SV_LOG_ERR,
+		    "%s is not the socket just created (replaced since the bind?); refusing to run",
+		    path);
+	} else {
+		if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH) < 0)
+			mlog(SV_LOG_WARNING, "chown %s: %s", path, strerror(errno));
+		rc = 0;
+	}
+	close(fd);
+	return rc;
 }
 
 /* worker_open - milter socket, ControlSocket, MetricsSocket; -1 is fatal */
@@ -197,24 +272,29 @@ static int worker_open(const sv_config *cfg, int *control_fd, int *metrics_fd)
 		mlog(SV_LOG_ERR, "smfi_register failed");
 		return -1;
 	}
+	/* Unix sockets are born mode 0660: nothing chmods them by path */
+	umask(0117);
 	if (smfi_setconn(cfg->socket) != MI_SUCCESS || smfi_opensocket(1) != MI_SUCCESS) {
 		mlog(SV_LOG_ERR, "cannot listen on milter socket %s", cfg->socket);
 		return -1;
 	}
-	own_socket(cfg->socket, cfg->user_id);
+	if (own_socket(cfg->socket, cfg->user_id) < 0)
+		return -1;
 	if (cfg->control_socket && *cfg->control_socket) {
 		*control_fd = control_open(cfg->control_socket, err, sizeof(err));
 		if (*control_fd < 0) {
 			mlog(SV_LOG_ERR, "%s", err);
 			return -1;
 		}
-		own_socket(cfg->control_socket, cfg->user_id);
+		if (own_socket(cfg->control_socket, cfg->user_id) < 0)
+			return -1;
 	}
 	if (cfg->metrics_socket &&
 	    (*metrics_fd = metrics_open(cfg->metrics_socket, err, sizeof(err))) < 0) {
 		mlog(SV_LOG_ERR, "%s", err);
 		return -1;
 	}
+	umask(007);
 	return 0;
 }
 
@@ -223,13 +303,17 @@ static void worker_stop(const char *control_socket)
 {
 	char path[256];
 
+	/* a message waiting for an unknown domain (UnknownWait may be minutes)
+	 * gets its tempfail now instead of holding the stop */
+	if (milter_engine)
+		sv_engine_wake_waiters(milter_engine);
 	milter_drain(10000);
 	control_stop();
 	metrics_stop();
 	if (daemon_unix_path(control_socket, path, sizeof(path)) == 0)
 		unlink(path);
-	reload_stop = 1;
-	pthread_kill(reload_thread, SIGUSR1);
+	if (write(reload_pipe[1], "x", 1) < 0)
+		mlog(SV_LOG_WARNING, "cannot wake the reload thread: %s", strerror(errno));
 	pthread_join(reload_thread, NULL);
 	if (milter_engine) {
 		sv_engine_free(milter_engine); /* stops workers, writes CacheFile */
@@ -279,6 +363,10 @@ static int worker(void *arg)
 			return WORKER_EXIT_FATAL;
 		}
 		mlog(SV_LOG_INFO, "metrics: GET /metrics on %s", cfg->metrics_socket);
+	}
+	if (pipe2(reload_pipe, O_CLOEXEC) < 0) {
+		mlog(SV_LOG_ERR, "pipe: %s", strerror(errno));
+		return WORKER_EXIT_FATAL;
 	}
 	if ((rc = pthread_create(&reload_thread, NULL, reload_main, NULL)) != 0) {
 		mlog(SV_LOG_ERR, "pthread_create: %s", strerror(rc));
@@ -339,9 +427,9 @@ int main(int argc, char **argv)
 	if (conf_load(conf_path, &cfg, CONF_STDERR) > 0)
 		return 1;
 	if (check_only) {
-		rc = check_credentials_file(cfg);
+		rc = check_credentials_file(cfg) < 0 || check_as_user(cfg) < 0;
 		sv_config_free(cfg);
-		return rc < 0 ? 1 : 0;
+		return rc;
 	}
 	mlog_open(cfg, milter_foreground);
 	if (!milter_foreground && daemon_detach() < 0) {
@@ -352,6 +440,11 @@ int main(int argc, char **argv)
 		sv_config_free(cfg);
 		return 1;
 	}
+	if (handover_init() < 0) {
+		sv_config_free(cfg);
+		return 1;
+	}
+	handover_boot(cfg);
 	boot_cfg = cfg;
 	rc = supervise(worker, NULL, supervisor_reload, supervisor_poke);
 	daemon_pidfile_remove(boot_cfg ? boot_cfg->pid_file : NULL);

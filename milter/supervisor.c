@@ -3,7 +3,8 @@
  *	libmilter's own signal thread treats SIGHUP as "stop", yet log
  *	rotation sends SIGHUP.  So the process the administrator signals
  *	(the one in PidFile) holds no libmilter state at all: it forks the
- *	worker, turns SIGHUP and SIGUSR1 into SIGUSR1 (reload) for it, turns
+ *	worker, turns SIGHUP and SIGUSR1 into a reload (reload() reads the
+ *	files and hands them to the worker), turns
  *	SIGTERM and SIGINT into SIGTERM (graceful stop), and restarts a
  *	worker that died, at most RESTART_MAX times per RESTART_WINDOW.
  *	Owns only that; the worker owns the sockets, the engine and libmilter.
@@ -68,13 +69,14 @@ static void describe(int status, char *buf, size_t len)
 
 /*
  * supervise - run workers until told to stop; the exit status
- *	reload() is called on SIGHUP/SIGUSR1 before the worker is told, so
- *	that a restarted worker starts from the latest good configuration.
+ *	reload(worker) is called on SIGHUP/SIGUSR1 (worker: its pid, 0 while
+ *	none runs); it hands the new configuration to the worker itself and
+ *	keeps it for restarted workers only once the worker has applied it.
  *	poke() is called on every tick while a stopping worker still runs:
  *	libmilter's listener notices a stop request only when its select()
  *	times out (5 s) or a connection arrives, so poke() connects once.
  */
-int supervise(int (*worker)(void *), void *arg, void (*reload)(void), void (*poke)(void))
+int supervise(int (*worker)(void *), void *arg, void (*reload)(pid_t worker), void (*poke)(void))
 {
 	double restarts[RESTART_MAX] = {0}, restart_at = 0, stop_deadline = 0;
 	int nrestarts = 0, pokes = 0, status;
@@ -103,9 +105,7 @@ int supervise(int (*worker)(void *), void *arg, void (*reload)(void), void (*pok
 			mlog(SV_LOG_INFO, "supervisor: %s: reloading the worker's configuration",
 			     sig == SIGHUP ? "SIGHUP" : "SIGUSR1");
 			if (reload)
-				reload();
-			if (child > 0)
-				kill(child, SIGUSR1);
+				reload(child);
 		} else if (sig == SIGTERM || sig == SIGINT) {
 			if (!stopping)
 				mlog(SV_LOG_INFO, "supervisor: %s: stopping",

@@ -6,6 +6,8 @@
 #   core_scenario OUT N PREFIX STATE [ATTRS]  a scenario listing N domains
 #                          PREFIXnnn.test of STATE (plus default.json's)
 #   dead_ns                "127.0.0.1@PORT" where no DNS server listens
+#   core_dns_emu DIR       (tests/dns/dns.sh sourced) skip unless nsd; the test DNS
+#                          and the emulator with the default scenario; one TAP point
 
 core_init() {
 	DRIVE=$top_builddir/tests/core/engine-drive
@@ -46,4 +48,11 @@ PY
 
 dead_ns() {
 	echo "127.0.0.1@$(free_port)"
+}
+
+core_dns_emu() {
+	command -v nsd >/dev/null || skip_all "nsd missing"
+	dns_start "$1" || { not_ok "test DNS starts"; tap_done; }
+	emu_start "$1/emu" || { not_ok "emulator starts"; tap_done; }
+	ok "DNS and emulator start"
 }

@@ -9,8 +9,10 @@
 #                          DNS_NAMESERVERS ("127.0.0.1@DNS_PORT,127.0.0.1@FAULT_DNS_PORT",
 #                          the value for the Nameserver config key: it reaches every
 #                          test name); cleanup is registered with at_exit
-#   dns_set_later_dkim [DIR] later.test gains its DKIM record; nsd reloads (DIR as given
-#                          to dns_start; default: the last one started)
+#   dns_set_later_dkim [DIR] the zones' later state: later.test and strictspf.test gain
+#                          their DKIM record, vanish.test and vanishu.test are gone
+#                          (NXDOMAIN); nsd reloads (DIR as given to dns_start;
+#                          default: the last one started)
 #   dns_zone_add_later_dkim  the same (name used by the emulator's self-test)
 #   dns_query NAME TYPE    drill against nsd (for test scripts and debugging)
 #

@@ -9,6 +9,11 @@
 #
 # Usage: mkzones.py EXPECTED_TSV OUTDIR NSD_PORT FAULT_PORT [--later-dkim]
 #
+# --later-dkim writes the zones' later state: later.test and strictspf.test
+# gain their DKIM record, vanish.test and vanishu.test (names inside the
+# parent zone, not zones of their own) are gone: NXDOMAIN, and mxmoved.test's
+# MX moves from one wrong host to another.
+#
 # Layout: one zone per test domain (so each has an SOA at its apex like a
 # real sender domain) plus a parent zone "test." that makes nxdomain.test
 # NXDOMAIN and delegates servfail.test, timeout.test and hostile.test to
@@ -19,6 +24,8 @@ import os
 import sys
 
 SERIAL_BASE = 2026112700
+# names inside the parent zone "test." that the later state removes
+VANISHING = ("vanish.test", "vanishu.test")
 
 
 def load(tsv):
@@ -59,8 +66,10 @@ def records(domain, rows, later_dkim):
         owner = name + "."
         dkim = "._domainkey." in name
         if rtype == "MX":
-            if domain == "mxwrong.test":
+            if domain == "mxwrong.test" or (domain == "mxmoved.test" and not later_dkim):
                 value = "mx.elsewhere.test."
+            if domain == "mxmoved.test" and later_dkim:
+                value = "mx.moved.test."
             if domain == "upper.test":
                 value, owner = value.upper(), owner.upper()
             out.append("%s IN MX 10 %s" % (owner, value))
@@ -70,7 +79,8 @@ def records(domain, rows, later_dkim):
             out.append("%s IN %s %s" % (owner, rtype, value))
             continue
         if dkim:
-            if domain == "unverified.test" or (domain == "later.test" and not later_dkim):
+            if domain in ("unverified.test", "vanishu.test") or (
+                    domain in ("later.test", "strictspf.test") and not later_dkim):
                 continue
             if domain == "cname.test":
                 target = "key1._domainkey.%s." % domain
@@ -93,6 +103,9 @@ def records(domain, rows, later_dkim):
         # SPF at the apex
         if domain == "spfwrong.test":
             value = "v=spf1 include:spf.elsewhere.test ~all"
+        if domain == "strictspf.test":
+            # stricter than SES's "~all"; SES accepts it, the pre-check's rule does not
+            value = value.replace("~all", "-all")
         if domain == "upper.test":
             value, owner = value.upper(), owner.upper()
         if domain == "unverified.test":
@@ -104,13 +117,16 @@ def records(domain, rows, later_dkim):
     return out
 
 
-def parent(serial):
+def parent(serial, rows, later):
     lines = head("test", serial) + [
         "ns IN A 127.0.0.1",
         "ns.fault IN A 127.0.0.1",
     ]
     for d in ("servfail", "timeout", "hostile"):
         lines.append("%s IN NS ns.fault.test." % d)
+    if not later:
+        for d in VANISHING:
+            lines += records(d, rows.get(d, []), later)
     return lines
 
 
@@ -120,9 +136,15 @@ def main():
     rows = load(tsv)
     serial = SERIAL_BASE + (1 if later else 0)
     os.makedirs(outdir, exist_ok=True)
-    zones = {"test": parent(serial)}
+    zones = {"test": parent(serial, rows, later)}
+    # wild.test: every name below it exists (wildcard), for tests that need
+    # many sender domains in DNS (tests/milter/test-milter-wait.sh)
+    zones["wild.test"] = head("wild.test", serial) + [
+        '* IN TXT "v=spf1 include:qcloudmail.com ~all"',
+        "* IN MX 10 mxbiz1.qq.com.",
+    ]
     for domain, rr in rows.items():
-        if domain in ("nxdomain.test", "servfail.test", "timeout.test"):
+        if domain in ("nxdomain.test", "servfail.test", "timeout.test") + VANISHING:
             continue
         zones[domain] = head(domain, serial) + records(domain, rr, later)
     conf = [

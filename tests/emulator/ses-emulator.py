@@ -406,7 +406,8 @@ class Scenario:
 
     def listed(self):
         self.reload()
-        return [d for d in self.data.get("domains", {}) if d != "*" and self.spec(d)["state"] != "not_exist"]
+        return [d for d in self.data.get("domains", {})
+                if d != "*" and self.spec(d)["state"] != "not_exist" and not self.spec(d).get("unlisted")]
 
     def section(self, name):
         self.reload()
@@ -421,6 +422,9 @@ class Scenario:
 
 
 STATES = ("verified", "unverified", "not_exist", "dns")
+# malformed ListEmailIdentities answers: EmailIdentities missing or null, or a
+# Total one more / one less than the identities listed
+LIST_SHAPES = ("no_items", "null_items", "total_more", "total_less")
 
 
 def validate_scenario(data):
@@ -448,6 +452,8 @@ def validate_scenario(data):
             raise ValueError("%s: fault_rate must be 0..1" % name)
         if "error" in spec and not isinstance(spec["error"], str):
             raise ValueError("%s: error must be a string" % name)
+        if "shape" in spec and spec["shape"] not in LIST_SHAPES:
+            raise ValueError("%s: bad shape %r" % (name, spec["shape"]))
 
 
 # ---------------------------------------------------------------- server
@@ -584,7 +590,15 @@ class Emulator:
             }
             for d in page
         ]
-        return {"EmailIdentities": items, "MaxReputationLevel": 0, "MaxDailyQuota": 0, "Total": len(names)}
+        resp = {"EmailIdentities": items, "MaxReputationLevel": 0, "MaxDailyQuota": 0, "Total": len(names)}
+        shape = sec.get("shape")
+        if shape == "no_items":
+            del resp["EmailIdentities"]
+        elif shape == "null_items":
+            resp["EmailIdentities"] = None
+        elif shape in ("total_more", "total_less"):
+            resp["Total"] = max(0, len(names) + (1 if shape == "total_more" else -1))
+        return resp
 
 
 def logged_domain(body):
@@ -708,7 +722,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     entry["dns"] = notes
             elif action == "ListEmailIdentities":
                 resp = emu.list_identities(params)
-                entry["result"] = "listed %d" % len(resp["EmailIdentities"])
+                entry["result"] = "listed %d" % len(resp.get("EmailIdentities") or [])
             else:
                 raise ApiError("InvalidAction", "The action %s does not exist." % action[:60])
         except ApiError as e:

@@ -14,6 +14,10 @@
 #   ml_msg DESC VAR=VAL...  one miltertest run of msg.lua: one TAP point
 #   ml_log_wait REGEX [SECS] wait until the milter log matches
 #   ml_ctl LINE             one raw control-socket exchange, answer on stdout
+#                           (ML_CTL_AS: a command prefix, e.g. setpriv ...;
+#                           ML_CTL_PY: the python3 to run)
+#   ml_signal_wait SIG REGEX send SIG to the supervisor; 0 when a new log
+#                           line matches REGEX within 10 s
 . "$top_srcdir/tests/dns/dns.sh"
 . "$top_srcdir/tests/emulator/emulator.sh"
 
@@ -156,12 +160,25 @@ ml_log_wait() {
 	return 1
 }
 
+# ml_signal_wait SIG REGEX - send SIG to the supervisor, wait for a new match
+ml_signal_wait() {
+	local i n
+	n=$(ml_log_count "$2")
+	kill -"$1" "$ML_PID"
+	for ((i = 0; i < 200; i++)); do
+		[ "$(ml_log_count "$2")" -gt "$n" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # ml_log_count REGEX - matching log lines
 ml_log_count() { grep -Ec -- "$1" "$ML_LOG"; }
 
 # ml_ctl LINE - raw control protocol exchange
 ml_ctl() {
-	python3 - "$ML_CTL" "$1" <<'PY'
+	# shellcheck disable=SC2086 # ML_CTL_AS is a command prefix, split on purpose
+	${ML_CTL_AS:-} "${ML_CTL_PY:-python3}" - "$ML_CTL" "$1" <<'PY'
 import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.settimeout(5)

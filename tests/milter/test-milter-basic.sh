@@ -38,6 +38,22 @@ like "$(grep 'domain=notexist.test' "$ML_LOG" | tail -n 1)" \
 	'state=not_exist action=reject reply="550 5\.7\.1 notexist\.test: sender domain not set up in Tencent Cloud SES"' \
 	"not set up: 550 5.7.1"
 
+# The identity list is down, so nxdomain.test takes the NXDOMAIN short-cut: the
+# reply, the log line and the cache entry name the real reason, not "not set up".
+ml_msg "nxdomain.test (not in DNS): 550 5.7.1 naming NXDOMAIN" from='<n@nxdomain.test>' expect_mail=reply
+line=$(grep 'domain=nxdomain.test' "$ML_LOG" | tail -n 1)
+like "$line" 'state=not_exist action=reject reply="550 5\.7\.1 nxdomain\.test: sender domain does not exist in DNS \(NXDOMAIN\)"' \
+	"NXDOMAIN: the reply names the real reason"
+like "$line" '\(sender domain does not exist in DNS\)$' "NXDOMAIN: the log line names the real reason"
+is "$(emu_count UpdateEmailIdentity nxdomain.test)" 0 "NXDOMAIN: no UpdateEmailIdentity"
+out=$(ml_ctl $'show nxdomain.test\n')
+like "$out" '^state: not_exist$' "cache show: NXDOMAIN is state not_exist"
+like "$out" '^error: DNS\.NXDOMAIN$' "cache show: error DNS.NXDOMAIN names the reason"
+like "$(ml_ctl $'show nxdomain.test json\n')" '"state":"not_exist".*"error":\{"code":"DNS\.NXDOMAIN","message":"domain does not exist in DNS \(NXDOMAIN\)"\}' \
+	"cache show json: the error names NXDOMAIN"
+like "$(ml_ctl $'show notexist.test json\n')" '"state":"not_exist".*"error":\{"code":"InvalidParameterValue\.NotExistDomain","message":"not set up in Tencent Cloud SES"\}' \
+	"cache show json: an API not_exist says not set up"
+
 start=$(date +%s.%N)
 ml_msg "cname.test (API answers after 2 s): waits, then accepted" from='<d@cname.test>' expect_mail=accept
 took=$(python3 -c "print(round($(date +%s.%N) - $start, 2))")

@@ -1,6 +1,7 @@
 /*
  * test_credentials.c - credential precedence, the INI file reader, its
- *	permission check, environment token names, and that no error text
+ *	permission check, the text a privileged process hands over
+ *	(sv_credentials_preload), environment token names, and that no error text
  *	ever contains the secret.
  */
 #include "config.h"
@@ -208,6 +209,37 @@ static void modes(void)
 	   "a directory is refused: %s", err);
 }
 
+/* preload - the text a privileged process read stands in for the file */
+static void preload(void)
+{
+	const char *text = "[default]\nsecret_id = PRE\nsecret_key = " SECRET "\n";
+	char err[512], path[512], *t;
+	sv_credentials c;
+
+	ok(sv_credentials_load_text(write_file("pre", text, 0644), err, sizeof(err)) == NULL &&
+	       strstr(err, "mode 0644") && !strstr(err, SECRET),
+	   "load_text: a group-readable file is refused: %s", err);
+	ok(sv_credentials_load_text(write_file("pre", "[default]\nsecret_id = X\n", 0600), err,
+	                            sizeof(err)) == NULL &&
+	       strstr(err, "lacks secret_key"),
+	   "load_text: a file that does not parse is refused: %s", err);
+	snprintf(path, sizeof(path), "%s", write_file("pre", text, 0600));
+	t = sv_credentials_load_text(path, err, sizeof(err));
+	ok(t && strcmp(t, text) == 0, "load_text: the text of a good file");
+	ok(sv_credentials_preload(path, t) == 0, "preload");
+	sv_credentials_text_free(t);
+	unlink(path); /* as if the reader could not open it */
+	ok(sv_credentials_read_file(path, &c, err, sizeof(err)) == 0 && c.secret_id &&
+	       strcmp(c.secret_id, "PRE") == 0 && strcmp(c.secret_key, SECRET) == 0,
+	   "read_file of the preloaded path uses the text, not the file");
+	sv_credentials_clear(&c);
+	ok(sv_credentials_read_file(write_file("other", text, 0644), &c, err, sizeof(err)) < 0,
+	   "another path is still read (and checked) from disk");
+	ok(sv_credentials_preload(NULL, NULL) == 0 &&
+	       sv_credentials_read_file(path, &c, err, sizeof(err)) < 0,
+	   "preload(NULL) forgets the text: %s", err);
+}
+
 static void client(sv_config *cfg)
 {
 	char err[512];
@@ -248,6 +280,7 @@ int main(void)
 	precedence(cfg);
 	files();
 	modes();
+	preload();
 	client(cfg);
 	is_int(leaks, 0, "no error message contained a secret");
 	sv_config_free(cfg);

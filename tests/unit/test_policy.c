@@ -171,6 +171,13 @@ static void texts(void)
 	policy_decide(&cfg, SV_STATE_NOT_EXIST, &v, &f, &r);
 	is_str(r.text, "example.com: sender domain not set up in Tencent Cloud SES",
 	       "not set up text");
+	strcpy(v.error_code, SV_ECODE_NXDOMAIN);
+	policy_decide(&cfg, SV_STATE_NOT_EXIST, &v, &f, &r);
+	is_str(r.text, "example.com: sender domain does not exist in DNS (NXDOMAIN)",
+	       "NXDOMAIN short-cut text names the real reason");
+	is_str(r.code, "550", "NXDOMAIN: 550");
+	is_str(r.dsn, "5.7.1", "NXDOMAIN: 5.7.1");
+	is_str(r.why, "sender domain does not exist in DNS", "NXDOMAIN: log reason");
 	strcpy(v.error_code, "FailedOperation.ServiceNotAvailable");
 	policy_decide(&cfg, SV_STATE_ERROR, &v, &f, &r);
 	is_str(r.text,

@@ -351,6 +351,18 @@ static void lists(void)
 	is_str(err.error_code, "Parse.InvalidResponse", "list wrong type: parse error");
 	sv_identity_clear(&err);
 
+	is_int(
+	    PL("{\"Response\":{\"Total\":0,\"RequestId\":\"r\"}}", 200, &items, &n, &total, &err),
+	    -1, "EmailIdentities missing: not an empty account");
+	is_str(err.error_code, "Parse.InvalidResponse", "EmailIdentities missing: parse error");
+	is_int(err.error_class, SV_ECLASS_RETRYABLE, "EmailIdentities missing: retryable");
+	sv_identity_clear(&err);
+	is_int(PL("{\"Response\":{\"EmailIdentities\":null,\"Total\":0}}", 200, &items, &n, &total,
+	          &err),
+	       -1, "EmailIdentities null: not an empty account");
+	is_str(err.error_code, "Parse.InvalidResponse", "EmailIdentities null: parse error");
+	sv_identity_clear(&err);
+
 	is_int(PL("{\"Response\":{\"EmailIdentities\":[],\"Total\":-1}}", 200, &items, &n, &total,
 	          &err),
 	       -1, "negative Total refused");
