@@ -177,6 +177,13 @@ sv_engine *sv_engine_new(const sv_config *cfg, char *err, size_t errlen)
 	env.max_jobs = max_entries < 10000 ? 10000 : max_entries;
 	env.done = on_done;
 	env.done_arg = e;
+#ifdef HAVE_HIREDIS
+	if (e->shared) {
+		env.shared_get = sv_shared_answer_get;
+		env.shared_put = sv_shared_answer_put;
+		env.shared_arg = e->shared;
+	}
+#endif
 	if ((e->ref = sv_refresher_new(&env, err, errlen)) == NULL)
 		goto fail;
 	e->st.hit = sv_stat_counter("cache.hit");

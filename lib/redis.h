@@ -27,6 +27,11 @@
  *
  *	sv_shared *sv_shared_new(const sv_config *cfg, sv_ratelimit *rl, char *err, size_t errlen);
  *	int sv_shared_up(sv_shared *sh);
+#ifdef HAVE_HIREDIS
+int sv_shared_answer_get(void *arg, const char *domain, const struct sv_cache_rec *local,
+                         struct sv_cache_rec *out);
+void sv_shared_answer_put(void *arg, const char *domain, const struct sv_cache_rec *rec);
+#endif
  *	void sv_shared_free(sv_shared *sh);
  * DESCRIPTION
  *	The URL parser is always built (the configuration checks the Redis
@@ -79,6 +84,12 @@
  *	Leases last ApiTimeout + 1 s.  sv_shared_up(): 1 when Redis answered
  *	last time, 0 otherwise.  Free it after the limiter's last use.
  *	In a build without hiredis sv_shared_new() fails with a reason.
+ *	sv_shared_answer_get/_put are the refresher's shared_get/shared_put
+ *	hooks (refresher.h): before an API call the worker takes another
+ *	host's newer answer that is still fresh from Redis (counter
+ *	"redis.answers.used"), and every fresh API answer is stored there
+ *	("redis.answers.stored"), kept until it expired plus MaxStale.
+ *	Not yet: pub/sub into other hosts' memory and the refresh lease.
  *
  *	The answers (lib/redis_answers.c; not yet used by the engine):
  *	sv_redis_answer_put() stores a cache record as the hash PREFIX "d:"
@@ -161,6 +172,11 @@ sv_shared *sv_shared_new(const struct sv_config *cfg, struct sv_ratelimit *rl, c
                          size_t errlen);
 void sv_shared_free(sv_shared *sh);
 int sv_shared_up(sv_shared *sh);
+#ifdef HAVE_HIREDIS
+int sv_shared_answer_get(void *arg, const char *domain, const struct sv_cache_rec *local,
+                         struct sv_cache_rec *out);
+void sv_shared_answer_put(void *arg, const char *domain, const struct sv_cache_rec *rec);
+#endif
 int sv_redis_rl_key(const char *region, const char *secret_id, char *out, size_t len);
 
 #endif

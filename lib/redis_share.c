@@ -9,15 +9,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
+#include "cache.h"
 #include "credentials.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "redis.h"
+#include "stats.h"
 
 #ifdef HAVE_HIREDIS
 struct sv_shared {
 	sv_redis *r;
 	sv_redis_rl *rl;
+	char *prefix;
+	int64_t max_stale; /* ms a record stays in Redis after it expired */
+	char host[256];    /* who asked SES, stored with each answer */
+	uint64_t *st_used, *st_put;
 };
 
 static int64_t sh_try(void *arg, uint64_t *ticket)
@@ -77,6 +85,16 @@ sv_shared *sv_shared_new(const sv_config *cfg, sv_ratelimit *rl, char *err, size
 		return NULL;
 	}
 	sv_redis_url_clear(&url);
+	if ((sh->prefix = strdup(cfg->redis_prefix ? cfg->redis_prefix : "sesverify:")) == NULL) {
+		sv_shared_free(sh);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	sh->max_stale = cfg->max_stale;
+	if (gethostname(sh->host, sizeof(sh->host) - 1) < 0)
+		snprintf(sh->host, sizeof(sh->host), "?");
+	sh->st_used = sv_stat_counter("redis.answers.used");
+	sh->st_put = sv_stat_counter("redis.answers.stored");
 	ops = (sv_rl_shared){sh_try, sh_done, sh_penalize, sh_set_rate, sh};
 	sv_ratelimit_set_shared(rl, &ops,
 	                        cfg->redis_down_api_rate > 0 ? cfg->redis_down_api_rate : 5);
@@ -92,7 +110,40 @@ void sv_shared_free(sv_shared *sh)
 		return;
 	sv_redis_rl_free(sh->rl);
 	sv_redis_free(sh->r);
+	free(sh->prefix);
 	free(sh);
+}
+
+/* sv_shared_answer_get - refresher hook: another host's newer, fresh answer (1) */
+int sv_shared_answer_get(void *arg, const char *domain, const sv_cache_rec *local,
+                         sv_cache_rec *out)
+{
+	sv_shared *sh = arg;
+	int64_t now = sv_cache_now_ms();
+
+	if (sv_redis_answer_get(sh->r, sh->prefix, domain, out) != 1)
+		return 0;
+	if ((out->state == SV_STATE_VERIFIED || out->state == SV_STATE_UNVERIFIED ||
+	     out->state == SV_STATE_NOT_EXIST) &&
+	    out->api_checked_at > local->api_checked_at && out->expires_at > now) {
+		sv_stat_inc(sh->st_used, 1);
+		sv_log(SV_LOG_DEBUG, "%s: answered by another host through Redis (%s)", domain,
+		       sv_state_name(out->state));
+		return 1;
+	}
+	sv_cache_rec_clear(out);
+	return 0;
+}
+
+/* sv_shared_answer_put - refresher hook: a fresh API answer for the other hosts */
+void sv_shared_answer_put(void *arg, const char *domain, const sv_cache_rec *rec)
+{
+	sv_shared *sh = arg;
+	int64_t keep = rec->expires_at - sv_cache_now_ms() + sh->max_stale;
+
+	if (sv_redis_answer_put(sh->r, sh->prefix, domain, rec, keep > 1000 ? keep : 1000,
+	                        sh->host) == 1)
+		sv_stat_inc(sh->st_put, 1);
 }
 
 /* sv_shared_up - 1 when Redis answered last time */

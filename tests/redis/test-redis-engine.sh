@@ -1,7 +1,8 @@
 #!/bin/bash
 # test-redis-engine.sh - real engines (tests/core/engine-drive) share the
 # account's budget through a private redis-server, and so does "sesverify
-# check" (sv_budget): two processes with
+# check" (sv_budget), and the answers (a third engine asks SES nothing the
+# others answered): two processes with
 # ApiRate 20 together stay within 20 requests per second at the SES
 # emulator; Redis unreachable -> each falls back to RedisDownApiRate; Redis
 # coming up later -> sharing resumes without a restart.
@@ -45,6 +46,20 @@ tap_ok $? "one budget: 120 calls took $ea s and $eb s (the slower >= 5 s at 20/s
 grep -q '^stat redis.up 1$' "$dir/a.out"
 tap_ok $? "cache stats show Redis up"
 like "$(grep '^stat redis.commands ' "$dir/a.out")" '^stat redis.commands [1-9][0-9]*$' "grants went through Redis"
+
+# 1a. a third engine (its own empty cache) meets 40 of those domains: it
+# takes the answers the others stored in Redis, no API call
+core_conf "$dir/s.conf" "ApiRate 20" "WarmUp no" "RefreshWorkers 8" "CacheFile $dir/s.cache" \
+	"Nameserver $(dead_ns)" "DnsTimeout 100ms" "Redis unix:$REDIS_SOCK"
+u0=$(emu_count UpdateEmailIdentity)
+{ head -n 20 "$dir/a.domains"; head -n 20 "$dir/b.domains"; } >"$dir/s.domains"
+"$DRIVE" -c "$dir/s.conf" -f "$dir/s.domains" -t 30000 -q -S >"$dir/s.out" 2>"$dir/s.err"
+tap_ok $? "a third engine ran"
+is "$(awk '$1=="count" && $2=="unverified" {print $3}' "$dir/s.out")" 40 "  all 40 answered (unverified)"
+is "$(($(emu_count UpdateEmailIdentity) - u0))" 0 "  with no UpdateEmailIdentity call: the answers came from Redis"
+is "$(awk '$1=="stat" && $2=="redis.answers.used" {print $3}' "$dir/s.out")" 40 "  redis.answers.used 40"
+is "$(awk '$1=="stat" && $2=="redis.answers.stored" {s+=$3} END {print s+0}' "$dir/a.out" "$dir/b.out")" 120 \
+	"  the first two stored their 120 answers"
 
 # 1b. an engine and "sesverify check" at the same moment: one budget
 SV=$top_builddir/milter/sesverify
