@@ -125,6 +125,9 @@ int supervise(int (*worker)(void *), void *arg, void (*reload)(pid_t worker), vo
 			 * worker counts this second's budget as spent */
 			clock_gettime(CLOCK_MONOTONIC, &supervisor_last_death);
 			describe(status, how, sizeof(how));
+			/* the pid lets a test tell a deliberate kill from a crash */
+			snprintf(how + strlen(how), sizeof(how) - strlen(how), ", pid %ld",
+			         (long)pid);
 			if (stopping) {
 				mlog(SV_LOG_INFO, "supervisor: worker stopped (%s)", how);
 				return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;

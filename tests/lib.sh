@@ -5,11 +5,15 @@
 #   is GOT WANT DESC          string equality, shows both on failure
 #   like GOT REGEX DESC       extended-regex match
 #   skip_all REASON           "1..0 # SKIP reason", exit 0
+#   skip DESC REASON [N]      N (default 1) points "ok - DESC # SKIP REASON": a
+#                             missing component still shows its points
 #   tap_done                  print the plan, exit 0/1
 #   free_port                 print a free TCP+UDP port on 127.0.0.1
 #   wait_port PORT SECS [PID] wait until 127.0.0.1:PORT accepts TCP
 #   at_exit CMD               run CMD (eval'd) when the script exits
 #   mktmp                     a private temp directory removed at exit
+#   log_mark FILE             FILE's size now: a byte offset for log_since
+#   log_since FILE OFFSET     what was written to FILE after log_mark gave OFFSET
 #   run_pool JOBS RUN REPORT ITEM...  RUN each ITEM in the background,
 #                             JOBS at a time; REPORT each, in order, when done
 #
@@ -54,11 +58,19 @@ like() {
 	fi
 }
 diag() { printf '# %s\n' "$*"; }
+skip() {
+	local i
+	for ((i = 0; i < ${3:-1}; i++)); do ok "$1 # SKIP $2"; done
+}
 skip_all() {
 	echo "1..0 # SKIP $*"
 	exit 0
 }
 tap_done() {
+	# the exit handlers' checks (ml_stop's log scans) are test points too:
+	# run them before the plan, with their output kept
+	_run_at_exit
+	_at_exit=()
 	echo "1..$_tap_n"
 	[ "$_tap_failed" -eq 0 ]
 	exit $?
@@ -67,7 +79,7 @@ tap_done() {
 _run_at_exit() {
 	local i
 	for ((i = ${#_at_exit[@]} - 1; i >= 0; i--)); do
-		eval "${_at_exit[$i]}" >/dev/null 2>&1 || true
+		eval "${_at_exit[$i]}" || true
 	done
 }
 trap _run_at_exit EXIT
@@ -112,6 +124,17 @@ wait_port() {
 		sleep 0.05
 	done
 	return 1
+}
+
+# log_mark FILE - the byte offset where FILE's next line will start
+log_mark() {
+	stat -c %s "$1" 2>/dev/null || echo 0
+}
+
+# log_since FILE OFFSET - the part of FILE written after log_mark returned
+# OFFSET: a check of a log looks only at lines its own action caused
+log_since() {
+	tail -c +"$((${2:-0} + 1))" "$1" 2>/dev/null
 }
 
 # run_pool JOBS RUN REPORT ITEM... - "RUN ITEM" in the background, at most

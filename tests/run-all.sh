@@ -3,16 +3,22 @@
 #
 # On a fresh Debian 12 machine, as root, this installs the packages listed
 # in tests/debian-packages.txt, then builds twice out of tree:
-#   _build/normal  -Werror build, "make check"
+#   _build/normal  -Werror build with gcov instrumentation (--enable-coverage,
+#                  -O0), "make check", then "make coverage-report": the
+#                  line and branch coverage of lib/ and milter/
 #   _build/asan    AddressSanitizer + UndefinedBehaviorSanitizer, "make check"
-# and prints one summary line "N passed, M failed" counting every TAP test
-# point of both runs, plus one for "make distcheck".  Exit status 0 only
-# when nothing failed.
+# Per build it prints (tests/check-summary.sh) the checks passed, failed
+# and skipped, apart from the "tooling and format" points (fuzz replays,
+# clang-format per file, self-tests of the emulator and loadgen), and every
+# skip: a skip not on tests/skip-allow.txt counts as a failure.  The last
+# line is "N passed, M failed", counting every TAP test point of both runs,
+# plus one for "make distcheck".  Exit status 0 only when nothing failed.
 #
 # Environment: SV_NO_INSTALL=1 skips apt-get; SV_NO_ASAN=1 skips the
 # sanitizer build; SV_NO_PACKAGE=1 skips the Debian package test;
-# SV_NO_DISTCHECK=1 skips distcheck; JOBS=N sets make's parallelism
-# (default: nproc).
+# SV_NO_DISTCHECK=1 skips distcheck; SV_NO_COVERAGE=1 builds the normal
+# build without coverage; SV_ALLOW_SKIPS=1 accepts every skip (a machine
+# without some component); JOBS=N sets make's parallelism (default: nproc).
 set -u
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
 cd "$srcdir" || exit 2
@@ -89,6 +95,21 @@ run_build() {
 	echo "$name: ${p} passed, $((f + e + x)) failed"
 	total_pass=$((total_pass + p))
 	total_fail=$((total_fail + f + e + x))
+	# what the points were: checks, tooling and format, skips (allowed?)
+	local sum bad
+	bash "$srcdir/tests/check-summary.sh" "$dir" "$name" >"$logdir/$name-summary.log" 2>&1
+	grep -v '^SUMMARY ' "$logdir/$name-summary.log"
+	bad=$(awk '$1 == "SUMMARY" { print $4 }' "$logdir/$name-summary.log")
+	total_fail=$((total_fail + ${bad:-1}))
+	if [ "$name" = normal ] && [ "${SV_NO_COVERAGE:-0}" != 1 ]; then
+		if make -C "$dir" coverage-report >"$logdir/coverage.log" 2>&1; then
+			sed -n '/^coverage (/,$p' "$logdir/coverage.log"
+			cp "$dir/coverage/lines.txt" "$dir/coverage/branches.txt" "$logdir/" 2>/dev/null
+		else
+			tail -n 20 "$logdir/coverage.log"
+			total_fail=$((total_fail + 1))
+		fi
+	fi
 	# keep the logs of failed tests where CI shows them
 	if [ $((f + e + x)) -gt 0 ]; then
 		find "$dir/tests" -name '*.log' -newer "$logdir/$name-make.log" -print0 2>/dev/null |
@@ -99,7 +120,9 @@ run_build() {
 	fi
 }
 
-run_build normal --enable-werror
+cov=--enable-coverage
+[ "${SV_NO_COVERAGE:-0}" = 1 ] && cov=
+run_build normal --enable-werror $cov
 if [ "${SV_NO_ASAN:-0}" != 1 ]; then
 	export SV_SANITIZE=1
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1

@@ -20,46 +20,64 @@
 
 : "${DNS_SRCDIR:=$top_srcdir/tests/dns}"
 
-# dns_wait_answer PORT NAME TYPE PID - wait until a server listens and answers (any rcode)
+# dns_wait_answer PORT NAME TYPE PID - wait until a server listens and answers
+# (any rcode); fails at once when PID has died (a port taken by another
+# process must not be queried for minutes)
 dns_wait_answer() {
 	local port=$1 name=$2 type=$3 pid=$4 i
 	wait_port "$port" 10 "$pid" || return 1
 	for ((i = 0; i < 50; i++)); do
-		if drill -p "$port" "$name" @127.0.0.1 "$type" 2>/dev/null | grep -q 'rcode:'; then
-			return 0
+		kill -0 "$pid" 2>/dev/null || return 1
+		if timeout 3 drill -p "$port" "$name" @127.0.0.1 "$type" 2>/dev/null | grep -q 'rcode:'; then
+			kill -0 "$pid" 2>/dev/null
+			return
 		fi
 		sleep 0.1
 	done
 	return 1
 }
 
-# dns_start DIR - generate zones, start nsd and the fault server
+# dns_start DIR - generate zones, start nsd and the fault server.  The
+# fault server binds port 0 and reports the port it got (no race); nsd
+# needs its port in its config, so a start that fails (the port was taken
+# between free_port and nsd's bind) is retried on another port.
 dns_start() {
-	local dir=$1 zdir
+	local dir=$1 zdir i try
 	zdir="$dir/dns"
 	mkdir -p "$zdir"
-	DNS_PORT=$(free_port)
-	FAULT_DNS_PORT=$(free_port)
-	while [ "$FAULT_DNS_PORT" = "$DNS_PORT" ]; do FAULT_DNS_PORT=$(free_port); done
-	python3 "$DNS_SRCDIR/mkzones.py" "$DNS_SRCDIR/expected.tsv" "$zdir" "$DNS_PORT" "$FAULT_DNS_PORT" || return 1
-
-	python3 "$DNS_SRCDIR/faultns.py" "$FAULT_DNS_PORT" >"$zdir/faultns.out" 2>&1 &
+	rm -f "$zdir/faultns.port"
+	python3 "$DNS_SRCDIR/faultns.py" 0 "$zdir/faultns.port" >"$zdir/faultns.out" 2>&1 &
 	DNS_FAULT_PID=$!
 	at_exit "kill_wait $DNS_FAULT_PID; wait $DNS_FAULT_PID"
-	nsd -d -c "$zdir/nsd.conf" >"$zdir/nsd.out" 2>&1 &
-	DNS_NSD_PID=$!
-	at_exit "kill_wait $DNS_NSD_PID; wait $DNS_NSD_PID"
-
-	if ! dns_wait_answer "$DNS_PORT" verified.test SOA "$DNS_NSD_PID"; then
-		echo "# nsd did not start:" >&2
-		sed 's/^/#   /' "$zdir/nsd.out" "$zdir/nsd.log" >&2 2>/dev/null
-		return 1
-	fi
-	if ! dns_wait_answer "$FAULT_DNS_PORT" x.hostile.test SOA "$DNS_FAULT_PID"; then
+	for ((i = 0; i < 200; i++)); do
+		[ -s "$zdir/faultns.port" ] && break
+		kill -0 "$DNS_FAULT_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	FAULT_DNS_PORT=$(cat "$zdir/faultns.port" 2>/dev/null)
+	if [ -z "$FAULT_DNS_PORT" ] || ! dns_wait_answer "$FAULT_DNS_PORT" x.hostile.test SOA "$DNS_FAULT_PID"; then
 		echo "# faultns.py did not start:" >&2
 		sed 's/^/#   /' "$zdir/faultns.out" >&2
 		return 1
 	fi
+	for ((try = 1; ; try++)); do
+		DNS_PORT=$(free_port)
+		while [ "$DNS_PORT" = "$FAULT_DNS_PORT" ]; do DNS_PORT=$(free_port); done
+		python3 "$DNS_SRCDIR/mkzones.py" "$DNS_SRCDIR/expected.tsv" "$zdir" "$DNS_PORT" "$FAULT_DNS_PORT" || return 1
+		nsd -d -c "$zdir/nsd.conf" >"$zdir/nsd.out" 2>&1 &
+		DNS_NSD_PID=$!
+		at_exit "kill_wait $DNS_NSD_PID; wait $DNS_NSD_PID"
+		dns_wait_answer "$DNS_PORT" verified.test SOA "$DNS_NSD_PID" && break
+		kill_wait "$DNS_NSD_PID"
+		wait "$DNS_NSD_PID" 2>/dev/null
+		if [ "$try" -ge 5 ]; then
+			echo "# nsd did not start ($try attempts):" >&2
+			sed 's/^/#   /' "$zdir/nsd.out" "$zdir/nsd.log" >&2 2>/dev/null
+			return 1
+		fi
+		echo "# nsd did not start on port $DNS_PORT (attempt $try), trying another:" >&2
+		sed 's/^/#   /' "$zdir/nsd.out" >&2 2>/dev/null
+	done
 	DNS_DIR=$zdir
 	DNS_NAMESERVERS="127.0.0.1@$DNS_PORT,127.0.0.1@$FAULT_DNS_PORT"
 	export DNS_PORT FAULT_DNS_PORT DNS_NAMESERVERS DNS_DIR

@@ -32,6 +32,7 @@
 #   nosoa.hostile.test SOA         NOERROR with empty answer and authority
 #
 # Usage: faultns.py PORT   (prints "ready" on stdout once listening)
+import os
 import socket
 import struct
 import sys
@@ -203,16 +204,39 @@ def serve_tcp(sock):
         threading.Thread(target=serve_tcp_conn, args=(conn,), daemon=True).start()
 
 
+def bind_pair(port):
+    """UDP and TCP sockets on one port of 127.0.0.1.  Port 0: the kernel
+    picks the UDP port (never one in use), TCP takes the same number, and
+    another is tried when that one is taken for TCP."""
+    for _ in range(50 if port == 0 else 1):
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind(("127.0.0.1", port))
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            t.bind(("127.0.0.1", u.getsockname()[1]))
+        except OSError:
+            u.close()
+            t.close()
+            if port:
+                raise
+            continue
+        return u, t
+    raise OSError("no port free for both UDP and TCP")
+
+
 def main():
-    port = int(sys.argv[1])
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    u.bind(("127.0.0.1", port))
-    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    t.bind(("127.0.0.1", port))
+    # faultns.py PORT [PORT-FILE]: PORT 0 picks a free one; PORT-FILE then
+    # receives its number (written once both sockets are bound)
+    u, t = bind_pair(int(sys.argv[1]))
     t.listen(64)
+    port = u.getsockname()[1]
+    if len(sys.argv) > 2:
+        with open(sys.argv[2] + ".new", "w") as f:
+            f.write("%d\n" % port)
+        os.replace(sys.argv[2] + ".new", sys.argv[2])
     threading.Thread(target=serve_tcp, args=(t,), daemon=True).start()
-    print("ready", flush=True)
+    print("ready", port, flush=True)
     serve_udp(u)
 
 

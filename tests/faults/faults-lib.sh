@@ -5,15 +5,24 @@
 # milter-still-answers probe.  Does not own the milter, the emulator or
 # the DNS servers.
 #
-#   fl_decision DOMAIN         the last decision line logged for DOMAIN
+#   fl_decision DOMAIN [OFFSET] the last decision line logged for DOMAIN after
+#                              OFFSET (default $ML_MARK: since the last ml_msg)
 #   fl_global FAULT|none       every API request (list included) gets FAULT
 #   fl_global_json JSON        set the scenario's "global" section
 #   fl_domains SPEC-JSON D...  set the same spec for several domains
 . "$top_srcdir/tests/milter/milter-lib.sh"
 
-# fl_decision DOMAIN - the last "domain=DOMAIN ... action=" line of the milter log
+# fl_decision DOMAIN [OFFSET] - the last "domain=DOMAIN ... action=" line the
+# milter logged after OFFSET (default $ML_MARK, which ml_msg sets before each
+# message): never a line an earlier message left; waits up to 5 s for it
 fl_decision() {
-	grep -F "domain=$1 " "$ML_LOG" | grep ' action=' | tail -n 1
+	local from=${2:-$ML_MARK} i line
+	for ((i = 0; i < 100; i++)); do
+		line=$(log_since "$ML_LOG" "$from" | grep -F "domain=$1 " | grep ' action=' | tail -n 1)
+		[ -n "$line" ] && break
+		sleep 0.05
+	done
+	printf '%s\n' "$line"
 }
 
 # fl_global_json JSON - replace the scenario's "global" section

@@ -18,7 +18,6 @@
 LG=$top_builddir/tests/bench/loadgen
 [ -x "$LG" ] || skip_all "tests/bench/loadgen not built"
 ml_setup
-ML_EXPECT_DEATHS=1 # the worker is killed on purpose below
 ml_conf "CheckFrom envelope" "DnsTimeout 300ms"
 cp "$ML_CONF" "$ML_DIR/good.conf"
 ml_start || { echo "Bail out! milter did not start"; exit 1; }
@@ -66,7 +65,9 @@ chmod 0644 "$ML_CONF"
 broken "mode 0644 with SecretKey" USR1
 
 # The file is still broken (world-readable): a crashed worker must come
-# back with the last good configuration, and keep filtering.
+# back with the last good configuration, and keep filtering.  Only this
+# worker's death is expected; the log scan checks every other pid.
+ml_expect_death "$worker"
 kill -9 "$worker"
 new=$(ml_new_worker "$worker")
 tap_ok $? "worker killed while the file is broken: restarted ($worker -> $new)"
@@ -93,6 +94,7 @@ lg_pid=$!
 at_exit "kill -9 $lg_pid 2>/dev/null"
 sleep 1.5
 t0=$(date +%s%N)
+ml_mark
 kill -TERM "$ML_PID"
 for ((i = 0; i < 400; i++)); do
 	kill -0 "$ML_PID" 2>/dev/null || break
@@ -150,7 +152,7 @@ if [ "$dec" -ge "$total" ]; then
 else
 	not_ok "SIGTERM under load: the deferrals while draining are logged too ($((total - dec)) of $tf tempfails unlogged)"
 fi
-like "$(grep 'cache snapshot' "$ML_LOG" | tail -n 1)" 'cache snapshot saved: [1-9]' \
+like "$(ml_log_since | grep 'cache snapshot' | tail -n 1)" 'cache snapshot saved: [1-9]' \
 	"SIGTERM under load: the snapshot was saved"
 [ -s "$ML_DIR/cache" ] && head -c 16 "$ML_DIR/cache" | grep -q '^sesverify-cache'
 tap_ok $? "SIGTERM under load: CacheFile written"
@@ -163,8 +165,12 @@ tap_ok $? "SIGTERM under load: ControlSocket removed"
 if [ "$(id -u)" != 0 ]; then
 	[ ! -S "$ML_SOCK" ]
 	tap_ok $? "SIGTERM under load: milter socket removed"
+else
+	skip "SIGTERM under load: milter socket removed" "running as root: libmilter keeps its socket"
 fi
-if grep -Eq 'AddressSanitizer|runtime error:' "$ML_LOG"; then not_ok "no sanitizer report"; else ok "no sanitizer report"; fi
+# ML_PID was cleared above (this script stopped the milter itself): the
+# sanitizer and worker-death scan of the whole log, SIGTERM phase included
+ml_scan_log && ok "no sanitizer report, no unexpected worker death in the milter log"
 grep -q "$EMU_SECRET_KEY" "$ML_LOG" "$ML_DIR/lg.out"
 tap_ok $((!$?)) "the SecretKey is in no log"
 [ -n "${FL_KEEP:-}" ] && cp "$ML_LOG" "$ML_DIR/lg.out" "$FL_KEEP/"

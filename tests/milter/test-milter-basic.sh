@@ -22,19 +22,19 @@ ml_start || { echo "Bail out! milter did not start"; exit 1; }
 ml_msg "negotiation: no HELO/RCPT/DATA/body/unknown; headers kept for a reload that adds CheckFrom header" \
 	steps=header from='<alice@verified.test>' expect_mail=accept
 ml_msg "verified.test: accepted" from='<alice@verified.test>' expect_mail=accept
-like "$(grep 'domain=verified.test' "$ML_LOG" | tail -n 1)" \
+like "$(ml_log_since | grep 'domain=verified.test' | tail -n 1)" \
 	'outgoing=internal=127\.0\.0\.1 from=envelope domain=verified\.test state=verified action=accept' \
 	"decision log line: client, why outgoing, domain, state, action"
 
 ml_msg "unverified.test: custom 5xx reply" from='<bob@unverified.test>' expect_mail=reply
-line=$(grep 'domain=unverified.test' "$ML_LOG" | tail -n 1)
+line=$(ml_log_since | grep 'domain=unverified.test' | tail -n 1)
 like "$line" 'reply="550 5\.7\.1 unverified\.test: sender domain not verified by Tencent Cloud SES: TXT qcloud\._domainkey\.unverified\.test missing \(expected "v=DKIM1; k=rsa; p=[^"]{10,}\.\.\."\)"' \
 	"550 5.7.1 names the missing DKIM record and its expected value"
 like "$line" 'request_id=[0-9a-f-]{36}' "log line carries the API RequestId"
 like "$line" '^sesverify-milter\[[0-9]+\]: notice: [0-9A-F]{13}: qid=QID1 ' "own log id and queue id"
 
 ml_msg "notexist.test: custom 5xx reply" from='<carol@notexist.test>' expect_mail=reply
-like "$(grep 'domain=notexist.test' "$ML_LOG" | tail -n 1)" \
+like "$(ml_log_since | grep 'domain=notexist.test' | tail -n 1)" \
 	'state=not_exist action=reject reply="550 5\.7\.1 notexist\.test: sender domain not set up in Tencent Cloud SES"' \
 	"not set up: 550 5.7.1"
 
@@ -57,25 +57,25 @@ like "$(ml_ctl $'show notexist.test json\n')" '"state":"not_exist".*"error":\{"c
 start=$(date +%s.%N)
 ml_msg "cname.test (API answers after 2 s): waits, then accepted" from='<d@cname.test>' expect_mail=accept
 took=$(python3 -c "print(round($(date +%s.%N) - $start, 2))")
-line=$(grep 'domain=cname.test' "$ML_LOG" | tail -n 1)
+line=$(ml_log_since | grep 'domain=cname.test' | tail -n 1)
 like "$line" 'state=verified action=accept .*waited=(1[5-9][0-9][0-9]|2[0-9][0-9][0-9])ms' \
 	"waited about 2 s for the answer"
 diag "cname.test took ${took}s"
 
 ml_msg "upper.test (API answers after 4 s, UnknownWait 3s): tempfail" \
 	from='<e@upper.test>' expect_mail=reply
-like "$(grep 'domain=upper.test' "$ML_LOG" | tail -n 1)" \
+like "$(ml_log_since | grep 'domain=upper.test' | tail -n 1)" \
 	'state=unknown action=tempfail reply="451 4\.7\.1 upper\.test: .*waited=(29[0-9][0-9]|3[0-9][0-9][0-9])ms \(unknown after UnknownWait\)' \
 	"unknown past UnknownWait: 451 4.7.1 after ~3 s"
 
 ml_msg "two messages on one connection: accept, then reject" \
 	from='<a@verified.test>' expect_mail=accept from2='<b@unverified.test>' expect_mail2=reply
 ml_msg "null sender accepted unchecked" from='<>' expect_mail=accept
-like "$(grep 'null sender' "$ML_LOG" | tail -n 1)" 'debug: .*null sender <>; accepted unchecked' \
+like "$(ml_log_since | grep 'null sender' | tail -n 1)" 'debug: .*null sender <>; accepted unchecked' \
 	"null sender logged at debug"
 ml_msg "IP-literal sender not checked" from='<x@[192.0.2.1]>' expect_mail=accept
 ml_msg "UTF-8 domain converted (unknown IDN: not set up)" from='<x@bücher.test>' expect_mail=reply
-like "$(grep 'domain=xn--bcher-kva.test' "$ML_LOG" | tail -n 1)" 'state=not_exist' "A-label looked up"
+like "$(ml_log_since | grep 'domain=xn--bcher-kva.test' | tail -n 1)" 'state=not_exist' "A-label looked up"
 
 is "$(grep -c 'sesverify-test-secret-DO-NOT-LOG' "$ML_LOG")" 0 "SecretKey never logged"
 ml_stop

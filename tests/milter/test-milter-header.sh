@@ -15,7 +15,7 @@ ml_msg "verified envelope and From: accepted at EOH" from='<a@verified.test>' \
 	hfrom='"Alice, Sales" <alice@verified.test>' expect_eoh=accept
 ml_msg "From: unverified while envelope verified: rejected at EOH" from='<a@verified.test>' \
 	hfrom='Bob <bob@unverified.test>' expect_eoh=reply
-like "$(grep 'domain=unverified.test' "$ML_LOG" | tail -n 1)" \
+like "$(ml_log_since | grep 'domain=unverified.test' | tail -n 1)" \
 	'from=header domain=unverified\.test state=unverified action=reject reply="550 5\.7\.1 ' \
 	"header decision logged with from=header"
 ml_msg "encoded display name, comment: accepted" from='<a@verified.test>' \
@@ -25,11 +25,11 @@ ml_msg "two addresses, one not set up: rejected" from='<a@verified.test>' \
 ml_msg "group syntax with a verified member: accepted" from='<a@verified.test>' \
 	hfrom='Team: a@verified.test, b@verified.test;' expect_eoh=accept
 ml_msg "missing From: rejected 550 5.7.1" from='<a@verified.test>' nofrom=1 expect_eoh=reply
-like "$(grep 'missing_from\|no From: header' "$ML_LOG" | tail -n 1)" \
+like "$(ml_log_since | grep 'missing_from\|no From: header' | tail -n 1)" \
 	'reply="550 5\.7\.1 message has no From: header' "missing From: reply"
 ml_msg "duplicate From: rejected" from='<a@verified.test>' hfrom='a@verified.test' \
 	hfrom2='b@verified.test' expect_eoh=reply
-like "$(grep 'more than one From' "$ML_LOG" | tail -n 1)" 'reply="550 5\.7\.1 message has more than one From: header' \
+like "$(ml_log_since | grep 'more than one From' | tail -n 1)" 'reply="550 5\.7\.1 message has more than one From: header' \
 	"duplicate From: reply"
 ml_msg "From: without a domain: rejected" from='<a@verified.test>' hfrom='postmaster' expect_eoh=reply
 ml_msg "RSET, then a second message on the same connection" from='<a@verified.test>' \

@@ -20,10 +20,10 @@ ml_msg "API up: verified.test accepted" from='<a@verified.test>' expect_mail=acc
 emu_stop
 ml_msg "API down, verified.test in the cache: still accepted" \
 	from='<a@verified.test>' expect_mail=accept
-like "$(grep 'domain=verified.test' "$ML_LOG" | tail -n 1)" 'state=verified action=accept' \
+like "$(ml_log_since | grep 'domain=verified.test' | tail -n 1)" 'state=verified action=accept' \
 	"served from the cache during the outage"
 ml_msg "API down, cname.test never seen: tempfail" from='<a@cname.test>' expect_mail=reply
-like "$(grep 'domain=cname.test' "$ML_LOG" | tail -n 1)" \
+like "$(ml_log_since | grep 'domain=cname.test' | tail -n 1)" \
 	'state=error action=tempfail reply="451 4\.3\.0 cname\.test: sender domain cannot be checked with Tencent Cloud SES now' \
 	"no answer obtainable: 451 4.3.0"
 ml_stop
@@ -39,7 +39,7 @@ emu_stop
 sleep 2
 ml_msg "API down, entry past VerifiedTTL: served stale, accepted" from='<a@verified.test>' \
 	expect_mail=accept
-like "$(grep 'domain=verified.test' "$ML_LOG" | tail -n 1)" 'state=verified action=accept .*\(verified \(stale answer\)\)' \
+like "$(ml_log_since | grep 'domain=verified.test' | tail -n 1)" 'state=verified action=accept .*\(verified \(stale answer\)\)' \
 	"logged as a stale answer"
 ml_stop
 
@@ -48,7 +48,7 @@ ml_conf "CheckFrom envelope" "UnknownWait 4s" "ApiTimeout 1s" "ErrorAction accep
 rm -f "$ML_DIR/cache"
 ml_start || { echo "Bail out! milter did not start"; exit 1; }
 ml_msg "API down, ErrorAction accept: accepted" from='<a@upper.test>' expect_mail=accept
-like "$(grep 'domain=upper.test' "$ML_LOG" | tail -n 1)" 'state=error action=accept .*ErrorAction accept' \
+like "$(ml_log_since | grep 'domain=upper.test' | tail -n 1)" 'state=error action=accept .*ErrorAction accept' \
 	"ErrorAction accept logged"
 ml_stop
 is "$ML_STATUS" 0 "stopped cleanly"

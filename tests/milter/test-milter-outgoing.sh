@@ -11,21 +11,21 @@ ml_start || { echo "Bail out! milter did not start"; exit 1; }
 
 ml_msg "external client, no auth: accepted unchecked" ip=192.0.2.7 \
 	from='<a@unverified.test>' expect_mail=accept
-like "$(grep 'not outgoing' "$ML_LOG" | tail -n 1)" 'debug: .*client client\.test\[192\.0\.2\.7\] not outgoing' \
+like "$(ml_log_since | grep 'not outgoing' | tail -n 1)" 'debug: .*client client\.test\[192\.0\.2\.7\] not outgoing' \
 	"not-outgoing logged at debug"
 ml_msg "external client with {auth_authen}: checked, rejected" ip=192.0.2.7 auth=alice \
 	from='<a@unverified.test>' expect_mail=reply
-like "$(grep 'domain=unverified.test' "$ML_LOG" | tail -n 1)" 'outgoing=auth=alice ' "why: auth=alice"
+like "$(ml_log_since | grep 'domain=unverified.test' | tail -n 1)" 'outgoing=auth=alice ' "why: auth=alice"
 ml_msg "client in InternalHosts (10/8): checked, rejected" ip=10.1.2.3 \
 	from='<a@unverified.test>' expect_mail=reply
-like "$(grep 'domain=unverified.test' "$ML_LOG" | tail -n 1)" 'outgoing=internal=10\.1\.2\.3 ' "why: internal"
+like "$(ml_log_since | grep 'domain=unverified.test' | tail -n 1)" 'outgoing=internal=10\.1\.2\.3 ' "why: internal"
 ml_msg "IPv6 client in InternalHosts: checked" ip=2001:db8::25 \
 	from='<a@unverified.test>' expect_mail=reply
 ml_msg "127.0.0.1 not in this InternalHosts: unchecked" ip=127.0.0.1 \
 	from='<a@unverified.test>' expect_mail=accept
 ml_msg "{daemon_name} ORIGINATING: checked" ip=192.0.2.7 daemon=ORIGINATING \
 	from='<a@unverified.test>' expect_mail=reply
-like "$(grep 'domain=unverified.test' "$ML_LOG" | tail -n 1)" 'outgoing=daemon=ORIGINATING ' "why: daemon"
+like "$(ml_log_since | grep 'domain=unverified.test' | tail -n 1)" 'outgoing=daemon=ORIGINATING ' "why: daemon"
 ml_msg "{daemon_name} other: unchecked" ip=192.0.2.7 daemon=smtpd \
 	from='<a@unverified.test>' expect_mail=accept
 ml_msg "outgoing and verified: accepted" ip=192.0.2.7 auth=alice \
@@ -39,7 +39,7 @@ ml_start || { echo "Bail out! milter did not start"; exit 1; }
 ml_msg "monitor: unverified accepted with X-SESVerify" from='<a@unverified.test>' \
 	expect_mail=continue \
 	expect_hdr='unverified; source=envelope; domain=unverified.test; would=reject'
-like "$(grep 'domain=unverified.test' "$ML_LOG" | tail -n 1)" \
+like "$(ml_log_since | grep 'domain=unverified.test' | tail -n 1)" \
 	'action=accept would=reject reply="550 5\.7\.1 unverified\.test: sender domain not verified' \
 	"monitor: log says what enforce would have done"
 ml_msg "monitor: verified gets a header too" from='<a@verified.test>' expect_mail=continue \
@@ -47,7 +47,7 @@ ml_msg "monitor: verified gets a header too" from='<a@verified.test>' expect_mai
 ml_msg "monitor: not set up" from='<a@notexist.test>' expect_mail=continue \
 	expect_hdr='not_exist; source=envelope; domain=notexist.test; would=reject'
 ml_msg "SkipDomains: unchecked, no header" from='<a@skipped.test>' expect_mail=continue
-like "$(grep 'skipped.test' "$ML_LOG" | tail -n 1)" 'debug: .*skipped\.test is in SkipDomains' \
+like "$(ml_log_since | grep 'skipped.test' | tail -n 1)" 'debug: .*skipped\.test is in SkipDomains' \
 	"SkipDomains logged at debug"
 ml_stop
 is "$ML_STATUS" 0 "stopped cleanly"

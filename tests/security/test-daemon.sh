@@ -62,7 +62,7 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 	ml_stop
 	chmod 700 "$ML_DIR"
 else
-	diag "not root: the UserID drop itself is not exercised"
+	skip "UserID nobody: the drop itself" "needs root and a user nobody" 4
 fi
 
 # 4. under strace: no execve after the start, prctl(PR_SET_DUMPABLE, 0)
@@ -102,6 +102,6 @@ if command -v strace >/dev/null; then
 	fi
 	ML_BIN=$real
 else
-	diag "strace not installed: execve/prctl not traced"
+	skip "under strace: execve/prctl" "strace not installed (Debian package strace)" 6
 fi
 tap_done

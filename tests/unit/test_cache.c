@@ -417,12 +417,97 @@ out:
 	sv_config_free(cfg);
 }
 
+/* test_records - the record checks and copies (expected values are literals) */
+static void test_records(void)
+{
+	sv_cache_rec r, ok_rec = {0};
+	sv_attr a[SV_ATTR_MAX + 1];
+	const char *why = "";
+	char err[64], dst[16] = "untouched";
+	sv_cache *c = sv_cache_open(NULL, 10, err, sizeof(err));
+
+	ok_rec.state = SV_STATE_VERIFIED;
+	ok_rec.fetched_at = ok_rec.expires_at = 1;
+	ok(sv_cache_rec_valid(&ok_rec, &why) == 0, "a plain verified record is valid");
+	r = ok_rec;
+	r.state = (sv_state)99;
+	ok(sv_cache_rec_valid(&r, &why) < 0 && strcmp(why, "bad state") == 0, "state 99: %s", why);
+	r = ok_rec;
+	r.next_try = -1;
+	ok(sv_cache_rec_valid(&r, &why) < 0 && strcmp(why, "negative time") == 0,
+	   "negative next_try: %s", why);
+	r = ok_rec;
+	r.nattrs = 2;
+	ok(sv_cache_rec_valid(&r, &why) < 0 && strcmp(why, "bad attribute count") == 0,
+	   "attributes counted but absent: %s", why);
+	r = ok_rec;
+	memset(r.error_code, 'x', sizeof(r.error_code));
+	ok(sv_cache_rec_valid(&r, &why) < 0 && strcmp(why, "unterminated string") == 0,
+	   "error code without its NUL: %s", why);
+	memset(a, 0, sizeof(a));
+	snprintf(a[0].type, sizeof(a[0].type), "TXT");
+	a[0].send_domain = "x.test";
+	a[0].expected = "v=spf1";
+	r = ok_rec;
+	r.attrs = a;
+	r.nattrs = 1;
+	ok(sv_cache_rec_valid(&r, &why) < 0 && strcmp(why, "bad attribute") == 0,
+	   "attribute without a current value: %s", why);
+	a[0].current = "";
+	ok(sv_cache_rec_valid(&r, &why) == 0, "the same attribute with current \"\" is valid");
+	memset(a[0].type, 'T', sizeof(a[0].type));
+	ok(sv_cache_rec_valid(&r, &why) < 0 && strcmp(why, "bad attribute") == 0,
+	   "attribute type without its NUL: %s", why);
+
+	/* the cache refuses what the check refuses, and keeps nothing */
+	r = ok_rec;
+	r.fetched_at = -5;
+	ok(c && sv_cache_put(c, "bad.test", &r) < 0 && sv_cache_count(c) == 0,
+	   "sv_cache_put refuses an invalid record, stores nothing");
+	ok(sv_cache_put(c, "good.test", &ok_rec) == 0 && sv_cache_count(c) == 1,
+	   "and stores a valid one");
+	sv_cache_close(c);
+
+	/* attribute copies: at most SV_ATTR_MAX, NULL strings become "" */
+	for (size_t i = 0; i < SV_ATTR_MAX + 1; i++) {
+		memset(&a[i], 0, sizeof(a[i]));
+		snprintf(a[i].type, sizeof(a[i].type), "MX");
+	}
+	memset(&r, 0, sizeof(r));
+	ok(sv_cache_rec_set_attrs(&r, a, SV_ATTR_MAX + 1) == 0 && r.nattrs == SV_ATTR_MAX,
+	   "one attribute over the limit: %zu kept", r.nattrs);
+	ok(r.nattrs > 0 && strcmp(r.attrs[0].send_domain, "") == 0 &&
+	       strcmp(r.attrs[0].expected, "") == 0 && strcmp(r.attrs[0].current, "") == 0 &&
+	       strcmp(r.attrs[0].type, "MX") == 0,
+	   "NULL strings copied as empty ones, the type kept");
+	sv_cache_rec_clear(&r);
+
+	is_int(sv_cache_ttl_for(&T, SV_STATE_ERROR), 1 * M, "an error is kept ErrorTTL (1m)");
+	memset(&r, 0, sizeof(r));
+	r.state = SV_STATE_VERIFIED;
+	r.expires_at = 5;
+	ok(sv_cache_apply_extend(&r, 1700000000000LL, &T) < 0 && r.expires_at == 5,
+	   "never answered by the API (api_checked_at 0): not extended");
+
+	sv_cache_shorten(dst, 0, "abc");
+	is_str(dst, "untouched", "shorten into 0 bytes writes nothing");
+	sv_cache_shorten(dst, 3, "abcdef");
+	is_str(dst, "", "shorten into 3 bytes: too small for \"...\", empty");
+	sv_cache_shorten(dst, 4, "abcdef");
+	is_str(dst, "...", "shorten into 4 bytes: just \"...\"");
+	sv_cache_shorten(dst, 6, "abcdef");
+	is_str(dst, "ab...", "shorten one byte short: cut, ending in \"...\"");
+	sv_cache_shorten(dst, 7, "abcde");
+	is_str(dst, "abcde", "shorten what fits: unchanged");
+}
+
 int main(void)
 {
 	test_ttls();
 	test_answers();
 	test_serve_stale();
 	test_extend();
+	test_records();
 	test_backoff();
 	test_view();
 	test_backend();

@@ -171,6 +171,7 @@ static void files(void)
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		int rc;
 		snprintf(name, sizeof(name), "row%zu", i);
+		err[0] = 0; /* a successful read leaves err untouched */
 		rc = sv_credentials_read_file(write_file(name, rows[i].text, 0600), &c, err,
 		                              sizeof(err));
 		if (strstr(err, "filesecret") || strstr(err, SECRET) || strstr(err, "file secret"))

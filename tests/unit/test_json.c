@@ -74,6 +74,11 @@ static void unescape(void)
 	    "{\"s\":\"\xf4\x90\x80\x80\"}", /* above U+10FFFF */
 	    "{\"s\":\"\xff\"}",             /* never valid */
 	    "{\"s\":\"\x80\"}",             /* stray continuation */
+	    "{\"s\":\"\xe4\xb8\x41\"}",     /* 3-byte: 3rd byte not a continuation */
+	    "{\"s\":\"\xe4\xb8\xc3\xa9\"}", /* 3-byte: 3rd byte a new lead byte */
+	    "{\"s\":\"\xf0\x9f\x41\x80\"}", /* 4-byte: 3rd byte not a continuation */
+	    "{\"s\":\"\xf0\x9f\x98\x41\"}", /* 4-byte: 4th byte not a continuation */
+	    "{\"s\":\"\xf0\x9f\x98\xf0\"}", /* 4-byte: 4th byte a lead byte */
 	    "{\"s\":\"tab\there\"}",        /* raw control character */
 	};
 	char out[16];

@@ -299,9 +299,12 @@ static void classify(void)
 	static const char *const names[] = {"none",      "retryable", "rate_limited",
 	                                    "not_exist", "config",    "permanent"};
 
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-		is_str(sv_error_class_name(sv_error_classify(rows[i].code)),
-		       sv_error_class_name(rows[i].cls), "classify '%s'", rows[i].code);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		sv_error_class got = sv_error_classify(rows[i].code);
+		/* compared as literal names, not through sv_error_class_name() */
+		is_str((unsigned)got < 6 ? names[got] : "(out of range)", names[rows[i].cls],
+		       "classify '%s'", rows[i].code);
+	}
 	is_int(sv_error_classify(NULL), SV_ECLASS_NONE, "classify NULL");
 	for (int c = SV_ECLASS_NONE; c <= SV_ECLASS_PERMANENT; c++)
 		is_str(sv_error_class_name((sv_error_class)c), names[c], "class name %d", c);

@@ -236,6 +236,28 @@ static void test_rejections(void)
 	is_int(st.bad, 8, "eight bad records skipped and counted");
 	is_int(st.expired, 1, "one record past MaxStale dropped");
 	free(img);
+
+	/*
+	 * expires_at at most 400 days after now (86400000 ms a day): a record
+	 * that claims to stay fresh for years is bad, the limit itself loads.
+	 * NOW + 400 days = 1734560000000.
+	 */
+	img = image("sesverify-cache\t1\t0\n",
+	            "D\tlimit.test\tverified\t0\t1699999999000\t1734560000000\t1699999999000\t0"
+	            "\t\t\t\t0\n"
+	            "D\tpast.test\tverified\t0\t1699999999000\t1734560000001\t1699999999000\t0"
+	            "\t\t\t\t0\n"
+	            "D\tyears.test\tunverified\t0\t1699999999000\t1857680000000\t1699999999000"
+	            "\t0\t\t\t\t0\n",
+	            3);
+	cnt.n = 0;
+	ok(sv_snapshot_load_buffer(img, strlen(img), NOW, &T, count_put, &cnt, &st, err,
+	                           sizeof(err)) == 0,
+	   "file with far-future expiries loads (%s)", err);
+	is_int(st.loaded, 1, "expires_at exactly 400 days ahead loaded");
+	is_int(st.bad, 2, "expires_at 400 days + 1 ms and 5 years ahead refused as bad");
+	is_int(cnt.n, 1, "only the record within the bound handed to the cache");
+	free(img);
 }
 
 static void test_files(void)

@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -246,6 +247,76 @@ static void edges(void)
 	ok(sv_tc3_date(4102444800LL, date) == 0 && strcmp(date, "2100-01-01") == 0, "past 2038");
 }
 
+/* refusals - every input check, each with its own message (literals) */
+static void refusals(void)
+{
+	static const struct {
+		int field; /* 0 SecretId, 1 SecretKey, 2 service, 3 Host, 4 Content-Type, 5 action */
+		const char *value;
+		const char *err;
+	} rows[] = {
+	    {0, "", "TC3 signing: SecretId is empty or has non-printable characters"},
+	    {0, "AKID\tx", "TC3 signing: SecretId is empty or has non-printable characters"},
+	    {0, NULL, "TC3 signing: SecretId is empty or has non-printable characters"},
+	    {1, "key\x7f", "TC3 signing: SecretKey is empty or has non-printable characters"},
+	    {2, "", "TC3 signing: bad service name"},
+	    {2, "s\xc3\xa9s", "TC3 signing: bad service name"},
+	    {3, "host\x1f", "TC3 signing: bad Host value"},
+	    {4, NULL, "TC3 signing: bad Content-Type value"},
+	    {4, "application/json\r\nX: 1", "TC3 signing: bad Content-Type value"},
+	    {5, NULL, "TC3 signing: bad action name"},
+	    {5, "Update\nEmailIdentity", "TC3 signing: bad action name"},
+	};
+	sv_tc3_result r;
+	char err[128];
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		sv_tc3_input in =
+		    input("ses.tencentcloudapi.com", "ses", "application/json", true, "{}");
+		const char **f[] = {&in.secret_id, &in.secret_key,   &in.service,
+		                    &in.host,      &in.content_type, &in.action};
+		*f[rows[i].field] = rows[i].value;
+		err[0] = 0;
+		memset(&r, 0x55, sizeof(r));
+		ok(sv_tc3_sign(&in, &r, err, sizeof(err)) < 0 && r.authorization == NULL &&
+		       r.canonical_request == NULL,
+		   "refused, nothing allocated: row %zu", i);
+		is_str(err, rows[i].err, "refusal message, row %zu", i);
+	}
+
+	/* an action is checked only when it is signed */
+	{
+		sv_tc3_input in =
+		    input("ses.tencentcloudapi.com", "ses", "application/json", false, "{}");
+		in.action = "Update\nEmailIdentity";
+		ok(sv_tc3_sign(&in, &r, err, sizeof(err)) == 0 &&
+		       strstr(r.canonical_request, "x-tc-action") == NULL,
+		   "an unsigned action is neither checked nor signed");
+		sv_tc3_result_clear(&r);
+	}
+	{
+		sv_tc3_input in =
+		    input("ses.tencentcloudapi.com", "ses", "application/json", false, "");
+		in.payload = NULL;
+		in.payload_len = 5;
+		ok(sv_tc3_sign(&in, &r, err, sizeof(err)) < 0,
+		   "NULL payload with a length refused");
+		is_str(err, "TC3 signing: payload missing", "payload missing message");
+		in.payload = "{}";
+		in.payload_len = 2;
+		in.timestamp = INT64_MAX;
+		ok(sv_tc3_sign(&in, &r, err, sizeof(err)) < 0, "timestamp beyond any date refused");
+		is_str(err, "TC3 signing: timestamp 9223372036854775807 out of range",
+		       "timestamp message names the value");
+	}
+	{
+		char date[11] = "unchanged";
+		ok(sv_tc3_date(INT64_MAX, date) < 0, "sv_tc3_date: INT64_MAX has no date");
+		ok(sv_tc3_date(-86400, date) == 0 && strcmp(date, "1969-12-31") == 0,
+		   "sv_tc3_date: a day before the epoch");
+	}
+}
+
 int main(void)
 {
 	vector_a();
@@ -253,5 +324,6 @@ int main(void)
 	vector_c();
 	vector_d();
 	edges();
+	refusals();
 	return tap_done();
 }

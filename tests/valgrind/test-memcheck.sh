@@ -87,7 +87,7 @@ diag "unit programs under memcheck: $(( $(date +%s) - start )) s"
 # 2. one milter scenario under valgrind
 . "$top_srcdir/tests/milter/milter-lib.sh"
 command -v miltertest >/dev/null && command -v nsd >/dev/null && [ -x "$ML_BIN" ] || {
-	diag "milter scenario skipped: miltertest, nsd or sesverify-milter missing"
+	skip "memcheck: sesverify-milter scenario" "miltertest, nsd or sesverify-milter missing" 7
 	tap_done
 }
 ml_setup
