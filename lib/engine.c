@@ -713,6 +713,9 @@ int sv_engine_reconfigure(sv_engine *e, const sv_config *cfg)
 		forget_account(e);
 	if (cfg->max_entries && e->cfg->max_entries != cfg->max_entries)
 		sv_log(SV_LOG_NOTICE, "MaxEntries changes take effect at the next start");
+	if (!sv_redis_settings_equal(e->cfg, cfg))
+		sv_log(SV_LOG_NOTICE, "Redis, RedisPrefix, RedisTimeout, RedisDownApiRate and "
+		                      "ApiRateKey changes take effect at the next start");
 	e->cfg = cfg;
 	e->warm_up = cfg->warm_up;
 	return 0;

@@ -178,5 +178,7 @@ int sv_shared_answer_get(void *arg, const char *domain, const struct sv_cache_re
 void sv_shared_answer_put(void *arg, const char *domain, const struct sv_cache_rec *rec);
 #endif
 int sv_redis_rl_key(const char *region, const char *secret_id, char *out, size_t len);
+/* sv_redis_settings_equal - 1 when the Redis keys of two configs agree (reload) */
+int sv_redis_settings_equal(const struct sv_config *a, const struct sv_config *b);
 
 #endif

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "redis.h"
+#include "sesverify.h"
 
 /* number - decimal digits only, no sign, no leading zero but "0", at most max */
 static int number(const char *s, size_t len, long max, long *out)
@@ -282,4 +283,18 @@ int sv_redis_rl_key(const char *region, const char *secret_id, char *out, size_t
 	for (int i = 0; i < 8; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	return snprintf(out, len, "%s:%s", region, hex) < (int)len ? 0 : -1;
+}
+
+/* same - two optional strings equal */
+static int same(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* sv_redis_settings_equal - the Redis keys of a and b agree (1) */
+int sv_redis_settings_equal(const sv_config *a, const sv_config *b)
+{
+	return same(a->redis, b->redis) && same(a->redis_prefix, b->redis_prefix) &&
+	       same(a->api_rate_key, b->api_rate_key) && a->redis_timeout == b->redis_timeout &&
+	       a->redis_down_api_rate == b->redis_down_api_rate;
 }

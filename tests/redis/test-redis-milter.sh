@@ -37,12 +37,24 @@ is "$(curl -s --max-time 10 "http://127.0.0.1:$PORT/metrics" | awk '$1 == "sesve
 is "$(rcli --scan --pattern 'mta:rl:*' | sort | tr '\n' ' ')" "mta:rl:ap-guangzhou:$(printf '%s' "$EMU_SECRET_ID" | sha256sum | cut -c1-16):answered mta:rl:ap-guangzhou:$(printf '%s' "$EMU_SECRET_ID" | sha256sum | cut -c1-16):bucket " \
 	"the budget lives under RedisPrefix, named by region and a hash of the SecretId"
 
+# a reload that changes a Redis key says it needs a restart
+ml_conf "CheckFrom envelope" "UnknownWait 4s" "MetricsSocket inet:$PORT@127.0.0.1" \
+	"Redis unix:$REDIS_SOCK" "RedisPrefix mta2:" "RedisTimeout 200ms"
+ml_reload USR1
+tap_ok $? "reload with another RedisPrefix"
+ml_log_wait 'RedisPrefix.*take effect at the next start' 10
+tap_ok $? "  the log says Redis changes take effect at the next start"
+
 # Redis goes away: mail still decided, state down
 kill "$REDIS_PID"
 wait "$REDIS_PID" 2>/dev/null
-ml_msg "verified.test accepted with Redis down" from='<a@verified.test>' expect_mail=accept
+# a forced refresh needs a grant: Redis is found down, the local budget grants it
+HOME=$ML_DIR "$CLI" -c "$ML_CONF" cache refresh verified.test >/dev/null 2>&1
 ml_log_wait 'redis: down' 10
 tap_ok $? "the log says Redis is down"
+ml_log_wait 'verified.test: API says verified' 10
+tap_ok $? "the refresh was made all the same (RedisDownApiRate)"
+ml_msg "verified.test accepted with Redis down" from='<a@verified.test>' expect_mail=accept
 stats=$(HOME=$ML_DIR "$CLI" -c "$ML_CONF" cache stats 2>&1)
 like "$stats" 'redis\.up[ :=]+0' "cache stats: redis.up 0"
 is "$(curl -s --max-time 10 "http://127.0.0.1:$PORT/metrics" | awk '$1 == "sesverify_redis_up" {print $2}')" 0 "metrics: sesverify_redis_up 0"
