@@ -47,10 +47,12 @@ static void where(const sv_redis *r, char *buf, size_t len)
 }
 
 /* go_down - drop the connection after an error; log the change once */
-static void go_down(sv_redis *r, const char *why)
+static void go_down(sv_redis *r, const char *reason)
 {
-	char w[300];
+	char w[300], why[300];
 
+	/* reason may point into r->c (errstr), which is freed below */
+	snprintf(why, sizeof(why), "%s", reason);
 	if (r->c) {
 		redisFree(r->c);
 		r->c = NULL;
