@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "buf.h"
+#include "json.h"
+#include "sesverify.h"
 
 /* sv_buf_init - empty buffer with an optional size limit */
 void sv_buf_init(sv_buf *b, size_t limit)
@@ -81,25 +83,52 @@ int sv_buf_printf(sv_buf *b, const char *fmt, ...)
 	return 0;
 }
 
-/* sv_buf_json_string - quoted JSON string; control bytes as \u00XX */
+/*
+ * sv_buf_json_string - s as a quoted JSON string (NULL: null): '"' and '\\'
+ *	backslash-escaped, control octets and DEL as \u00XX, valid UTF-8 kept,
+ *	every octet that does not start a valid UTF-8 sequence as \ufffd.
+ *	So the output is valid JSON in valid UTF-8 whatever s holds.  The
+ *	only JSON string writer of the tree (the CLI uses sv_json_quote).
+ */
 int sv_buf_json_string(sv_buf *b, const char *s)
 {
 	const unsigned char *p;
+	size_t left, n;
 
 	if (s == NULL)
 		return sv_buf_puts(b, "null");
 	sv_buf_append(b, "\"", 1);
-	for (p = (const unsigned char *)s; *p; p++) {
+	for (p = (const unsigned char *)s, left = strlen(s); left > 0; p += n, left -= n) {
+		n = 1;
 		if (*p == '"' || *p == '\\') {
 			char esc[2] = {'\\', (char)*p};
 			sv_buf_append(b, esc, 2);
 		} else if (*p < 0x20 || *p == 0x7f) {
 			sv_buf_printf(b, "\\u%04x", *p);
-		} else {
+		} else if (*p < 0x80) {
 			sv_buf_append(b, p, 1);
+		} else if ((n = sv_utf8_seq(p, left)) > 0) {
+			sv_buf_append(b, p, n);
+		} else {
+			n = 1;
+			sv_buf_puts(b, "\\ufffd");
 		}
 	}
 	return sv_buf_append(b, "\"", 1);
+}
+
+/* sv_json_quote - public: sv_buf_json_string into a malloc'd string */
+char *sv_json_quote(const char *s)
+{
+	sv_buf b;
+
+	sv_buf_init(&b, 0);
+	sv_buf_json_string(&b, s);
+	if (sv_buf_failed(&b) || b.data == NULL) {
+		sv_buf_free(&b);
+		return NULL;
+	}
+	return b.data; /* the caller frees it */
 }
 
 /* sv_buf_reset - keep the memory, drop the contents */

@@ -104,8 +104,8 @@ static size_t put_utf8(unsigned long cp, char *out)
 	return n;
 }
 
-/* utf8_seq - length of the valid UTF-8 sequence at s, or 0 (RFC 3629 table) */
-static size_t utf8_seq(const unsigned char *s, size_t avail)
+/* sv_utf8_seq - length of the valid UTF-8 sequence at s, or 0 (RFC 3629 table) */
+size_t sv_utf8_seq(const unsigned char *s, size_t avail)
 {
 	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
 	size_t n;
@@ -173,7 +173,7 @@ static int decode(const char *in, size_t len, char *out, size_t *outlen)
 		if (c < 0x20)
 			return -1; /* raw control character: jsmn lets it through */
 		if (c >= 0x80) {
-			if ((n = utf8_seq((const unsigned char *)in + i, len - i)) == 0)
+			if ((n = sv_utf8_seq((const unsigned char *)in + i, len - i)) == 0)
 				return -1;
 			if (out)
 				memcpy(out + o, in + i, n);

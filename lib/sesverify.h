@@ -70,6 +70,17 @@ void sv_log_set_handler(sv_log_fn fn, void *arg, int max_level);
  */
 int sv_domain_normalize(const char *in, char out[SV_DOMAIN_MAX + 1], const char **why);
 
+/*
+ * sv_json_quote - s as a JSON string literal, quotes included: '"' and
+ *	'\\' escaped, control octets and DEL as \u00XX, valid UTF-8 kept and
+ *	every octet that does not start a valid UTF-8 sequence replaced by
+ *	\ufffd, so the result is valid JSON whatever s holds; NULL gives null.
+ *	The same writer makes every JSON document of the library and the
+ *	milter.  Returns a malloc'd string (the caller frees it), NULL
+ *	without memory.
+ */
+char *sv_json_quote(const char *s);
+
 /* ------------------------------------------------------------------ */
 /* States, DNS attributes, API results                               */
 /* ------------------------------------------------------------------ */
@@ -305,21 +316,29 @@ int sv_client_list_identities_paced(sv_client *client, const sv_pacer *p, sv_lis
 void sv_client_set_resend_pacer(sv_client *client, const sv_pacer *p);
 
 /*
- * sv_budget - the account's API budget shared through Redis, for a
- *	program that calls the API itself (the CLI) while daemons on the
- *	same account run.  sv_budget_open() returns NULL without Redis set
- *	(err ""), or on a real failure (err says why); Redis being
- *	unreachable is no failure: grants then come from a budget of this
- *	process of RedisDownApiRate.  sv_budget_pacer() fills p so that
- *	p->before blocks until the request may go out (a grant, a lease of
- *	ApiTimeout + 1 s) and p->after returns it; a before() without an
- *	after() since the last one (a re-send) returns the earlier grant
- *	first.  One request at a time per budget.
+ * sv_pacer_new - a pacer that keeps its requests within rate per second
+ *	(rate < 1: 1), by the library's rate limiter, the one the engine
+ *	uses: before() waits until a request may go (it counts as arriving
+ *	at the server from then until one second after its answer); after()
+ *	marks it answered.  For a program that sends one request at a time
+ *	itself (the command-line client): call the hooks around
+ *	sv_client_update_identity, and hand the pacer to
+ *	sv_client_list_identities_paced and sv_client_set_resend_pacer.
+ *	A before() while a request is in flight ends that request first
+ *	(libcurl's re-send replaces it); an after() with none in flight does
+ *	nothing.  Returns NULL without memory.  sv_pacer_free releases it
+ *	(NULL: no-op).
  */
-typedef struct sv_budget sv_budget;
-sv_budget *sv_budget_open(const sv_config *cfg, char *err, size_t errlen);
-void sv_budget_pacer(sv_budget *b, sv_pacer *p);
-void sv_budget_close(sv_budget *b);
+sv_pacer *sv_pacer_new(int rate);
+void sv_pacer_free(sv_pacer *p);
+/*
+ * sv_pacer_new_shared - sv_pacer_new at cfg's ApiRate; with Redis set,
+ *	its grants come from the account's budget in Redis that the milters
+ *	share (a grant is a lease of ApiTimeout + 1 s), and while Redis is
+ *	unreachable from a budget of this process of RedisDownApiRate.
+ *	NULL with err set on failure.  sv_pacer_free releases it.
+ */
+sv_pacer *sv_pacer_new_shared(const sv_config *cfg, char *err, size_t errlen);
 
 /* ------------------------------------------------------------------ */
 /* DNS pre-check (one resolver per thread)                            */

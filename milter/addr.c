@@ -4,8 +4,8 @@
  * SYNOPSIS
  *	#include "addr.h"
  *
- *	sv_addr_status sv_addr_envelope(arg, domain, &why, &where);
- *	sv_addr_status sv_addr_from(value, len, &list, &why, &where);
+ *	addr_status addr_envelope(arg, domain, &why, &where);
+ *	addr_status addr_from(value, len, &list, &why, &where);
  * DESCRIPTION
  *	The envelope parser follows RFC 5321 (Reverse-path, A-d-l source
  *	routes, Dot-string and Quoted-string local parts, address literals),
@@ -30,27 +30,27 @@
 
 #include "addr.h"
 
-/* sv_addr_status_name - stable names for logs and tests */
-const char *sv_addr_status_name(sv_addr_status st)
+/* addr_status_name - stable names for logs and tests */
+const char *addr_status_name(addr_status st)
 {
 	switch (st) {
-	case SV_ADDR_OK:
+	case ADDR_OK:
 		return "ok";
-	case SV_ADDR_NULL:
+	case ADDR_NULL:
 		return "null";
-	case SV_ADDR_EMPTY:
+	case ADDR_EMPTY:
 		return "empty";
-	case SV_ADDR_NO_DOMAIN:
+	case ADDR_NO_DOMAIN:
 		return "no_domain";
-	case SV_ADDR_IP_LITERAL:
+	case ADDR_IP_LITERAL:
 		return "ip_literal";
-	case SV_ADDR_BAD_DOMAIN:
+	case ADDR_BAD_DOMAIN:
 		return "bad_domain";
-	case SV_ADDR_TOO_MANY:
+	case ADDR_TOO_MANY:
 		return "too_many";
-	case SV_ADDR_SYNTAX:
+	case ADDR_SYNTAX:
 		return "syntax";
-	case SV_ADDR_NOT_IDNA:
+	case ADDR_NOT_IDNA:
 		return "not_idna";
 	}
 	return "?";
@@ -74,27 +74,27 @@ static int is_ctl(unsigned char c)
 
 /* refused - the status of a domain sv_domain_normalize refused: a non-ASCII
  * one is not in a form SES can verify (no exact IDNA2008 A-label) */
-static sv_addr_status refused(const char *s, size_t n)
+static addr_status refused(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)s[i] >= 0x80)
-			return SV_ADDR_NOT_IDNA;
-	return SV_ADDR_BAD_DOMAIN;
+			return ADDR_NOT_IDNA;
+	return ADDR_BAD_DOMAIN;
 }
 
 /* normalize_into - sv_domain_normalize on a (ptr,len) span */
-static sv_addr_status normalize_into(const char *s, size_t n, char out[SV_DOMAIN_MAX + 1],
-                                     const char **why)
+static addr_status normalize_into(const char *s, size_t n, char out[SV_DOMAIN_MAX + 1],
+                                  const char **why)
 {
 	char tmp[SV_DOMAIN_MAX + 1 + 512];
 
 	if (n >= sizeof(tmp)) {
 		*why = "domain longer than 253 octets";
-		return SV_ADDR_BAD_DOMAIN;
+		return ADDR_BAD_DOMAIN;
 	}
 	memcpy(tmp, s, n);
 	tmp[n] = 0;
-	return sv_domain_normalize(tmp, out, why) == 0 ? SV_ADDR_OK : refused(s, n);
+	return sv_domain_normalize(tmp, out, why) == 0 ? ADDR_OK : refused(s, n);
 }
 
 /* ------------------------------------------------------------------ */
@@ -108,7 +108,7 @@ typedef struct env {
 } env;
 
 /* env_fail - record the reason, return the status */
-static sv_addr_status env_fail(env *e, sv_addr_status st, const char *why)
+static addr_status env_fail(env *e, addr_status st, const char *why)
 {
 	e->why = why;
 	return st;
@@ -174,31 +174,31 @@ static int env_local(env *e)
 	return 0;
 }
 
-/* env_parse - the body of sv_addr_envelope */
-static sv_addr_status env_parse(env *e, char domain[SV_DOMAIN_MAX + 1])
+/* env_parse - the body of addr_envelope */
+static addr_status env_parse(env *e, char domain[SV_DOMAIN_MAX + 1])
 {
 	int bracket = 0;
 	size_t start;
-	sv_addr_status st;
+	addr_status st;
 
 	while (e->p < e->len && (e->s[e->p] == ' ' || e->s[e->p] == '\t'))
 		e->p++;
 	if (e->p >= e->len)
-		return env_fail(e, SV_ADDR_SYNTAX, "empty address");
+		return env_fail(e, ADDR_SYNTAX, "empty address");
 	if (e->s[e->p] == '<') {
 		bracket = 1;
 		e->p++;
 		if (e->p < e->len && e->s[e->p] == '>') {
 			e->p++;
 			bracket = 0; /* '>' already taken */
-			st = SV_ADDR_NULL;
+			st = ADDR_NULL;
 			e->why = "null sender";
 			goto tail;
 		}
 		if (e->p < e->len && e->s[e->p] == '@') {
 			for (;;) {
 				if (env_route_domain(e) < 0)
-					return env_fail(e, SV_ADDR_SYNTAX, "bad source route");
+					return env_fail(e, ADDR_SYNTAX, "bad source route");
 				if (e->p < e->len && e->s[e->p] == ',') {
 					e->p++;
 					continue;
@@ -207,34 +207,34 @@ static sv_addr_status env_parse(env *e, char domain[SV_DOMAIN_MAX + 1])
 					e->p++;
 					break;
 				}
-				return env_fail(e, SV_ADDR_SYNTAX, "bad source route");
+				return env_fail(e, ADDR_SYNTAX, "bad source route");
 			}
 		}
 	}
 	if (env_local(e) < 0)
-		return SV_ADDR_SYNTAX;
+		return ADDR_SYNTAX;
 	if (e->p >= e->len || (bracket && e->s[e->p] == '>') ||
 	    (!bracket && (e->s[e->p] == ' ' || e->s[e->p] == '\t')))
-		return env_fail(e, SV_ADDR_NO_DOMAIN, "address has no domain");
+		return env_fail(e, ADDR_NO_DOMAIN, "address has no domain");
 	if (e->s[e->p] != '@')
-		return env_fail(e, SV_ADDR_SYNTAX, "invalid character in local part");
+		return env_fail(e, ADDR_SYNTAX, "invalid character in local part");
 	start = ++e->p;
 	if (e->p < e->len && e->s[e->p] == '[') {
 		while (e->p < e->len && e->s[e->p] != ']' && (unsigned char)e->s[e->p] > 0x20)
 			e->p++;
 		if (e->p >= e->len || e->s[e->p] != ']')
-			return env_fail(e, SV_ADDR_SYNTAX, "unterminated address literal");
+			return env_fail(e, ADDR_SYNTAX, "unterminated address literal");
 		e->p++;
-		st = SV_ADDR_IP_LITERAL;
+		st = ADDR_IP_LITERAL;
 		e->why = "address literal, not a domain";
 	} else {
 		while (e->p < e->len && e->s[e->p] != '>' && (unsigned char)e->s[e->p] > 0x20 &&
 		       e->s[e->p] != 0x7f)
 			e->p++;
 		if (e->p == start)
-			return env_fail(e, SV_ADDR_NO_DOMAIN, "address has no domain");
+			return env_fail(e, ADDR_NO_DOMAIN, "address has no domain");
 		st = normalize_into(e->s + start, e->p - start, domain, &e->why);
-		if (st != SV_ADDR_OK) {
+		if (st != ADDR_OK) {
 			e->p = start;
 			return st;
 		}
@@ -242,21 +242,21 @@ static sv_addr_status env_parse(env *e, char domain[SV_DOMAIN_MAX + 1])
 tail:
 	if (bracket) {
 		if (e->p >= e->len || e->s[e->p] != '>')
-			return env_fail(e, SV_ADDR_SYNTAX, "missing '>' after address");
+			return env_fail(e, ADDR_SYNTAX, "missing '>' after address");
 		e->p++;
 	}
 	/* ESMTP parameters may follow after a blank; they are not ours. */
 	if (e->p < e->len && e->s[e->p] != ' ' && e->s[e->p] != '\t')
-		return env_fail(e, SV_ADDR_SYNTAX, "text after address");
+		return env_fail(e, ADDR_SYNTAX, "text after address");
 	return st;
 }
 
-/* sv_addr_envelope - see addr.h */
-sv_addr_status sv_addr_envelope(const char *arg, char domain[SV_DOMAIN_MAX + 1], const char **why,
-                                size_t *where)
+/* addr_envelope - see addr.h */
+addr_status addr_envelope(const char *arg, char domain[SV_DOMAIN_MAX + 1], const char **why,
+                          size_t *where)
 {
 	env e = {.s = arg, .why = NULL};
-	sv_addr_status st;
+	addr_status st;
 	const char *dummy;
 
 	if (why == NULL)
@@ -264,17 +264,17 @@ sv_addr_status sv_addr_envelope(const char *arg, char domain[SV_DOMAIN_MAX + 1],
 	domain[0] = 0;
 	if (arg == NULL) {
 		*why = "no address";
-		return SV_ADDR_SYNTAX;
+		return ADDR_SYNTAX;
 	}
-	e.len = strnlen(arg, SV_ADDR_MAX_INPUT + 1);
-	if (e.len > SV_ADDR_MAX_INPUT) {
+	e.len = strnlen(arg, ADDR_MAX_INPUT + 1);
+	if (e.len > ADDR_MAX_INPUT) {
 		*why = "address too long";
-		return SV_ADDR_SYNTAX;
+		return ADDR_SYNTAX;
 	}
 	st = env_parse(&e, domain);
-	if (st != SV_ADDR_OK)
+	if (st != ADDR_OK)
 		domain[0] = 0;
-	*why = st == SV_ADDR_OK ? NULL : e.why;
+	*why = st == ADDR_OK ? NULL : e.why;
 	if (where)
 		*where = e.p;
 	return st;
@@ -297,12 +297,12 @@ typedef struct lexer {
 	const char *s;
 	size_t len, p;
 	const char *why;
-	sv_addr_status st;
-	sv_addr_list *out;
+	addr_status st;
+	addr_list *out;
 } lexer;
 
 /* lex_fail - record a syntax error */
-static int lex_fail(lexer *lx, sv_addr_status st, const char *why)
+static int lex_fail(lexer *lx, addr_status st, const char *why)
 {
 	if (lx->why == NULL) {
 		lx->why = why;
@@ -328,7 +328,7 @@ static int skip_comment(lexer *lx)
 			return 0;
 		}
 	}
-	return lex_fail(lx, SV_ADDR_SYNTAX, "unbalanced parenthesis in comment");
+	return lex_fail(lx, ADDR_SYNTAX, "unbalanced parenthesis in comment");
 }
 
 /* skip_cfws - white space, folding and comments */
@@ -382,9 +382,9 @@ static int scan_delimited(lexer *lx, char close, const char *unterminated)
 			lx->p++;
 			return 0;
 		} else if (close == ']' && c == '[')
-			return lex_fail(lx, SV_ADDR_SYNTAX, "'[' inside a domain literal");
+			return lex_fail(lx, ADDR_SYNTAX, "'[' inside a domain literal");
 	}
-	return lex_fail(lx, SV_ADDR_SYNTAX, unterminated);
+	return lex_fail(lx, ADDR_SYNTAX, unterminated);
 }
 
 /* next_token - the next token after CFWS */
@@ -434,13 +434,13 @@ static token next_token(lexer *lx)
 		return t;
 	}
 	if (c == ')')
-		lex_fail(lx, SV_ADDR_SYNTAX, "unbalanced ')'");
+		lex_fail(lx, ADDR_SYNTAX, "unbalanced ')'");
 	else if (c == '\\')
-		lex_fail(lx, SV_ADDR_SYNTAX, "backslash outside a quoted string");
+		lex_fail(lx, ADDR_SYNTAX, "backslash outside a quoted string");
 	else if (is_ctl(c) || c == 0)
-		lex_fail(lx, SV_ADDR_SYNTAX, "control character in header");
+		lex_fail(lx, ADDR_SYNTAX, "control character in header");
 	else
-		lex_fail(lx, SV_ADDR_SYNTAX, "unexpected character");
+		lex_fail(lx, ADDR_SYNTAX, "unexpected character");
 	return t;
 }
 
@@ -470,14 +470,14 @@ static int ends_element(token t)
 /* add_domain - append unless present */
 static int add_domain(lexer *lx, const char *d)
 {
-	sv_addr_list *o = lx->out;
+	addr_list *o = lx->out;
 
 	o->mailboxes++;
 	for (size_t i = 0; i < o->n; i++)
 		if (strcmp(o->domain[i], d) == 0)
 			return 0;
-	if (o->n == SV_ADDR_MAX_DOMAINS)
-		return lex_fail(lx, SV_ADDR_TOO_MANY, "too many sender domains");
+	if (o->n == ADDR_MAX_DOMAINS)
+		return lex_fail(lx, ADDR_TOO_MANY, "too many sender domains");
 	memcpy(o->domain[o->n++], d, strlen(d) + 1);
 	return 0;
 }
@@ -493,12 +493,12 @@ static int parse_domain(lexer *lx, int skip)
 	if (t.type == TK_ERROR)
 		return -1;
 	if (t.type == TK_DLIT)
-		return skip ? 0 : lex_fail(lx, SV_ADDR_IP_LITERAL, "address literal, not a domain");
+		return skip ? 0 : lex_fail(lx, ADDR_IP_LITERAL, "address literal, not a domain");
 	if (t.type != TK_ATOM)
-		return lex_fail(lx, SV_ADDR_NO_DOMAIN, "address has no domain");
+		return lex_fail(lx, ADDR_NO_DOMAIN, "address has no domain");
 	for (;;) {
 		if (n + t.n + 1 >= sizeof(text))
-			return lex_fail(lx, SV_ADDR_BAD_DOMAIN, "domain longer than 253 octets");
+			return lex_fail(lx, ADDR_BAD_DOMAIN, "domain longer than 253 octets");
 		memcpy(text + n, t.p, t.n);
 		n += t.n;
 		t = peek_token(lx);
@@ -516,7 +516,7 @@ static int parse_domain(lexer *lx, int skip)
 		next_token(lx);
 	}
 	if (t.type == TK_ATOM || t.type == TK_QSTR || t.type == TK_DLIT)
-		return lex_fail(lx, SV_ADDR_SYNTAX, "unexpected text after domain");
+		return lex_fail(lx, ADDR_SYNTAX, "unexpected text after domain");
 	if (skip)
 		return 0;
 	text[n] = 0;
@@ -540,7 +540,7 @@ static int parse_addr_spec(lexer *lx)
 			return -1;
 		if (t.type == TK_ATOM || t.type == TK_QSTR) {
 			if (!dot_ok)
-				return lex_fail(lx, SV_ADDR_SYNTAX, "unexpected word in address");
+				return lex_fail(lx, ADDR_SYNTAX, "unexpected word in address");
 			words++;
 			dot_ok = 0;
 		} else if (is_special(t, '.'))
@@ -551,11 +551,11 @@ static int parse_addr_spec(lexer *lx)
 	}
 	if (!is_special(t, '@')) {
 		if (words == 0 && !ends_element(t) && !is_special(t, '>'))
-			return lex_fail(lx, SV_ADDR_SYNTAX, "unexpected character in address");
-		return lex_fail(lx, SV_ADDR_NO_DOMAIN, "address has no domain");
+			return lex_fail(lx, ADDR_SYNTAX, "unexpected character in address");
+		return lex_fail(lx, ADDR_NO_DOMAIN, "address has no domain");
 	}
 	if (words == 0)
-		return lex_fail(lx, SV_ADDR_SYNTAX, "empty local part");
+		return lex_fail(lx, ADDR_SYNTAX, "empty local part");
 	next_token(lx);
 	return parse_domain(lx, 0);
 }
@@ -568,7 +568,7 @@ static int parse_angle(lexer *lx)
 	if (t.type == TK_ERROR)
 		return -1;
 	if (is_special(t, '>'))
-		return lex_fail(lx, SV_ADDR_SYNTAX, "empty address <>");
+		return lex_fail(lx, ADDR_SYNTAX, "empty address <>");
 	if (is_special(t, '@') || is_special(t, ',')) {
 		/* obs-route: *("," / CFWS) "@" domain *("," ["@" domain]) ":" */
 		for (;;) {
@@ -580,7 +580,7 @@ static int parse_angle(lexer *lx)
 			if (!is_special(t, '@'))
 				return t.type == TK_ERROR
 				           ? -1
-				           : lex_fail(lx, SV_ADDR_SYNTAX, "bad source route");
+				           : lex_fail(lx, ADDR_SYNTAX, "bad source route");
 			if (parse_domain(lx, 1) < 0)
 				return -1;
 		}
@@ -591,7 +591,7 @@ static int parse_angle(lexer *lx)
 	if (t.type == TK_ERROR)
 		return -1;
 	if (!is_special(t, '>'))
-		return lex_fail(lx, SV_ADDR_SYNTAX, "missing '>' after address");
+		return lex_fail(lx, ADDR_SYNTAX, "missing '>' after address");
 	return 0;
 }
 
@@ -632,7 +632,7 @@ static int parse_phrase(lexer *lx, char stop)
 		if (t.type == TK_ATOM || t.type == TK_QSTR || is_special(t, '.') ||
 		    (stop == '<' && is_special(t, '@')))
 			continue;
-		return lex_fail(lx, SV_ADDR_SYNTAX,
+		return lex_fail(lx, ADDR_SYNTAX,
 		                stop == '<' ? "unexpected character in display name"
 		                            : "unexpected character in group name");
 	}
@@ -646,7 +646,7 @@ static int parse_mailbox(lexer *lx)
 	if (classify(lx, &kind) < 0)
 		return -1;
 	if (kind == ':')
-		return lex_fail(lx, SV_ADDR_SYNTAX, "group inside a group");
+		return lex_fail(lx, ADDR_SYNTAX, "group inside a group");
 	if (kind == '<')
 		return parse_phrase(lx, '<') < 0 ? -1 : parse_angle(lx);
 	return parse_addr_spec(lx);
@@ -679,7 +679,7 @@ static int parse_group(lexer *lx)
 		if (t.type == TK_ERROR)
 			return -1;
 		if (!ends_element(t))
-			return lex_fail(lx, SV_ADDR_SYNTAX, "expected ',' between addresses");
+			return lex_fail(lx, ADDR_SYNTAX, "expected ',' between addresses");
 	}
 }
 
@@ -707,13 +707,13 @@ static int parse_list(lexer *lx)
 		if (t.type == TK_ERROR)
 			return -1;
 		if (t.type != TK_END && !is_special(t, ','))
-			return lex_fail(lx, SV_ADDR_SYNTAX, "expected ',' between addresses");
+			return lex_fail(lx, ADDR_SYNTAX, "expected ',' between addresses");
 	}
 }
 
-/* sv_addr_from - see addr.h */
-sv_addr_status sv_addr_from(const char *value, size_t len, sv_addr_list *out, const char **why,
-                            size_t *where)
+/* addr_from - see addr.h */
+addr_status addr_from(const char *value, size_t len, addr_list *out, const char **why,
+                      size_t *where)
 {
 	lexer lx = {.s = value, .len = len, .out = out};
 	const char *dummy;
@@ -726,30 +726,30 @@ sv_addr_status sv_addr_from(const char *value, size_t len, sv_addr_list *out, co
 		*where = 0;
 	if (value == NULL) {
 		*why = "no From: header";
-		return SV_ADDR_EMPTY;
+		return ADDR_EMPTY;
 	}
-	if (len > SV_ADDR_MAX_INPUT) {
+	if (len > ADDR_MAX_INPUT) {
 		*why = "header too long";
-		return SV_ADDR_SYNTAX;
+		return ADDR_SYNTAX;
 	}
 	if (memchr(value, 0, len) != NULL) {
 		*why = "NUL byte in header";
 		if (where)
 			*where = (size_t)((const char *)memchr(value, 0, len) - value);
-		return SV_ADDR_SYNTAX;
+		return ADDR_SYNTAX;
 	}
 	if (parse_list(&lx) < 0) {
 		out->n = 0;
 		*why = lx.why ? lx.why : "syntax error";
 		if (where)
 			*where = lx.p;
-		return lx.why ? lx.st : SV_ADDR_SYNTAX;
+		return lx.why ? lx.st : ADDR_SYNTAX;
 	}
 	if (where)
 		*where = lx.p;
 	if (out->mailboxes == 0) {
 		*why = "no address in From:";
-		return SV_ADDR_EMPTY;
+		return ADDR_EMPTY;
 	}
-	return SV_ADDR_OK;
+	return ADDR_OK;
 }

@@ -14,7 +14,9 @@
 #include <string.h>
 
 #include "config_int.h"
-#include "milter.h"
+#include "confref.h"
+#include "mlog.h"
+#include "sesverify-milter.h"
 #include "policy.h"
 
 const char *conf_path;

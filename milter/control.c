@@ -27,7 +27,8 @@
 
 #include "control.h"
 #include "metrics.h"
-#include "milter.h"
+#include "ctlproto.h"
+#include "mlog.h"
 #include "stats.h"
 
 static pthread_t control_thread;
@@ -76,7 +77,7 @@ int control_open(const char *spec, char *err, size_t errlen)
 	mode_t old_mask;
 	int fd, rc;
 
-	if (daemon_unix_path(spec, path, sizeof(path)) < 0) {
+	if (ctl_unix_path(spec, path, sizeof(path)) < 0) {
 		snprintf(err, errlen, "ControlSocket %s: only unix:PATH is supported", spec);
 		return -1;
 	}
@@ -290,7 +291,7 @@ static void do_stats(sv_engine *e, bool json, sv_buf *out)
 	stat_one("cache.entries", total, &sc);
 	sv_engine_stats(e, stat_one, &sc);
 	sv_stat_walk(stat_one, &sc);
-	sv_buf_puts(out, "OK\n");
+	sv_buf_puts(out, CTL_OK "\n");
 	if (json)
 		sv_buf_puts(out, "{");
 	for (size_t i = 0; i < sc.n; i++) {
@@ -333,38 +334,47 @@ static bool printable(const char *s)
 /* execute - run one command line; may_change: refresh and forget allowed */
 static int execute(sv_engine *e, const char *line, sv_buf *out, bool may_change)
 {
-	char buf[CONTROL_LINE_MAX + 1], domain[SV_DOMAIN_MAX + 1];
+	char buf[CTL_LINE_MAX + 1], domain[SV_DOMAIN_MAX + 1];
 	char *w[4];
 	const char *why = NULL;
+	const ctl_verb *v;
 	bool json = false;
 	int n;
 
-	if (strlen(line) > CONTROL_LINE_MAX) {
-		sv_buf_puts(out, "ERR line too long\n");
+	if (strlen(line) > CTL_LINE_MAX) {
+		sv_buf_puts(out, CTL_ERR " line too long\n");
 		return -1;
 	}
 	snprintf(buf, sizeof(buf), "%s", line);
 	buf[strcspn(buf, "\r\n")] = 0;
 	if (!printable(buf) || (n = split(buf, w, 3)) < 0) {
-		sv_buf_puts(out, "ERR malformed command\n");
+		sv_buf_puts(out, CTL_ERR " malformed command\n");
 		return -1;
 	}
-	if (n > 0 && strcmp(w[n - 1], "json") == 0) {
+	if (n > 0 && strcmp(w[n - 1], CTL_JSON) == 0) {
 		json = true;
 		n--;
 	}
 	if (n == 0) {
-		sv_buf_puts(out, "ERR empty command\n");
+		sv_buf_puts(out, CTL_ERR " empty command\n");
 		return -1;
 	}
-	if (strcmp(w[0], "metrics") == 0 && n == 1 && !json) {
-		sv_buf_puts(out, "OK\n");
+	v = ctl_verb_find(w[0]);
+	if (!v || (!v->json && (json || n != 1))) {
+		sv_buf_puts(out, CTL_ERR " unknown command (");
+		for (size_t i = 0; i < ctl_nverbs; i++)
+			sv_buf_printf(out, "%s%s", i ? ", " : "", ctl_verbs[i].name);
+		sv_buf_puts(out, ")\n");
+		return -1;
+	}
+	if (!v->json) { /* metrics */
+		sv_buf_puts(out, CTL_OK "\n");
 		metrics_render(e, out);
 		return 0;
 	}
-	if (strcmp(w[0], "list") == 0 || strcmp(w[0], "stats") == 0) {
+	if (!v->domain) {
 		if (n != 1) {
-			sv_buf_printf(out, "ERR %s takes no argument\n", w[0]);
+			sv_buf_printf(out, CTL_ERR " %s takes no argument\n", w[0]);
 			return -1;
 		}
 		if (w[0][0] == 's') {
@@ -372,7 +382,7 @@ static int execute(sv_engine *e, const char *line, sv_buf *out, bool may_change)
 			return 0;
 		}
 		struct list_ctx lc = {.out = out, .json = json};
-		sv_buf_puts(out, json ? "OK\n[" : "OK\n");
+		sv_buf_puts(out, json ? CTL_OK "\n[" : CTL_OK "\n");
 		if (!json)
 			sv_buf_printf(out, "%-40s %-10s %-2s %-20s %s\n", "DOMAIN", "STATE", "FL",
 			              "EXPIRES", "REQUEST_ID");
@@ -381,35 +391,30 @@ static int execute(sv_engine *e, const char *line, sv_buf *out, bool may_change)
 			sv_buf_puts(out, "]\n");
 		return 0;
 	}
-	if (strcmp(w[0], "show") != 0 && strcmp(w[0], "refresh") != 0 &&
-	    strcmp(w[0], "forget") != 0) {
-		sv_buf_puts(out,
-		            "ERR unknown command (list, show, refresh, forget, stats, metrics)\n");
-		return -1;
-	}
 	if (n != 2) {
-		sv_buf_printf(out, "ERR usage: %s DOMAIN [json]\n", w[0]);
+		sv_buf_printf(out, CTL_ERR " usage: %s DOMAIN [json]\n", w[0]);
 		return -1;
 	}
-	if (!may_change && strcmp(w[0], "show") != 0) {
+	if (!may_change && v->changes) {
 		sv_buf_printf(out,
-		              "ERR permission denied: %s changes the cache; only root and %s may "
+		              CTL_ERR
+		              " permission denied: %s changes the cache; only root and %s may "
 		              "(list, show, stats and metrics are open to the socket's group)\n",
 		              w[0], control_user[0] ? control_user : "the milter's user");
 		return -1;
 	}
 	if (sv_domain_normalize(w[1], domain, &why) < 0) {
-		sv_buf_printf(out, "ERR bad domain: %s\n", why ? why : "invalid");
+		sv_buf_printf(out, CTL_ERR " bad domain: %s\n", why ? why : "invalid");
 		return -1;
 	}
 	if (strcmp(w[0], "show") == 0) {
 		struct list_ctx lc = {.want = domain};
 		sv_engine_walk(e, list_one, &lc);
 		if (!lc.hit) {
-			sv_buf_printf(out, "NOTFOUND %s\n", domain);
+			sv_buf_printf(out, CTL_NOTFOUND " %s\n", domain);
 			return 0;
 		}
-		sv_buf_puts(out, "OK\n");
+		sv_buf_puts(out, CTL_OK "\n");
 		if (json) {
 			entry_json(out, domain, &lc.found);
 			sv_buf_puts(out, "\n");
@@ -423,17 +428,17 @@ static int execute(sv_engine *e, const char *line, sv_buf *out, bool may_change)
 		if (wait_s > 0) {
 			sv_buf_printf(
 			    out,
-			    "ERR refresh limit: at most %d forced refreshes per %d s (mail's "
-			    "unknown domains come first); try again in %d s\n",
+			    CTL_ERR " refresh limit: at most %d forced refreshes per %d s (mail's "
+			            "unknown domains come first); try again in %d s\n",
 			    CONTROL_REFRESH_MAX, CONTROL_REFRESH_WINDOW_S, wait_s);
 			return -1;
 		}
 		if (sv_engine_refresh(e, domain) < 0) {
-			sv_buf_printf(out, "ERR cannot queue a refresh of %s\n", domain);
+			sv_buf_printf(out, CTL_ERR " cannot queue a refresh of %s\n", domain);
 			return -1;
 		}
 		mlog(SV_LOG_INFO, "control: refresh %s queued", domain);
-		sv_buf_puts(out, "OK\n");
+		sv_buf_puts(out, CTL_OK "\n");
 		if (json) {
 			sv_buf_puts(out, "{\"domain\":");
 			sv_buf_json_string(out, domain);
@@ -442,11 +447,11 @@ static int execute(sv_engine *e, const char *line, sv_buf *out, bool may_change)
 		return 0;
 	}
 	if (sv_engine_forget(e, domain) < 0) {
-		sv_buf_printf(out, "NOTFOUND %s\n", domain);
+		sv_buf_printf(out, CTL_NOTFOUND " %s\n", domain);
 		return 0;
 	}
 	mlog(SV_LOG_INFO, "control: forgot %s", domain);
-	sv_buf_puts(out, "OK\n");
+	sv_buf_puts(out, CTL_OK "\n");
 	if (json) {
 		sv_buf_puts(out, "{\"domain\":");
 		sv_buf_json_string(out, domain);
@@ -476,7 +481,7 @@ struct client {
 	size_t outpos;    /* octets of out already sent */
 	int64_t deadline; /* now_ms() limit of the current phase */
 	sv_buf out;
-	char in[CONTROL_LINE_MAX + 2];
+	char in[CTL_LINE_MAX + 2];
 };
 
 static struct client clients[CONTROL_CLIENTS_MAX];
@@ -495,19 +500,19 @@ static void client_close(struct client *c)
 /* client_answer - run what was received and start sending the answer */
 static void client_answer(struct client *c)
 {
-	sv_buf_init(&c->out, 16 * 1024 * 1024);
+	sv_buf_init(&c->out, CTL_REPLY_MAX);
 	c->in[c->inlen] = 0;
 	if (c->too_long)
-		sv_buf_puts(&c->out, "ERR line too long\n");
+		sv_buf_puts(&c->out, CTL_ERR " line too long\n");
 	else if (c->inlen == 0)
-		sv_buf_puts(&c->out, "ERR no command\n");
+		sv_buf_puts(&c->out, CTL_ERR " no command\n");
 	else if (memchr(c->in, 0, c->inlen))
-		sv_buf_puts(&c->out, "ERR malformed command\n"); /* a NUL is not an end */
+		sv_buf_puts(&c->out, CTL_ERR " malformed command\n"); /* a NUL is not an end */
 	else
 		execute(control_engine, c->in, &c->out, c->may_change);
 	if (sv_buf_failed(&c->out)) {
 		sv_buf_reset(&c->out);
-		sv_buf_puts(&c->out, "ERR answer too large\n");
+		sv_buf_puts(&c->out, CTL_ERR " answer too large\n");
 	}
 	c->writing = true;
 	c->outpos = 0;
@@ -568,8 +573,8 @@ static void client_write(struct client *c)
 /* client_expired - past its deadline: a last word (best effort), then gone */
 static void client_expired(struct client *c)
 {
-	static const char msg[] = "ERR no complete command line within the "
-	                          "deadline; dropped\n";
+	static const char msg[] = CTL_ERR " no complete command line within the "
+	                                  "deadline; dropped\n";
 
 	if (!c->writing && write(c->fd, msg, sizeof(msg) - 1) < 0) {
 		/* it may be gone already */
@@ -580,7 +585,7 @@ static void client_expired(struct client *c)
 /* client_accept - a new client in a free slot, or told that we are busy */
 static void client_accept(void)
 {
-	static const char busy[] = "ERR busy: too many control clients\n";
+	static const char busy[] = CTL_ERR " busy: too many control clients\n";
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	int fd = accept4(control_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);

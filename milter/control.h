@@ -15,16 +15,9 @@
  *	answer).  refresh and forget are run only for root and the milter's
  *	own user (SO_PEERCRED); forced refreshes are bounded
  *	(CONTROL_REFRESH_MAX per CONTROL_REFRESH_WINDOW_S seconds).
- *	The client sends one line, at most CONTROL_LINE_MAX octets:
- *
- *		VERB [ARG] [json]
- *
- *	with VERB list, show DOMAIN, refresh DOMAIN, forget DOMAIN, stats or
- *	metrics (the Prometheus text of metrics.c; no json form).
- *	The server answers and closes.  The first answer line is "OK",
- *	"NOTFOUND <domain>" or "ERR <message>"; then zero or more body lines
- *	(a plain-text table, or one JSON document when "json" was given).
- *	See sesverify-milter(8) for the body formats.
+ *	The protocol (verbs, answer prefixes, line and answer limits) is
+ *	ctlproto.h's, shared with the sesverify client; see sesverify-milter(8)
+ *	for the body formats.  metrics is the Prometheus text of metrics.c.
  *
  *	control_execute() is the protocol without the socket, as root: it
  *	parses one line and appends the whole answer to out.
@@ -38,8 +31,6 @@
 
 #include "buf.h"
 #include "sesverify.h"
-
-#define CONTROL_LINE_MAX 512
 
 #define CONTROL_CLIENTS_MAX      64    /* served at once; more: "ERR busy" */
 #define CONTROL_LINE_MS          2000  /* to send the command line */

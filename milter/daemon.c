@@ -15,7 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "milter.h"
+#include "daemon.h"
+#include "mlog.h"
 
 /* daemon_detach - fork twice, new session, stdio on /dev/null */
 int daemon_detach(void)
@@ -145,26 +146,5 @@ int daemon_drop(const char *spec)
 		return -1;
 	}
 	mlog(SV_LOG_INFO, "running as %s (uid %ld, gid %ld)", name, (long)uid, (long)gid);
-	return 0;
-}
-
-/* daemon_unix_path - the path of "unix:P", "local:P" or "/P"; -1 otherwise */
-int daemon_unix_path(const char *spec, char *path, size_t len)
-{
-	const char *p;
-
-	if (spec == NULL)
-		return -1;
-	if (strncmp(spec, "unix:", 5) == 0)
-		p = spec + 5;
-	else if (strncmp(spec, "local:", 6) == 0)
-		p = spec + 6;
-	else if (spec[0] == '/')
-		p = spec;
-	else
-		return -1;
-	if (*p == 0 || strlen(p) >= len)
-		return -1;
-	memcpy(path, p, strlen(p) + 1);
 	return 0;
 }

@@ -31,7 +31,9 @@
 
 #include "config_int.h"
 #include "credentials.h"
-#include "milter.h"
+#include "confref.h"
+#include "handover.h"
+#include "mlog.h"
 
 #define FRAME_MAGIC 0x53565231u        /* "SVR1" */
 #define CONF_MAX    (2u * 1024 * 1024) /* above the parser's own 1 MiB */

@@ -26,7 +26,8 @@
 
 #include "config_int.h"
 #include "metrics.h"
-#include "milter.h"
+#include "confref.h"
+#include "mlog.h"
 #include "stats.h"
 
 #define HTTP_CONN_LIMIT   32        /* connections in all */

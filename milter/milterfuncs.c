@@ -29,7 +29,10 @@
 
 #include "addr.h"
 #include "config_int.h"
-#include "milter.h"
+#include "confref.h"
+#include "milterfuncs.h"
+#include "mlog.h"
+#include "sesverify-milter.h"
 #include "policy.h"
 
 #define MAX_MONITOR_HEADERS 8
@@ -445,14 +448,14 @@ static sfsistat envelope(SMFICTX *ctx, conn *c, const sv_config *cfg, const char
 {
 	const char *why = NULL;
 	char shown[128], detail[300];
-	sv_addr_status st;
+	addr_status st;
 
 	*null_sender = false;
-	st = sv_addr_envelope(arg ? arg : "", c->env_domain, &why, NULL);
+	st = addr_envelope(arg ? arg : "", c->env_domain, &why, NULL);
 	switch (st) {
-	case SV_ADDR_OK:
+	case ADDR_OK:
 		return check_domain(ctx, c, cfg, c->env_domain, "envelope", -1);
-	case SV_ADDR_NULL:
+	case ADDR_NULL:
 		/* The envelope <> has no domain to check; a bounce or an
 		 * auto-reply still carries a From: that SES checks. */
 		*null_sender = true;
@@ -464,20 +467,19 @@ static sfsistat envelope(SMFICTX *ctx, conn *c, const sv_config *cfg, const char
 		sv_stat_add("decision.null_sender", 1);
 		c->env_domain[0] = 0;
 		return SMFIS_CONTINUE;
-	case SV_ADDR_IP_LITERAL:
-	case SV_ADDR_NO_DOMAIN:
+	case ADDR_IP_LITERAL:
+	case ADDR_NO_DOMAIN:
 		clean(shown, sizeof(shown), arg);
 		mlog(SV_LOG_DEBUG, "%s: envelope sender %s not checked: %s", c->logid, shown,
-		     why ? why : sv_addr_status_name(st));
+		     why ? why : addr_status_name(st));
 		c->env_domain[0] = 0;
 		return SMFIS_CONTINUE;
 	default:
 		clean(shown, sizeof(shown), arg);
 		c->env_domain[0] = 0;
-		snprintf(detail, sizeof(detail), "%s: %s", shown,
-		         why ? why : sv_addr_status_name(st));
+		snprintf(detail, sizeof(detail), "%s: %s", shown, why ? why : addr_status_name(st));
 		return check_defect(ctx, c, cfg,
-		                    st == SV_ADDR_NOT_IDNA ? POLICY_NOT_IDNA : POLICY_BAD_FROM,
+		                    st == ADDR_NOT_IDNA ? POLICY_NOT_IDNA : POLICY_BAD_FROM,
 		                    "envelope", detail);
 	}
 }
@@ -541,7 +543,7 @@ static sfsistat mlfi_header(SMFICTX *ctx, char *name, char *value)
 	if (++c->nfrom > 1 || c->from || c->from_too_long)
 		goto out;
 	len = strlen(value);
-	if (len > SV_ADDR_MAX_INPUT) {
+	if (len > ADDR_MAX_INPUT) {
 		c->from_too_long = true;
 		goto out;
 	}
@@ -558,9 +560,9 @@ out:
  * wait_together - several From: domains: wait for them together, one
  *	UnknownWait in all (-1: not waited, check_domain waits itself)
  */
-static long wait_together(conn *c, const sv_config *cfg, const sv_addr_list *list)
+static long wait_together(conn *c, const sv_config *cfg, const addr_list *list)
 {
-	const char *names[SV_ADDR_MAX_DOMAINS];
+	const char *names[ADDR_MAX_DOMAINS];
 	struct timespec t0;
 	size_t n = 0;
 
@@ -580,10 +582,10 @@ static long wait_together(conn *c, const sv_config *cfg, const sv_addr_list *lis
 /* header_domains - decide on the From: domains */
 static sfsistat header_domains(SMFICTX *ctx, conn *c, const sv_config *cfg)
 {
-	sv_addr_list *list;
+	addr_list *list;
 	const char *why = NULL;
 	sfsistat rc = SMFIS_CONTINUE;
-	sv_addr_status st;
+	addr_status st;
 	long waited;
 
 	if (c->nfrom == 0)
@@ -595,11 +597,11 @@ static sfsistat header_domains(SMFICTX *ctx, conn *c, const sv_config *cfg)
 	list = malloc(sizeof(*list));
 	if (list == NULL)
 		return SMFIS_TEMPFAIL;
-	st = sv_addr_from(c->from, c->from_len, list, &why, NULL);
-	if (st != SV_ADDR_OK) {
+	st = addr_from(c->from, c->from_len, list, &why, NULL);
+	if (st != ADDR_OK) {
 		rc = check_defect(ctx, c, cfg,
-		                  st == SV_ADDR_NOT_IDNA ? POLICY_NOT_IDNA : POLICY_BAD_FROM,
-		                  "header", why ? why : sv_addr_status_name(st));
+		                  st == ADDR_NOT_IDNA ? POLICY_NOT_IDNA : POLICY_BAD_FROM, "header",
+		                  why ? why : addr_status_name(st));
 		free(list);
 		return rc;
 	}

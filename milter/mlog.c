@@ -27,7 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "milter.h"
+#include "mlog.h"
+#include "sesverify-milter.h"
 
 static int log_max = SV_LOG_INFO;
 static bool log_syslog;

@@ -30,7 +30,14 @@
 #include "control.h"
 #include "metrics.h"
 #include "credentials.h"
-#include "milter.h"
+#include "confref.h"
+#include "ctlproto.h"
+#include "daemon.h"
+#include "handover.h"
+#include "milterfuncs.h"
+#include "mlog.h"
+#include "sesverify-milter.h"
+#include "supervisor.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -162,7 +169,7 @@ static void supervisor_poke(void)
 
 	if (spec == NULL)
 		return;
-	if (daemon_unix_path(spec, sun.sun_path, sizeof(sun.sun_path)) == 0) {
+	if (ctl_unix_path(spec, sun.sun_path, sizeof(sun.sun_path)) == 0) {
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd >= 0) {
 			(void)connect(fd, (struct sockaddr *)&sun, sizeof(sun));
@@ -238,7 +245,7 @@ static int own_socket(const char *spec, const char *user_id)
 	gid_t gid;
 	int fd, rc = -1;
 
-	if (daemon_unix_path(spec, path, sizeof(path)) < 0 || user_id == NULL || *user_id == 0 ||
+	if (ctl_unix_path(spec, path, sizeof(path)) < 0 || user_id == NULL || *user_id == 0 ||
 	    geteuid() != 0)
 		return 0;
 	if (daemon_user_lookup(user_id, &uid, &gid, name, sizeof(name)) < 0)
@@ -310,7 +317,7 @@ static void worker_stop(const char *control_socket)
 	milter_drain(10000);
 	control_stop();
 	metrics_stop();
-	if (daemon_unix_path(control_socket, path, sizeof(path)) == 0)
+	if (ctl_unix_path(control_socket, path, sizeof(path)) == 0)
 		unlink(path);
 	if (write(reload_pipe[1], "x", 1) < 0)
 		mlog(SV_LOG_WARNING, "cannot wake the reload thread: %s", strerror(errno));

@@ -20,7 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "milter.h"
+#include "mlog.h"
+#include "supervisor.h"
 
 #define RESTART_MAX    10
 #define RESTART_WINDOW 60 /* seconds */

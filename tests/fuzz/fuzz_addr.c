@@ -5,7 +5,7 @@
  *	exactly-sized buffer, so any read past the end is caught by ASan).
  *	Invariants: every domain handed out is non-empty, already normalised
  *	(sv_domain_normalize leaves it unchanged), and From: domains are
- *	distinct and at most SV_ADDR_MAX_DOMAINS.
+ *	distinct and at most ADDR_MAX_DOMAINS.
  */
 #include "config.h"
 
@@ -26,8 +26,8 @@ static int normalised(const char *d)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char dom[SV_DOMAIN_MAX + 1], *copy;
-	sv_addr_list list;
-	sv_addr_status st;
+	addr_list list;
+	addr_status st;
 	const char *why;
 	size_t where;
 
@@ -35,9 +35,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(copy, data, size);
 	copy[size] = 0;
-	st = sv_addr_envelope(copy, dom, &why, &where);
-	fuzz_check(sv_addr_status_name(st)[0] != '?');
-	fuzz_check(st == SV_ADDR_OK ? normalised(dom) && why == NULL : dom[0] == 0 && why != NULL);
+	st = addr_envelope(copy, dom, &why, &where);
+	fuzz_check(addr_status_name(st)[0] != '?');
+	fuzz_check(st == ADDR_OK ? normalised(dom) && why == NULL : dom[0] == 0 && why != NULL);
 	fuzz_check(where <= strlen(copy));
 	free(copy);
 
@@ -45,12 +45,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((copy = malloc(size ? size : 1)) == NULL)
 		return 0;
 	memcpy(copy, data, size);
-	st = sv_addr_from(copy, size, &list, &why, &where);
-	fuzz_check(sv_addr_status_name(st)[0] != '?');
+	st = addr_from(copy, size, &list, &why, &where);
+	fuzz_check(addr_status_name(st)[0] != '?');
 	fuzz_check(where <= size);
-	if (st == SV_ADDR_OK) {
-		fuzz_check(list.n >= 1 && list.n <= SV_ADDR_MAX_DOMAINS &&
-		           list.mailboxes >= list.n);
+	if (st == ADDR_OK) {
+		fuzz_check(list.n >= 1 && list.n <= ADDR_MAX_DOMAINS && list.mailboxes >= list.n);
 		for (size_t i = 0; i < list.n; i++) {
 			fuzz_check(normalised(list.domain[i]));
 			for (size_t j = 0; j < i; j++)

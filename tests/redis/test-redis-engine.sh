@@ -1,7 +1,7 @@
 #!/bin/bash
 # test-redis-engine.sh - real engines (tests/core/engine-drive) share the
 # account's budget through a private redis-server, and so does "sesverify
-# check" (sv_budget), and the answers (a third engine asks SES nothing the
+# check" (sv_pacer_new_shared), and the answers (a third engine asks SES nothing the
 # others answered): two processes with
 # ApiRate 20 together stay within 20 requests per second at the SES
 # emulator; Redis unreachable -> each falls back to RedisDownApiRate; Redis
