@@ -60,6 +60,7 @@
 #include "buf.h"
 #include "compat.h"
 #include "config_int.h"
+#include "redis.h"
 
 #define MAX_FILE (1024 * 1024) /* config and @FILE lists */
 #define MAX_LINE 4096
@@ -82,7 +83,8 @@ typedef enum {
 	T_CIDRS,    /* InternalHosts */
 	T_DOMAINS,  /* SkipDomains */
 	T_NS,       /* Nameserver */
-	T_SPF       /* SpfInclude */
+	T_SPF,      /* SpfInclude */
+	T_REDIS     /* Redis URL, may hold a password */
 } key_type;
 
 typedef struct name_val {
@@ -122,6 +124,7 @@ static int check_region(const char *v, char *err, size_t errlen);
 static int check_secret_id(const char *v, char *err, size_t errlen);
 static int check_user(const char *v, char *err, size_t errlen);
 static int check_facility(const char *v, char *err, size_t errlen);
+static int check_redis_name(const char *v, char *err, size_t errlen);
 static int check_metrics(const char *v, char *err, size_t errlen);
 
 static const name_val mode_names[] = {
@@ -167,6 +170,11 @@ static const key keys[] = {
     {"CredentialsFile", T_PATH, NULL, OFF(credentials_file), 0, 0, NULL, NULL},
     {"ApiRate", T_INT, "20", OFF(api_rate), 1, 1000, NULL, NULL},
     {"ApiTimeout", T_DUR, "5s", OFF(api_timeout), 100, 5 * MIN, NULL, NULL},
+    {"Redis", T_REDIS, NULL, OFF(redis), 0, 0, NULL, NULL},
+    {"RedisPrefix", T_STR, "sesverify:", OFF(redis_prefix), 0, 0, NULL, check_redis_name},
+    {"RedisTimeout", T_DUR, "250ms", OFF(redis_timeout), 10, MIN, NULL, NULL},
+    {"RedisDownApiRate", T_INT, "5", OFF(redis_down_api_rate), 1, 1000, NULL, NULL},
+    {"ApiRateKey", T_STR, NULL, OFF(api_rate_key), 0, 0, NULL, check_redis_name},
     {"Nameserver", T_NS, "/etc/resolv.conf", OFF(nameservers), 0, 0, NULL, NULL},
     {"DnsTimeout", T_DUR, "2s", OFF(dns_timeout), 100, MIN, NULL, NULL},
     {"SpfInclude", T_SPF, "include:qcloudmail.com", OFF(spf_include), 0, 0, NULL, NULL},
@@ -411,6 +419,42 @@ static int check_facility(const char *v, char *err, size_t errlen)
 	         "unknown syslog facility %s (expected mail, daemon, local0..local7, ...)",
 	         echo(v, e, sizeof(e)));
 	return -1;
+}
+
+/* check_redis_name - RedisPrefix, ApiRateKey: 1-128 of [A-Za-z0-9._:-] (part of key names) */
+static int check_redis_name(const char *v, char *err, size_t errlen)
+{
+	char e[MAX_ECHO * 4 + 8];
+	size_t n = strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-");
+
+	if (n == 0 || n > 128 || v[n] != 0) {
+		snprintf(err, errlen, "bad value %s (1-128 letters, digits, '.', '_', ':' or '-')",
+		         echo(v, e, sizeof(e)));
+		return -1;
+	}
+	return 0;
+}
+
+/* check_redis - the Redis URL (redis.h), in a build with Redis support */
+static int check_redis(const char *v, char *err, size_t errlen)
+{
+#ifdef HAVE_HIREDIS
+	sv_redis_url url;
+	char why[200];
+
+	if (sv_redis_url_parse(v, &url, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "%s", why);
+		return -1;
+	}
+	sv_redis_url_clear(&url);
+	return 0;
+#else
+	(void)v;
+	snprintf(err, errlen,
+	         "this build has no Redis support (install the Debian package libhiredis-dev, "
+	         "then configure --with-redis and rebuild)");
+	return -1;
+#endif
 }
 
 /* check_port - decimal 1..65535 */
@@ -1342,6 +1386,10 @@ static int parse_value(ctx *c, const key *k, char *v, char *err, size_t errlen)
 		return parse_ns(c, k, v);
 	case T_SPF:
 		return parse_spf(cfg, k, v, err, errlen);
+	case T_REDIS:
+		if (check_redis(v, err, errlen) < 0)
+			return -1;
+		return set_str(field(cfg, k), v, err, errlen);
 	}
 	snprintf(err, errlen, "internal error: key type");
 	return -1;
@@ -1522,6 +1570,11 @@ static int load_common(const char *name, char *dir, char *data, size_t len, unsi
 		    &c, name, 0,
 		    "contains SecretKey but is readable by group/others (mode %04o); chmod 600",
 		    (unsigned)(mode & 07777));
+	else if (sv_redis_url_has_password(c.cfg->redis) && (mode & (S_IRGRP | S_IROTH)))
+		report_at(&c, name, 0,
+		          "contains a Redis password but is readable by group/others (mode %04o); "
+		          "chmod 600",
+		          (unsigned)(mode & 07777));
 	if (c.errors) {
 		sv_config_free(c.cfg);
 		return c.errors;
@@ -1641,6 +1694,7 @@ void sv_config_free(sv_config *cfg)
 		case T_URL:
 		case T_NS:
 		case T_SPF:
+		case T_REDIS:
 			wipe_free(*(char **)field(cfg, k));
 			break;
 		default:
@@ -1689,6 +1743,15 @@ static void format_value(const sv_config *cfg, const key *k, sv_buf *b)
 		return;
 	case T_NS:
 		sv_buf_puts(b, *(char *const *)f ? *(char *const *)f : "/etc/resolv.conf");
+		return;
+	case T_REDIS:
+		if (*(char *const *)f) {
+			char red[MAX_LINE + 8];
+			sv_redis_url_redact(*(char *const *)f, red, sizeof(red));
+			sv_buf_puts(b, red);
+		} else {
+			sv_buf_puts(b, "(not set)");
+		}
 		return;
 	case T_INT:
 		sv_buf_printf(b, "%d", *(const int *)f);

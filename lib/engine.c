@@ -43,6 +43,7 @@
 #include "refresher.h"
 #include "sesverify.h"
 #include "snapshot.h"
+#include "redis.h"
 #include "stats.h"
 #include "tc3sign.h"
 
@@ -58,6 +59,7 @@ struct sv_engine {
 	sv_config *own_cfg; /* when created with NULL */
 	sv_cache *cache;
 	sv_ratelimit *rl;
+	sv_shared *shared; /* Redis set: the account's budget across hosts */
 	sv_refresher *ref;
 	sv_cache_ttl ttl; /* fields read with __atomic on the hot path */
 	char *cache_file;
@@ -164,6 +166,8 @@ sv_engine *sv_engine_new(const sv_config *cfg, char *err, size_t errlen)
 	if ((e->rl = sv_ratelimit_new(cfg->api_rate > 0 ? cfg->api_rate : DEF_RATE, NULL, NULL)) ==
 	    NULL)
 		goto nomem;
+	if (cfg->redis && (e->shared = sv_shared_new(cfg, e->rl, err, errlen)) == NULL)
+		goto fail;
 	memset(&env, 0, sizeof(env));
 	env.cache = e->cache;
 	env.rl = e->rl;
@@ -173,6 +177,13 @@ sv_engine *sv_engine_new(const sv_config *cfg, char *err, size_t errlen)
 	env.max_jobs = max_entries < 10000 ? 10000 : max_entries;
 	env.done = on_done;
 	env.done_arg = e;
+#ifdef HAVE_HIREDIS
+	if (e->shared) {
+		env.shared_get = sv_shared_answer_get;
+		env.shared_put = sv_shared_answer_put;
+		env.shared_arg = e->shared;
+	}
+#endif
 	if ((e->ref = sv_refresher_new(&env, err, errlen)) == NULL)
 		goto fail;
 	e->st.hit = sv_stat_counter("cache.hit");
@@ -635,6 +646,8 @@ void sv_engine_stats(sv_engine *e, void (*fn)(const char *name, uint64_t value, 
 	fn("cache.entries.stale", bs.stale, arg);
 	fn("refresh.pending", sv_refresher_pending(e->ref), arg);
 	fn("ratelimit.rate", (uint64_t)sv_ratelimit_current(e->rl), arg);
+	if (e->shared)
+		fn("redis.up", (uint64_t)sv_shared_up(e->shared), arg);
 #if defined(HAVE_MALLINFO2) && defined(HAVE_MALLOC_H)
 	{
 		/* the whole process's malloc heap, every arena: a leak shows here
@@ -700,6 +713,9 @@ int sv_engine_reconfigure(sv_engine *e, const sv_config *cfg)
 		forget_account(e);
 	if (cfg->max_entries && e->cfg->max_entries != cfg->max_entries)
 		sv_log(SV_LOG_NOTICE, "MaxEntries changes take effect at the next start");
+	if (!sv_redis_settings_equal(e->cfg, cfg))
+		sv_log(SV_LOG_NOTICE, "Redis, RedisPrefix, RedisTimeout, RedisDownApiRate and "
+		                      "ApiRateKey changes take effect at the next start");
 	e->cfg = cfg;
 	e->warm_up = cfg->warm_up;
 	return 0;
@@ -729,6 +745,7 @@ void sv_engine_free(sv_engine *e)
 		save_now(e);
 	sv_refresher_free(e->ref);
 	sv_ratelimit_free(e->rl);
+	sv_shared_free(e->shared);
 	sv_cache_close(e->cache);
 	pthread_cond_destroy(&e->wait_cond);
 	pthread_mutex_destroy(&e->wait_lock);

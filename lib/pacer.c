@@ -10,7 +10,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include <stdio.h>
+
 #include "ratelimit.h"
+#include "redis.h"
 #include "sesverify.h"
 
 typedef struct rate_pacer {
@@ -19,6 +22,7 @@ typedef struct rate_pacer {
 	pthread_mutex_t lock;
 	uint64_t ticket; /* of the request in flight */
 	bool in_flight;
+	sv_shared *shared; /* Redis set: the account's budget (sv_pacer_new_shared) */
 } rate_pacer;
 
 /* pacer_after - the request in flight has its answer (none: nothing) */
@@ -82,6 +86,24 @@ void sv_pacer_free(sv_pacer *p)
 	if (!rp)
 		return;
 	sv_ratelimit_free(rp->rl);
+	sv_shared_free(rp->shared);
 	pthread_mutex_destroy(&rp->lock);
 	free(rp);
+}
+
+/* sv_pacer_new_shared - see sesverify.h */
+sv_pacer *sv_pacer_new_shared(const sv_config *cfg, char *err, size_t errlen)
+{
+	sv_pacer *p = sv_pacer_new(cfg->api_rate > 0 ? cfg->api_rate : 20);
+	rate_pacer *rp = (rate_pacer *)p;
+
+	if (p == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (cfg->redis && (rp->shared = sv_shared_new(cfg, rp->rl, err, errlen)) == NULL) {
+		sv_pacer_free(p);
+		return NULL;
+	}
+	return p;
 }

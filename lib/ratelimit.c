@@ -36,6 +36,7 @@ struct sv_ratelimit {
 	int shutdown;
 	uint64_t waits;
 	uint64_t *stat_waits, *stat_penalties;
+	sv_rl_shared shared; /* try_grant NULL: none */
 };
 
 /* mono_us - real monotonic clock in microseconds */
@@ -181,6 +182,8 @@ int64_t sv_ratelimit_try(sv_ratelimit *rl)
 {
 	int64_t w;
 
+	if (rl->shared.try_grant && (w = rl->shared.try_grant(rl->shared.arg, NULL)) >= 0)
+		return w;
 	pthread_mutex_lock(&rl->lock);
 	w = rl->shutdown ? -1 : try_locked(rl, rl->clock(rl->clock_arg), NULL);
 	pthread_mutex_unlock(&rl->lock);
@@ -202,6 +205,10 @@ void sv_ratelimit_done(sv_ratelimit *rl, uint64_t ticket)
 {
 	if (ticket == 0)
 		return;
+	if (ticket & SV_RL_SHARED_TICKET) {
+		rl->shared.done(rl->shared.arg, ticket & ~SV_RL_SHARED_TICKET);
+		return;
+	}
 	pthread_mutex_lock(&rl->lock);
 	if (rl->inflight > 0)
 		rl->inflight--;
@@ -219,7 +226,24 @@ int sv_ratelimit_acquire_ticket(sv_ratelimit *rl, uint64_t *ticket)
 
 	pthread_mutex_lock(&rl->lock);
 	while (!rl->shutdown) {
-		if ((w = try_locked(rl, rl->clock(rl->clock_arg), ticket)) == 0) {
+		w = -1;
+		if (rl->shared.try_grant) {
+			uint64_t st = 0;
+			/* no I/O under the lock: other threads go on meanwhile */
+			pthread_mutex_unlock(&rl->lock);
+			w = rl->shared.try_grant(rl->shared.arg, ticket ? &st : NULL);
+			pthread_mutex_lock(&rl->lock);
+			if (w == 0) {
+				if (ticket)
+					*ticket = st | SV_RL_SHARED_TICKET;
+				rc = 0;
+				break;
+			}
+			if (w > 100000)
+				w = 100000;
+		}
+		/* no shared budget, or it is unreachable: the local one */
+		if (w < 0 && (w = try_locked(rl, rl->clock(rl->clock_arg), ticket)) == 0) {
 			rc = 0;
 			break;
 		}
@@ -242,6 +266,8 @@ void sv_ratelimit_penalize(sv_ratelimit *rl)
 {
 	int64_t now;
 
+	if (rl->shared.penalize)
+		rl->shared.penalize(rl->shared.arg);
 	pthread_mutex_lock(&rl->lock);
 	now = rl->clock(rl->clock_arg);
 	refill(rl, now);
@@ -255,8 +281,8 @@ void sv_ratelimit_penalize(sv_ratelimit *rl)
 	pthread_mutex_unlock(&rl->lock);
 }
 
-/* sv_ratelimit_set_rate - apply a new ApiRate, keeping the recent requests */
-void sv_ratelimit_set_rate(sv_ratelimit *rl, int rate)
+/* set_local_rate - the local limiter's rate, keeping the recent requests */
+static void set_local_rate(sv_ratelimit *rl, int rate)
 {
 	int64_t *ring;
 	int keep, i;
@@ -279,6 +305,24 @@ void sv_ratelimit_set_rate(sv_ratelimit *rl, int rate)
 	if (rl->tokens > rate)
 		rl->tokens = rate;
 	pthread_cond_broadcast(&rl->cond);
+	pthread_mutex_unlock(&rl->lock);
+}
+
+/* sv_ratelimit_set_rate - apply a new ApiRate (with a shared budget: its rate) */
+void sv_ratelimit_set_rate(sv_ratelimit *rl, int rate)
+{
+	if (rl->shared.set_rate)
+		rl->shared.set_rate(rl->shared.arg, rate);
+	else
+		set_local_rate(rl, rate);
+}
+
+/* sv_ratelimit_set_shared - grants from shared first; local at down_rate when unreachable */
+void sv_ratelimit_set_shared(sv_ratelimit *rl, const sv_rl_shared *shared, int down_rate)
+{
+	set_local_rate(rl, down_rate);
+	pthread_mutex_lock(&rl->lock);
+	rl->shared = *shared;
 	pthread_mutex_unlock(&rl->lock);
 }
 

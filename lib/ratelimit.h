@@ -5,6 +5,7 @@
  *	#include "ratelimit.h"
  *
  *	sv_ratelimit *sv_ratelimit_new(int rate, sv_rl_clock_fn clock, void *arg);
+ *	void sv_ratelimit_set_shared(sv_ratelimit *rl, const sv_rl_shared *shared, int down_rate);
  *	int64_t sv_ratelimit_try(sv_ratelimit *rl);
  *	int sv_ratelimit_acquire(sv_ratelimit *rl);
  *	int sv_ratelimit_acquire_ticket(sv_ratelimit *rl, uint64_t *ticket);
@@ -53,6 +54,18 @@
  *	monotonic clock.
  *
  *	Counters: "ratelimit.waits" (acquire had to wait), "ratelimit.penalties".
+ *
+ *	sv_ratelimit_set_shared() puts a shared budget in front (several
+ *	processes and hosts, lib/redis_rl.c); call it before the limiter is
+ *	used.  Every grant is asked of it first, outside the limiter's lock;
+ *	a grant's ticket then carries SV_RL_SHARED_TICKET, and done and
+ *	penalize go to it as well.  While it says it is unreachable (-1),
+ *	grants come from this local limiter, whose rate becomes down_rate
+ *	(RedisDownApiRate); the next grant that reaches it again is shared,
+ *	without a restart.  sv_ratelimit_set_rate then changes the shared
+ *	rate, and the local one stays down_rate.  While the shared budget
+ *	asks to wait, acquire polls it at least every 100 ms (other hosts'
+ *	answers wake nobody here).
  */
 #ifndef SV_RATELIMIT_H
 #define SV_RATELIMIT_H
@@ -64,7 +77,19 @@ typedef int64_t (*sv_rl_clock_fn)(void *arg);
 
 #define SV_RL_MARGIN_US 10000 /* added to the 1-second window: timer slack */
 
+/* A shared budget: try_grant 0 granted (*ticket set when ticket is not NULL),
+ * > 0 microseconds to wait, -1 unreachable. */
+typedef struct sv_rl_shared {
+	int64_t (*try_grant)(void *arg, uint64_t *ticket);
+	void (*done)(void *arg, uint64_t ticket);
+	void (*penalize)(void *arg);
+	void (*set_rate)(void *arg, int rate);
+	void *arg;
+} sv_rl_shared;
+#define SV_RL_SHARED_TICKET (UINT64_C(1) << 63)
+
 sv_ratelimit *sv_ratelimit_new(int rate, sv_rl_clock_fn clock, void *arg);
+void sv_ratelimit_set_shared(sv_ratelimit *rl, const sv_rl_shared *shared, int down_rate);
 void sv_ratelimit_free(sv_ratelimit *rl);
 int64_t sv_ratelimit_try(sv_ratelimit *rl);
 int sv_ratelimit_acquire(sv_ratelimit *rl);

@@ -598,9 +598,13 @@ static void api_refresh(sv_refresher *r, struct worker *w, const char *domain, s
 	if (id.error_class == SV_ECLASS_NOT_EXIST || id.state == SV_STATE_NOT_EXIST) {
 		id.state = SV_STATE_NOT_EXIST;
 		sv_cache_apply_answer(rec, &id, now, t);
+		if (r->env.shared_put)
+			r->env.shared_put(r->env.shared_arg, domain, rec);
 	} else if (id.error_class == SV_ECLASS_NONE &&
 	           (id.state == SV_STATE_VERIFIED || id.state == SV_STATE_UNVERIFIED)) {
 		sv_cache_apply_answer(rec, &id, now, t);
+		if (r->env.shared_put)
+			r->env.shared_put(r->env.shared_arg, domain, rec);
 	} else {
 		if (!id.error_code[0])
 			snprintf(id.error_code, sizeof(id.error_code), "Transport.Failed");
@@ -830,6 +834,17 @@ static void process(sv_refresher *r, struct worker *w, const char *domain, unsig
 	pthread_mutex_unlock(&r->lock);
 	if (sv_cache_get(r->env.cache, domain, &rec) < 0)
 		memset(&rec, 0, sizeof(rec));
+	if (!(flags & SV_JOB_FORCE) && r->env.shared_get) {
+		sv_cache_rec s;
+		if (r->env.shared_get(r->env.shared_arg, domain, &rec, &s) == 1) {
+			/* another host answered it: no API call */
+			s.flags |= rec.flags & ~(unsigned)SV_REC_PERSIST_MASK;
+			store(r, domain, &s);
+			sv_cache_rec_clear(&s);
+			sv_cache_rec_clear(&rec);
+			return;
+		}
+	}
 	if (flags & SV_JOB_FORCE)
 		api_refresh(r, w, domain, &rec, &t);
 	else if (rec.state == SV_STATE_VERIFIED || rec.state == SV_STATE_UNVERIFIED)

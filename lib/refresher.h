@@ -64,6 +64,17 @@ typedef struct sv_refresher_env {
 	size_t max_jobs;
 	void (*done)(const char *domain, void *arg);
 	void *done_arg;
+	/*
+	 * Shared answers (Redis; NULL: none).  shared_get returns 1 and fills
+	 * out with another host's answer newer than local and still fresh (the
+	 * job then needs no API call), else 0; shared_put offers a fresh API
+	 * answer to the other hosts.  Both run in the refresher's workers,
+	 * never on the mail path.
+	 */
+	int (*shared_get)(void *arg, const char *domain, const sv_cache_rec *local,
+	                  sv_cache_rec *out);
+	void (*shared_put)(void *arg, const char *domain, const sv_cache_rec *rec);
+	void *shared_arg;
 } sv_refresher_env;
 
 typedef struct sv_refresher sv_refresher;

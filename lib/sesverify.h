@@ -222,6 +222,13 @@ typedef struct sv_config {
 	sv_unknown_action unknown_action;
 	int64_t unknown_wait;
 	sv_error_action error_action;
+
+	/* shared state of several processes and hosts; redis NULL: none */
+	char *redis;             /* URL as written: holds the password, never log it */
+	char *redis_prefix;      /* key prefix, "sesverify:" */
+	int64_t redis_timeout;   /* ms, connect and each operation */
+	int redis_down_api_rate; /* per-process ApiRate while Redis is unreachable */
+	char *api_rate_key;      /* names the shared budget; NULL: region + SecretId */
 } sv_config;
 
 /* sv_config_report_fn - receives "FILE:LINE: message" for each error */
@@ -324,6 +331,14 @@ void sv_client_set_resend_pacer(sv_client *client, const sv_pacer *p);
  */
 sv_pacer *sv_pacer_new(int rate);
 void sv_pacer_free(sv_pacer *p);
+/*
+ * sv_pacer_new_shared - sv_pacer_new at cfg's ApiRate; with Redis set,
+ *	its grants come from the account's budget in Redis that the milters
+ *	share (a grant is a lease of ApiTimeout + 1 s), and while Redis is
+ *	unreachable from a budget of this process of RedisDownApiRate.
+ *	NULL with err set on failure.  sv_pacer_free releases it.
+ */
+sv_pacer *sv_pacer_new_shared(const sv_config *cfg, char *err, size_t errlen);
 
 /* ------------------------------------------------------------------ */
 /* DNS pre-check (one resolver per thread)                            */

@@ -16,13 +16,17 @@
 
 #include "cli.h"
 
-/* new_pacer - the library's pacer at ApiRate (default 20/s); NULL reported */
+/*
+ * new_pacer - the library's pacer at ApiRate (default 20/s), taking its
+ *	grants from the budget the milters share when Redis is set; NULL reported
+ */
 static sv_pacer *new_pacer(const sv_config *cfg)
 {
-	sv_pacer *p = sv_pacer_new(cfg->api_rate > 0 ? cfg->api_rate : 20);
+	char err[512] = "";
+	sv_pacer *p = sv_pacer_new_shared(cfg, err, sizeof(err));
 
 	if (!p)
-		cli_warn("out of memory");
+		cli_warn("%s", err[0] ? err : "out of memory");
 	return p;
 }
 

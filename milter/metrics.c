@@ -141,6 +141,8 @@ static const struct simple simples[] = {
      "Times the API budget was cut after a rate-limit answer."},
     {"ratelimit.rate", "sesverify_ratelimit_rate", "gauge",
      "Current API budget in requests per second."},
+    {"redis.up", "sesverify_redis_up", "gauge",
+     "1 when Redis (the shared budget) answered last time, 0 when down; absent without Redis."},
     {"refresh.pending", "sesverify_refresh_queue_depth", "gauge",
      "Domains waiting in the refresh queue."},
     {"refresh.queued", "sesverify_refresh_queued_total", "counter", "Refreshes put on the queue."},

@@ -163,6 +163,11 @@ static void test_defaults(void)
 	       "CredentialsFile  (not set)\n"
 	       "ApiRate          20\n"
 	       "ApiTimeout       5s\n"
+	       "Redis            (not set)\n"
+	       "RedisPrefix      sesverify:\n"
+	       "RedisTimeout     250ms\n"
+	       "RedisDownApiRate 5\n"
+	       "ApiRateKey       (not set)\n"
 	       "Nameserver       /etc/resolv.conf\n"
 	       "DnsTimeout       2s\n"
 	       "SpfInclude       include:qcloudmail.com\n"
@@ -760,7 +765,17 @@ static void test_sample_and_man(void)
 		if (nl[0] == 0 || nl[1] == 0)
 			break;
 	}
+#ifndef HAVE_HIREDIS
+	/* a build without Redis support refuses the Redis key (test_redis_url) */
+	char *redis_line = strstr(unc.data, "\nRedis ");
+	if (redis_line)
+		redis_line[1] = '#';
+#endif
 	write_file("sample.conf", unc.data, 0600, out, sizeof(out));
+#ifndef HAVE_HIREDIS
+	if (redis_line)
+		redis_line[1] = 'R';
+#endif
 	sv_buf_reset(&msgs);
 	is_int(sv_config_load(out, &c, collect, NULL), 0, "uncommented sample loads");
 	if (msgs.len)
