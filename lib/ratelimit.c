@@ -32,6 +32,7 @@ struct sv_ratelimit {
 	int64_t *ring;
 	int head, count;
 	int inflight; /* ticketed grants without their answer yet */
+	int urgent;   /* urgent callers waiting (sv_ratelimit_acquire_prio) */
 	uint64_t next_seq;
 	int shutdown;
 	uint64_t waits;
@@ -220,14 +221,40 @@ void sv_ratelimit_done(sv_ratelimit *rl, uint64_t ticket)
 /* sv_ratelimit_acquire_ticket - acquire; *ticket names the grant for sv_ratelimit_done */
 int sv_ratelimit_acquire_ticket(sv_ratelimit *rl, uint64_t *ticket)
 {
+	return sv_ratelimit_acquire_prio(rl, ticket, 0, NULL, NULL) == 0 ? 0 : -1;
+}
+
+/*
+ * sv_ratelimit_acquire_prio - acquire_ticket, urgent first
+ *	While an urgent caller waits, the others take no grant.  A
+ *	non-urgent caller gives up (1, no grant) as soon as yield(arg) says
+ *	so; yield is asked without the limiter's lock, before every attempt.
+ */
+int sv_ratelimit_acquire_prio(sv_ratelimit *rl, uint64_t *ticket, int urgent, int (*yield)(void *),
+                              void *arg)
+{
 	int waited = 0, rc = -1;
 	struct timespec ts;
 	int64_t w, until;
 
 	pthread_mutex_lock(&rl->lock);
+	if (urgent)
+		rl->urgent++;
 	while (!rl->shutdown) {
+		if (!urgent && yield) {
+			int y;
+			pthread_mutex_unlock(&rl->lock);
+			y = yield(arg);
+			pthread_mutex_lock(&rl->lock);
+			if (y) {
+				rc = 1;
+				break;
+			}
+		}
 		w = -1;
-		if (rl->shared.try_grant) {
+		if (!urgent && rl->urgent > 0) {
+			w = 10000; /* an urgent caller goes first; it wakes us when served */
+		} else if (rl->shared.try_grant) {
 			uint64_t st = 0;
 			/* no I/O under the lock: other threads go on meanwhile */
 			pthread_mutex_unlock(&rl->lock);
@@ -253,12 +280,22 @@ int sv_ratelimit_acquire_ticket(sv_ratelimit *rl, uint64_t *ticket)
 		ts.tv_nsec = (long)(until % 1000000) * 1000;
 		pthread_cond_timedwait(&rl->cond, &rl->lock, &ts);
 	}
+	if (urgent && --rl->urgent == 0)
+		pthread_cond_broadcast(&rl->cond);
 	if (waited) {
 		rl->waits++;
 		sv_stat_inc(rl->stat_waits, 1);
 	}
 	pthread_mutex_unlock(&rl->lock);
 	return rc;
+}
+
+/* sv_ratelimit_kick - wake every waiter to ask its yield again */
+void sv_ratelimit_kick(sv_ratelimit *rl)
+{
+	pthread_mutex_lock(&rl->lock);
+	pthread_cond_broadcast(&rl->cond);
+	pthread_mutex_unlock(&rl->lock);
 }
 
 /* sv_ratelimit_penalize - the server said "too fast": halve the rate */

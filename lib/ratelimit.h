@@ -9,6 +9,9 @@
  *	int64_t sv_ratelimit_try(sv_ratelimit *rl);
  *	int sv_ratelimit_acquire(sv_ratelimit *rl);
  *	int sv_ratelimit_acquire_ticket(sv_ratelimit *rl, uint64_t *ticket);
+ *	int sv_ratelimit_acquire_prio(sv_ratelimit *rl, uint64_t *ticket, int urgent,
+ *	                              int (*yield)(void *), void *arg);
+ *	void sv_ratelimit_kick(sv_ratelimit *rl);
  *	void sv_ratelimit_done(sv_ratelimit *rl, uint64_t ticket);
  *	void sv_ratelimit_penalize(sv_ratelimit *rl);
  *	void sv_ratelimit_spent_at(sv_ratelimit *rl, int64_t when);
@@ -42,6 +45,14 @@
  *	names the grant for sv_ratelimit_done(ticket), called once the answer
  *	arrived (or the request failed); every ticket must be done exactly
  *	once, or it counts as in flight for ever.
+ *
+ *	sv_ratelimit_acquire_prio() is acquire_ticket with a priority: while
+ *	an urgent caller (mail is waiting for its answer) waits, no other
+ *	caller of the process takes a grant, so the next grant is the urgent
+ *	one's.  A non-urgent caller with a yield callback returns 1 without a
+ *	grant as soon as yield(arg) is true (asked before every attempt,
+ *	without the limiter's lock held); sv_ratelimit_kick() wakes the
+ *	waiters to ask it at once.
  *
  *	The limiter is per process, and the server's budget is not: a process
  *	that replaces one which may have spent this second's requests (a
@@ -94,6 +105,9 @@ void sv_ratelimit_free(sv_ratelimit *rl);
 int64_t sv_ratelimit_try(sv_ratelimit *rl);
 int sv_ratelimit_acquire(sv_ratelimit *rl);
 int sv_ratelimit_acquire_ticket(sv_ratelimit *rl, uint64_t *ticket);
+int sv_ratelimit_acquire_prio(sv_ratelimit *rl, uint64_t *ticket, int urgent, int (*yield)(void *),
+                              void *arg);
+void sv_ratelimit_kick(sv_ratelimit *rl);
 void sv_ratelimit_done(sv_ratelimit *rl, uint64_t ticket);
 void sv_ratelimit_penalize(sv_ratelimit *rl);
 void sv_ratelimit_spent_at(sv_ratelimit *rl, int64_t when);

@@ -61,6 +61,8 @@ struct worker {
 	sv_resolver *res;
 	char client_err[200];
 	uint64_t rnd;
+	struct job *job; /* the job taken from the queue, in flight */
+	int nested;      /* running a waiting mail's job while job waits for a grant */
 };
 
 struct sv_refresher {
@@ -202,6 +204,8 @@ static int enqueue(sv_refresher *r, const char *domain, int prio, unsigned flags
 	rc = 1;
 out:
 	pthread_mutex_unlock(&r->lock);
+	if (rc >= 0 && prio == SV_PRIO_UNKNOWN && r->env.rl)
+		sv_ratelimit_kick(r->env.rl); /* workers waiting for a grant give way */
 	return rc;
 }
 
@@ -322,6 +326,46 @@ static void no_client(struct worker *w, const char *domain, sv_identity *id)
 	id->error_class = SV_ECLASS_CONFIG;
 }
 
+static void run_urgent(sv_refresher *r, struct worker *w);
+
+/*
+ * give_way - sv_ratelimit yield of a worker whose job no mail waits for:
+ *	true when a job mail waits for is queued (no worker took it), or when
+ *	mail started waiting for this worker's own job.
+ */
+static int give_way(void *arg)
+{
+	struct worker *w = arg;
+	int y;
+
+	pthread_mutex_lock(&w->r->lock);
+	y = w->r->head[SV_PRIO_UNKNOWN] != NULL || w->job->prio == SV_PRIO_UNKNOWN;
+	pthread_mutex_unlock(&w->r->lock);
+	return y;
+}
+
+/*
+ * grant - one limiter grant for an UpdateEmailIdentity
+ *	Mail waiting for an answer comes first: a job mail waits for asks
+ *	as urgent; any other job, while it waits, gives way by running the
+ *	queued jobs mail waits for itself (its client is idle until the
+ *	grant), so a backlog of refreshes in flight never delays them.
+ */
+static int grant(sv_refresher *r, struct worker *w, uint64_t *ticket)
+{
+	for (;;) {
+		int urgent, rc;
+		pthread_mutex_lock(&r->lock);
+		urgent = w->nested || !w->job || w->job->prio == SV_PRIO_UNKNOWN;
+		pthread_mutex_unlock(&r->lock);
+		rc = sv_ratelimit_acquire_prio(r->env.rl, ticket, urgent, urgent ? NULL : give_way,
+		                               w);
+		if (rc != 1)
+			return rc;
+		run_urgent(r, w);
+	}
+}
+
 /* call_update - one UpdateEmailIdentity, paced, retried on rate limits */
 static void call_update(sv_refresher *r, struct worker *w, const char *domain, sv_identity *id)
 {
@@ -334,7 +378,7 @@ static void call_update(sv_refresher *r, struct worker *w, const char *domain, s
 			no_client(w, domain, id);
 			return;
 		}
-		if (sv_ratelimit_acquire_ticket(r->env.rl, &ticket) < 0) {
+		if (grant(r, w, &ticket) < 0) {
 			snprintf(id->domain, sizeof(id->domain), "%s", domain);
 			id->state = SV_STATE_ERROR;
 			snprintf(id->error_code, sizeof(id->error_code), "Shutdown");
@@ -982,6 +1026,42 @@ static struct job *pop(sv_refresher *r, struct worker *w)
 	}
 }
 
+/* run_job - process a job taken from its queue, then finish it */
+static void run_job(sv_refresher *r, struct worker *w, struct job *j)
+{
+	unsigned flags;
+	int64_t since;
+
+	/* flags asked while this run is in flight belong to the rerun */
+	pthread_mutex_lock(&r->lock);
+	flags = j->flags;
+	since = j->queued_at;
+	j->flags = 0;
+	pthread_mutex_unlock(&r->lock);
+	process(r, w, j->domain, flags, since);
+	finish_job(r, j);
+}
+
+/* run_urgent - the queued jobs mail waits for, run by a worker waiting for a grant */
+static void run_urgent(sv_refresher *r, struct worker *w)
+{
+	struct job *j;
+
+	w->nested = 1;
+	for (;;) {
+		pthread_mutex_lock(&r->lock);
+		if (r->stop || (j = r->head[SV_PRIO_UNKNOWN]) == NULL) {
+			pthread_mutex_unlock(&r->lock);
+			break;
+		}
+		q_remove(r, j);
+		j->inflight = 1;
+		pthread_mutex_unlock(&r->lock);
+		run_job(r, w, j);
+	}
+	w->nested = 0;
+}
+
 /* worker_main - take jobs until stopped */
 static void *worker_main(void *arg)
 {
@@ -990,16 +1070,9 @@ static void *worker_main(void *arg)
 	struct job *j;
 
 	while ((j = pop(r, w)) != NULL) {
-		unsigned flags;
-		int64_t since;
-		/* flags asked while this run is in flight belong to the rerun */
-		pthread_mutex_lock(&r->lock);
-		flags = j->flags;
-		since = j->queued_at;
-		j->flags = 0;
-		pthread_mutex_unlock(&r->lock);
-		process(r, w, j->domain, flags, since);
-		finish_job(r, j);
+		w->job = j;
+		run_job(r, w, j);
+		w->job = NULL;
 	}
 	sv_client_free(w->client);
 	sv_resolver_free(w->res);

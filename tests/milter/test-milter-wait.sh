@@ -1,8 +1,8 @@
 #!/bin/bash
 # test-milter-wait.sh - waiting mail (issue 12 item 7):
 #   - mail for a listed-but-not-enabled domain whose refresh is queued behind a
-#     backlog of 100 warm-up refreshes (ApiRate 1) jumps the queue and is
-#     answered within UnknownWait;
+#     backlog of 100 warm-up refreshes (ApiRate 1) jumps the queue, and the
+#     jobs the workers already hold give way to it: it takes the next grant;
 #   - the header From: domains of one message are waited for together: the
 #     whole wait is at most UnknownWait, not UnknownWait per domain.
 . "$top_srcdir/tests/lib.sh"
@@ -19,7 +19,9 @@ for i in range(100):
 d["domains"]["waiting.wild.test"] = {"state": "unverified", "attributes": []}
 json.dump(d, open(sys.argv[1], "w"))
 PY
-ml_conf "CheckFrom envelope" "ApiRate 1" "UnknownWait 10s" "WarmUp yes"
+# eight workers, each holding a backlog job and waiting for a grant: mail must
+# not wait for them (one grant a second: 8 s and more if it did)
+ml_conf "CheckFrom envelope" "ApiRate 1" "UnknownWait 10s" "WarmUp yes" "RefreshWorkers 8"
 ml_start || { echo "Bail out! milter did not start"; exit 1; }
 ml_log_wait 'warm-up: [0-9]+ sender domains' 30
 tap_ok $? "warm-up listed the identities"
@@ -32,7 +34,8 @@ like "$line" 'state=unverified action=reject reply="550 5\.7\.1 waiting\.wild\.t
 	"the answer, not 451 after UnknownWait"
 waited=$(sed -n 's/.* waited=\([0-9]*\)ms.*/\1/p' <<<"$line")
 diag "waited ${waited}ms; refresh.pending=$pending before"
-tap_ok "$([ "${waited:-99999}" -lt 10000 ] && echo 0 || echo 1)" "waited less than UnknownWait (${waited}ms)"
+# the next grant is its own: about a second, 5 s at most on a busy host
+tap_ok "$([ "${waited:-99999}" -lt 5000 ] && echo 0 || echo 1)" "served by the next grant, ahead of the workers' backlog jobs (${waited}ms)"
 left=$(ml_ctl $'stats\n' | awk '$1 == "refresh.pending" { print $2 }')
 like "${left:-0}" '^[1-9][0-9]+$' "the backlog is still queued behind it (refresh.pending=$left)"
 ml_stop

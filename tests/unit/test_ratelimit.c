@@ -311,6 +311,73 @@ static void real_clock(void)
 	sv_ratelimit_free(shared);
 }
 
+static int order[2], norder, yield_now;
+
+struct prio_arg {
+	int urgent, id;
+	int rc;
+	double at;
+};
+
+/* prio_thread - one acquire_prio; note when and in which order it was granted */
+static void *prio_thread(void *arg)
+{
+	struct prio_arg *a = arg;
+
+	a->rc = sv_ratelimit_acquire_prio(shared, NULL, a->urgent, NULL, NULL);
+	a->at = mono();
+	order[__atomic_fetch_add(&norder, 1, __ATOMIC_RELAXED)] = a->id;
+	return NULL;
+}
+
+static int yield_flag(void *arg)
+{
+	(void)arg;
+	return __atomic_load_n(&yield_now, __ATOMIC_RELAXED);
+}
+
+/* yield_thread - a plain caller that gives way when yield_now is set */
+static void *yield_thread(void *arg)
+{
+	*(int *)arg = sv_ratelimit_acquire_prio(shared, NULL, 0, yield_flag, NULL);
+	return NULL;
+}
+
+/* urgent_first - an urgent caller takes the next grant; a yielding one gives up */
+static void urgent_first(void)
+{
+	pthread_t n, u;
+	struct prio_arg an = {0, 1, -9, 0}, au = {1, 2, -9, 0};
+	double t0;
+	int rc;
+
+	shared = sv_ratelimit_new(1, NULL, NULL);
+	ok(sv_ratelimit_acquire(shared) == 0, "rate 1: the one grant of this second taken");
+	pthread_create(&n, NULL, prio_thread, &an);
+	nanosleep(&(struct timespec){0, 100000000}, NULL); /* the plain caller waits first */
+	pthread_create(&u, NULL, prio_thread, &au);
+	pthread_join(n, NULL);
+	pthread_join(u, NULL);
+	ok(an.rc == 0 && au.rc == 0, "both granted (%d, %d)", an.rc, au.rc);
+	ok(norder == 2 && order[0] == 2 && order[1] == 1,
+	   "the urgent caller, which came second, was granted first (order %d, %d)", order[0],
+	   order[1]);
+	ok(an.at - au.at >= 0.9, "... and the plain one a window later (%.2f s)", an.at - au.at);
+	/* the plain caller's grant was just taken: the next is a window away */
+	pthread_create(&n, NULL, yield_thread, &rc);
+	nanosleep(&(struct timespec){0, 100000000}, NULL);
+	t0 = mono();
+	__atomic_store_n(&yield_now, 1, __ATOMIC_RELAXED);
+	sv_ratelimit_kick(shared);
+	pthread_join(n, NULL);
+	ok(rc == 1 && mono() - t0 < 0.5,
+	   "a waiting caller whose yield turns true gives up at the kick, without a grant (%d, "
+	   "%.2f s)",
+	   rc, mono() - t0);
+	ok(sv_ratelimit_try(shared) > 0, "... and the window still holds only the plain grant");
+	sv_ratelimit_free(shared);
+}
+
 int main(void)
 {
 	bursts(20, 1);
@@ -325,5 +392,6 @@ int main(void)
 	spent();
 	in_flight();
 	real_clock();
+	urgent_first();
 	return tap_done();
 }
