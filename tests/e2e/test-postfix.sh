@@ -7,15 +7,15 @@
 # sendmail(1)/pickup path through non_smtpd_milters, and the milter going
 # away and coming back (tempfail, nothing lost).
 . "$top_srcdir/tests/lib.sh"
-. "$top_srcdir/tests/e2e/common.sh"
-. "$top_srcdir/tests/e2e/postfix.sh"
+. "$top_srcdir/tests/e2e/e2e-lib.sh"
+. "$top_srcdir/tests/e2e/postfix-lib.sh"
 
 why=$(pf_available) || skip_all "$why"
 command -v swaks >/dev/null || skip_all "swaks missing (apt-get install swaks)"
 [ -x "$E2E_MILTER" ] || skip_all "sesverify-milter not built"
-[ -f "$top_srcdir/tests/dns/dns.sh" ] || skip_all "tests/dns/dns.sh not available"
-. "$top_srcdir/tests/emulator/emulator.sh"
-. "$top_srcdir/tests/dns/dns.sh"
+[ -f "$top_srcdir/tests/dns/dns-lib.sh" ] || skip_all "tests/dns/dns-lib.sh not available"
+. "$top_srcdir/tests/emulator/emulator-lib.sh"
+. "$top_srcdir/tests/dns/dns-lib.sh"
 
 T=$(mktmp)
 e2e_stack_up "$T"

@@ -6,15 +6,15 @@
 # to smtp-sink.  The same core cases as the Postfix test: verified,
 # unverified, unknown-then-verified, header From, milter down.
 . "$top_srcdir/tests/lib.sh"
-. "$top_srcdir/tests/e2e/common.sh"
-. "$top_srcdir/tests/e2e/sendmail.sh"
+. "$top_srcdir/tests/e2e/e2e-lib.sh"
+. "$top_srcdir/tests/e2e/sendmail-lib.sh"
 
 why=$(sm_available) || skip_all "$why"
 command -v swaks >/dev/null || skip_all "swaks missing (apt-get install swaks)"
 [ -x "$E2E_MILTER" ] || skip_all "sesverify-milter not built"
-[ -f "$top_srcdir/tests/dns/dns.sh" ] || skip_all "tests/dns/dns.sh not available"
-. "$top_srcdir/tests/emulator/emulator.sh"
-. "$top_srcdir/tests/dns/dns.sh"
+[ -f "$top_srcdir/tests/dns/dns-lib.sh" ] || skip_all "tests/dns/dns-lib.sh not available"
+. "$top_srcdir/tests/emulator/emulator-lib.sh"
+. "$top_srcdir/tests/dns/dns-lib.sh"
 
 T=$(mktmp)
 sm_fetch_deb >"$T/fetch.out" 2>&1 || {

@@ -27,8 +27,8 @@
 #                           ML_CTL_PY: the python3 to run)
 #   ml_signal_wait SIG REGEX send SIG to the supervisor; 0 when a new log
 #                           line matches REGEX within 10 s
-. "$top_srcdir/tests/dns/dns.sh"
-. "$top_srcdir/tests/emulator/emulator.sh"
+. "$top_srcdir/tests/dns/dns-lib.sh"
+. "$top_srcdir/tests/emulator/emulator-lib.sh"
 
 ML_MARK=0
 ML_SCANNED=0
@@ -88,14 +88,8 @@ ml_start() {
 
 ml_stop() {
 	[ -n "${ML_PID:-}" ] || return 0
-	kill -TERM "$ML_PID" 2>/dev/null
-	local i
-	for ((i = 0; i < 300; i++)); do
-		kill -0 "$ML_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -9 "$ML_PID" 2>/dev/null
-	wait "$ML_PID" 2>/dev/null
+	# SIGKILL only after 15 s: the supervisor stops its worker first
+	kill_wait "$ML_PID" 15
 	ML_STATUS=$?
 	ML_PID=
 	ml_scan_log

@@ -1,4 +1,4 @@
-# tests/e2e/sendmail.sh - a private Sendmail instance for end-to-end tests (sourced).
+# tests/e2e/sendmail-lib.sh - a private Sendmail instance for end-to-end tests (sourced).
 #
 # Owns: unpacking Debian's sendmail-bin into a private prefix, generating its
 # .cf with the sendmail-cf m4 macros, and starting/stopping it plus the
@@ -40,7 +40,7 @@
 #   other domains, which all go to the sink.
 
 # sink and polling helpers (e2e_sink_file, e2e_wait)
-. "$top_srcdir/tests/e2e/common.sh"
+. "$top_srcdir/tests/e2e/e2e-lib.sh"
 
 SM_HOSTNAME=${SM_HOSTNAME:-mta.test.invalid}
 SM_SMTP_SINK=${SM_SMTP_SINK:-/usr/sbin/smtp-sink}
@@ -127,7 +127,7 @@ sm_write_mc() {
 	# OSTYPE(linux), not debian: Debian's ostype hard-wires /etc/mail paths.
 	cat <<EOF
 divert(-1)dnl
-# Private Sendmail test instance written by tests/e2e/sendmail.sh.
+# Private Sendmail test instance written by tests/e2e/sendmail-lib.sh.
 divert(0)dnl
 VERSIONID(\`sesverify e2e test instance')dnl
 OSTYPE(\`linux')dnl

@@ -1,4 +1,4 @@
-# tests/e2e/postfix.sh - a private Postfix instance for end-to-end tests (sourced).
+# tests/e2e/postfix-lib.sh - a private Postfix instance for end-to-end tests (sourced).
 #
 # Owns: building, starting and stopping one throw-away Postfix (Debian's
 # postfix package, 3.7) and the smtp-sink it relays to.  It does not own the
@@ -35,7 +35,7 @@
 #   be writable by postfix.
 
 # sink and polling helpers (e2e_sink_file, e2e_wait)
-. "$top_srcdir/tests/e2e/common.sh"
+. "$top_srcdir/tests/e2e/e2e-lib.sh"
 
 PF_POSTFIX=${PF_POSTFIX:-/usr/sbin/postfix}
 PF_SMTP_SINK=${PF_SMTP_SINK:-/usr/sbin/smtp-sink}
@@ -76,7 +76,7 @@ pf_init() {
 	e2e_traversable "$PF_DIR" || return 1
 	chown postfix "$PF_DIR/data" "$PF_SINK"
 	cat >"$PF_ETC/main.cf" <<EOF
-# Private Postfix test instance written by tests/e2e/postfix.sh.
+# Private Postfix test instance written by tests/e2e/postfix-lib.sh.
 compatibility_level = 3.6
 queue_directory = $PF_DIR/queue
 data_directory = $PF_DIR/data
@@ -118,7 +118,7 @@ EOF
 	# Column 5 "n": no chroot; pickup wakes every second (the "milter
 	# down" test waits for maildrop mail to be retried).
 	cat >"$PF_ETC/master.cf" <<EOF
-# Private Postfix test instance written by tests/e2e/postfix.sh.
+# Private Postfix test instance written by tests/e2e/postfix-lib.sh.
 127.0.0.1:$PF_PORT inet n - n - - smtpd
 pickup    unix  n - n 1 1 pickup
 cleanup   unix  n - n - 0 cleanup

@@ -1,9 +1,9 @@
-# tests/e2e/common.sh - milter and SMTP client helpers shared by the e2e tests and the demo (sourced).
+# tests/e2e/e2e-lib.sh - milter and SMTP client helpers shared by the e2e tests and the demo (sourced).
 #
 # Owns: starting/stopping sesverify-milter (or the null milter) for an MTA
 # test, and reading swaks transcripts.  Does not own the MTAs
-# (postfix.sh, sendmail.sh), the SES emulator (tests/emulator/emulator.sh)
-# or the test DNS (tests/dns/dns.sh).
+# (postfix-lib.sh, sendmail-lib.sh), the SES emulator (tests/emulator/emulator-lib.sh)
+# or the test DNS (tests/dns/dns-lib.sh).
 #
 #   e2e_milter_conf DIR PORT     write DIR/milter.conf from the emulator's
 #                                EMU_CONF plus Socket, Nameserver, CacheFile...
@@ -38,7 +38,7 @@ e2e_milter_conf() {
 		exec >"$dir/milter.conf"
 		cat "$EMU_CONF"
 		cat <<EOF
-# e2e additions (tests/e2e/common.sh)
+# e2e additions (tests/e2e/e2e-lib.sh)
 Socket inet:$port@127.0.0.1
 ControlSocket unix:$dir/control.sock
 Nameserver ${DNS_NAMESERVERS:-127.0.0.1@${DNS_PORT:-53}}
@@ -76,19 +76,13 @@ e2e_null_milter_start() {
 
 # e2e_milter_stop - stop the milter gracefully and wait for it to exit
 e2e_milter_stop() {
-	local pid=${E2E_MILTER_PID:-} i
+	local pid=${E2E_MILTER_PID:-}
 	[ -n "$pid" ] || return 0
 	E2E_MILTER_PID=
 	# libmilter takes up to ~5 s to leave smfi_main after SIGTERM; a
 	# supervisor parent must get the time to stop its child too, so
 	# SIGKILL only after 15 s.
-	kill "$pid" 2>/dev/null
-	for ((i = 0; i < 300; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -9 "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
+	kill_wait "$pid" 15
 	return 0
 }
 
@@ -109,7 +103,7 @@ e2e_milter_up() {
 	return 1
 }
 
-# e2e_dns_up - start the test DNS (tests/dns/dns.sh); retry in a new directory
+# e2e_dns_up - start the test DNS (tests/dns/dns-lib.sh); retry in a new directory
 e2e_dns_up() {
 	local dir=$1 i
 	for ((i = 0; i < 3; i++)); do
