@@ -26,6 +26,11 @@
 #   e2e_traversable DIR          o+x on DIR and its ancestors (for MTA daemons)
 #   e2e_stack_up DIR             test DNS + emulator (later.test pending) +
 #                                sesverify-milter, as TAP points; sets E2E_PORT
+#   e2e_scenarios MTA PORT DIR MPORT  the scenarios of tests/e2e/scenarios.txt
+#                                against the MTA listening on PORT, through its
+#                                library's MTA_wait_sink, MTA_sink_file,
+#                                MTA_wait_queue and MTA_hook_*; DIR and MPORT:
+#                                the milter's (e2e_stack_up's DIR and E2E_PORT)
 
 E2E_MILTER=${E2E_MILTER:-$top_builddir/milter/sesverify-milter}
 E2E_NULL_MILTER=${E2E_NULL_MILTER:-$top_builddir/tests/bench/null-milter}
@@ -207,4 +212,69 @@ e2e_stack_up() {
 		tap_done
 	fi
 	ok "sesverify-milter listens on inet:$E2E_PORT@127.0.0.1"
+}
+
+# e2e_trim - VAR without blanks around it (a scenarios.txt field)
+e2e_trim() {
+	local v=$1
+	v=${v#"${v%%[![:blank:]]*}"}
+	printf '%s' "${v%"${v##*[![:blank:]]}"}"
+}
+
+# e2e_scenarios - run tests/e2e/scenarios.txt against one MTA (see there)
+e2e_scenarios() {
+	local mta=$1 port=$2 dir=$3 mport=$4 id from hfrom check arg desc out= ms=0 t0 n rows
+	local -a hdr
+	rows=$(grep -v -E '^[[:blank:]]*(#|$)' "$top_srcdir/tests/e2e/scenarios.txt") || {
+		not_ok "tests/e2e/scenarios.txt has scenarios"
+		return 1
+	}
+	# the rows on fd 3: the MTA's tools and the hooks keep their stdin
+	while IFS='|' read -r -u 3 id from hfrom check arg desc; do
+		id=$(e2e_trim "$id") from=$(e2e_trim "$from") hfrom=$(e2e_trim "$hfrom")
+		check=$(e2e_trim "$check") arg=$(e2e_trim "$arg") desc=$(e2e_trim "$desc")
+		if [ -n "$from" ]; then
+			hdr=()
+			[ -z "$hfrom" ] || hdr=(--header "From: $hfrom")
+			t0=$(date +%s%N)
+			out=$(e2e_swaks "$port" "$from" "$id-$$" "${hdr[@]}" </dev/null)
+			ms=$(e2e_ms_since "$t0")
+			diag "$id: reply to $check: $(e2e_reply_to "$check" "$out")"
+		fi
+		case $check in
+		"MAIL FROM" | EOD)
+			like "$(e2e_reply_to "$check" "$out")" "$arg" "$desc"
+			;;
+		held)
+			[ "$ms" -ge "${arg%-*}" ] && [ "$ms" -lt "${arg#*-}" ]
+			tap_ok $? "$desc ($ms ms)"
+			;;
+		asked)
+			n=$(emu_count UpdateEmailIdentity "$arg")
+			[ "$n" -ge 1 ]
+			tap_ok $? "$desc (UpdateEmailIdentity x$n)"
+			;;
+		delivered)
+			"${mta}_wait_sink" "$id-$$" 10
+			tap_ok $? "$desc"
+			;;
+		undelivered)
+			! "${mta}_sink_file" "$id-$$" >/dev/null
+			tap_ok $? "$desc"
+			;;
+		queue)
+			"${mta}_wait_queue" "$arg" 5
+			tap_ok $? "$desc"
+			;;
+		milter-stop) e2e_milter_stop ;;
+		milter-start)
+			e2e_milter_start "$dir" "$mport"
+			tap_ok $? "$desc"
+			;;
+		hook)
+			! declare -F "${mta}_hook_$arg" >/dev/null || "${mta}_hook_$arg"
+			;;
+		*) not_ok "scenarios.txt: unknown check '$check' (row $id)" ;;
+		esac
+	done 3<<<"$rows"
 }
