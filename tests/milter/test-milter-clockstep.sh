@@ -12,11 +12,6 @@
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/milter/milter-lib.sh"
 
-FT_LIB=
-for f in /usr/lib/*/faketime/libfaketimeMT.so.1 /usr/lib/faketime/libfaketimeMT.so.1; do
-	[ -r "$f" ] && FT_LIB=$f && break
-done
-[ -n "$FT_LIB" ] || skip_all "libfaketime not installed (Debian package libfaketime)"
 command -v faketime >/dev/null || skip_all "faketime not installed"
 
 ml_setup
@@ -28,19 +23,9 @@ faketime -f -1d openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256
 	skip_all "faketime cannot run openssl here"
 emu_start "$ML_DIR" || { echo "Bail out! SES emulator did not restart"; exit 1; }
 
+# the milter with a steppable wall clock (its monotonic clock stays real)
 FT_FILE=$ML_DIR/faketime.rc
-echo "+0" >"$FT_FILE"
-REAL_BIN=$ML_BIN
-ML_BIN=$ML_DIR/sesverify-milter
-cat >"$ML_BIN" <<SH
-#!/bin/sh
-# the milter with a steppable wall clock; the tests' own tools keep the real one
-export LD_PRELOAD="$FT_LIB" FAKETIME_TIMESTAMP_FILE="$FT_FILE" FAKETIME_NO_CACHE=1 \
-	FAKETIME_DONT_FAKE_MONOTONIC=1 NO_FAKE_STAT=1
-${SV_SANITIZE:+export ASAN_OPTIONS="\${ASAN_OPTIONS:+\$ASAN_OPTIONS:}verify_asan_link_order=0"}
-exec "$REAL_BIN" "\$@"
-SH
-chmod +x "$ML_BIN"
+ml_faketime "$FT_FILE" wall || skip_all "libfaketime not installed (Debian package libfaketime)"
 
 # step OFFSET SECONDS - the milter's wall clock and the emulator's timestamp check
 step() {
@@ -51,7 +36,7 @@ d.setdefault("global", {})["clock_skew"] = int(sys.argv[2])
 json.dump(d, open(sys.argv[1] + ".new", "w"))
 os.replace(sys.argv[1] + ".new", sys.argv[1])
 PY
-	echo "$1" >"$FT_FILE.new" && mv -f "$FT_FILE.new" "$FT_FILE"
+	ml_clock_step "$FT_FILE" "$1"
 	diag "wall clock of the milter stepped to $1"
 }
 
