@@ -1,9 +1,11 @@
 # tests/e2e/e2e-lib.sh - milter and SMTP client helpers shared by the e2e tests and the demo (sourced).
 #
 # Owns: starting/stopping sesverify-milter (or the null milter) for an MTA
-# test, and reading swaks transcripts.  Does not own the MTAs
-# (postfix-lib.sh, sendmail-lib.sh), the SES emulator (tests/emulator/emulator-lib.sh)
-# or the test DNS (tests/dns/dns-lib.sh).
+# test, reading swaks transcripts, what both MTA libraries do alike (the
+# retried start, the smtp-sink, reaping leftovers, sink and queue waits:
+# e2e_mta_*), and running the scenario table (scenarios.txt).  Does not own
+# each MTA's own setup (postfix-lib.sh, sendmail-lib.sh), the SES emulator
+# (tests/emulator/emulator-lib.sh) or the test DNS (tests/dns/dns-lib.sh).
 #
 #   e2e_milter_conf DIR PORT     write DIR/milter.conf from the emulator's
 #                                EMU_CONF plus Socket, Nameserver, CacheFile...
@@ -26,11 +28,16 @@
 #   e2e_traversable DIR          o+x on DIR and its ancestors (for MTA daemons)
 #   e2e_stack_up DIR             test DNS + emulator (later.test pending) +
 #                                sesverify-milter, as TAP points; sets E2E_PORT
+#   e2e_mta_up MTA DIR MILTER    MTA_init + MTA_start, up to 3 tries (MTA: pf, sm)
+#   e2e_mta_sink_start MTA       the MTA's smtp-sink; sets MTA_SINK_PID
+#   e2e_mta_reap MTA             kill what the MTA's stop left, stop its sink
+#   e2e_mta_sink_file MTA ID     the sink file of message ID
+#   e2e_mta_wait_sink MTA ID SECS   wait for message ID in the sink
+#   e2e_mta_wait_queue MTA N SECS   wait until the MTA's queue holds N
 #   e2e_scenarios MTA PORT DIR MPORT  the scenarios of tests/e2e/scenarios.txt
-#                                against the MTA listening on PORT, through its
-#                                library's MTA_wait_sink, MTA_sink_file,
-#                                MTA_wait_queue and MTA_hook_*; DIR and MPORT:
-#                                the milter's (e2e_stack_up's DIR and E2E_PORT)
+#                                against the MTA listening on PORT (and its
+#                                MTA_hook_* functions); DIR and MPORT: the
+#                                milter's (e2e_stack_up's DIR and E2E_PORT)
 
 E2E_MILTER=${E2E_MILTER:-$top_builddir/milter/sesverify-milter}
 E2E_NULL_MILTER=${E2E_NULL_MILTER:-$top_builddir/tests/bench/null-milter}
@@ -214,6 +221,74 @@ e2e_stack_up() {
 	ok "sesverify-milter listens on inet:$E2E_PORT@127.0.0.1"
 }
 
+# The MTA libraries (postfix-lib.sh: pf, sendmail-lib.sh: sm) provide
+# MTA_init DIR MILTER, MTA_start, MTA_stop, MTA_queue_count and set
+# MTA_SINK (upper case: PF_SINK, SM_SINK); the e2e_mta_* helpers build on them.
+
+# e2e_mta_up MTA DIR MILTER - init and start; on failure (a port taken
+# meanwhile) stop, and retry with new ports, up to 3 times
+e2e_mta_up() {
+	local mta=$1 dir=$2 milter=$3 i
+	for ((i = 0; i < 3; i++)); do
+		unset "${mta^^}_PORT" "${mta^^}_SINK_PORT"
+		"${mta}_init" "$dir" "$milter" && "${mta}_start" && return 0
+		"${mta}_stop"
+		rm -rf "$dir"
+	done
+	return 1
+}
+
+# e2e_mta_sink_start MTA - Postfix's smtp-sink (MTA_SMTP_SINK) on
+# 127.0.0.1:MTA_SINK_PORT, one file per message in MTA_SINK, log in
+# MTA_DIR/sink.log; sets MTA_SINK_PID and registers MTA_stop at exit
+e2e_mta_sink_start() {
+	local up=${1^^}
+	local bin=${up}_SMTP_SINK port=${up}_SINK_PORT sink=${up}_SINK dir=${up}_DIR pid
+	"${!bin}" -u postfix -d "${!sink}/%M." "127.0.0.1:${!port}" 100 >"${!dir}/sink.log" 2>&1 &
+	pid=$!
+	printf -v "${up}_SINK_PID" '%s' "$pid"
+	at_exit "${1}_stop"
+	if ! wait_port "${!port}" 10 "$pid"; then
+		echo "${1}_start: smtp-sink did not listen on ${!port}" >&2
+		cat "${!dir}/sink.log" >&2
+		return 1
+	fi
+}
+
+# e2e_mta_reap MTA - after the MTA's own stop: SIGKILL whatever of its
+# instance is left (MTA_instance_pids), stop its sink (MTA_SINK_PID)
+e2e_mta_reap() {
+	local pid sink=${1^^}_SINK_PID
+	for pid in $("${1}_instance_pids"); do
+		kill -9 "$pid" 2>/dev/null
+	done
+	if [ -n "${!sink:-}" ]; then
+		kill_wait "${!sink}"
+		printf -v "$sink" '%s' ''
+	fi
+}
+
+# e2e_mta_sink_file MTA ID - the MTA's sink file of message ID
+e2e_mta_sink_file() {
+	local sink=${1^^}_SINK
+	e2e_sink_file "${!sink}" "$2"
+}
+
+# e2e_mta_wait_sink MTA ID SECS - wait up to SECS for message ID in the sink
+e2e_mta_wait_sink() {
+	e2e_wait "$3" e2e_mta_sink_file "$1" "$2"
+}
+
+# e2e_mta_queue_is MTA N - the MTA's queue holds exactly N messages
+e2e_mta_queue_is() {
+	[ "$("${1}_queue_count")" -eq "$2" ]
+}
+
+# e2e_mta_wait_queue MTA N SECS - wait up to SECS until the queue holds N
+e2e_mta_wait_queue() {
+	e2e_wait "$3" e2e_mta_queue_is "$1" "$2"
+}
+
 # e2e_trim - VAR without blanks around it (a scenarios.txt field)
 e2e_trim() {
 	local v=$1
@@ -255,15 +330,15 @@ e2e_scenarios() {
 			tap_ok $? "$desc (UpdateEmailIdentity x$n)"
 			;;
 		delivered)
-			"${mta}_wait_sink" "$id-$$" 10
+			e2e_mta_wait_sink "$mta" "$id-$$" 10
 			tap_ok $? "$desc"
 			;;
 		undelivered)
-			! "${mta}_sink_file" "$id-$$" >/dev/null
+			! e2e_mta_sink_file "$mta" "$id-$$" >/dev/null
 			tap_ok $? "$desc"
 			;;
 		queue)
-			"${mta}_wait_queue" "$arg" 5
+			e2e_mta_wait_queue "$mta" "$arg" 5
 			tap_ok $? "$desc"
 			;;
 		milter-stop) e2e_milter_stop ;;
