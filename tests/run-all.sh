@@ -59,6 +59,9 @@ autoreconf -fi >"$logdir/autoreconf.log" 2>&1 || {
 
 total_pass=0
 total_fail=0
+# test-sendmail.sh downloads sendmail-bin once for the three builds
+# (normal, asan, distcheck) instead of once per build tree
+export SM_DEB_CACHE=${SM_DEB_CACHE:-$srcdir/_build/debs}
 
 # build_tree NAME CONFIGURE-ARGS... : configure and build in _build/NAME;
 # status 1 (after printing why) when either failed
