@@ -511,7 +511,8 @@ size_t sv_engine_wait_all(sv_engine *e, const char *const *domains, size_t n, in
 			break;
 		while (e->gen == gen && !e->closing && !timed_out)
 			timed_out =
-			    pthread_cond_timedwait(&e->wait_cond, &e->wait_lock, &until) != 0;
+			    pthread_cond_timedwait(&e->wait_cond, &e->wait_lock, &until) != 0 &&
+			    sv_mono_passed(&until);
 	}
 	if (--e->waiters == 0 && e->closing)
 		pthread_cond_broadcast(&e->wait_cond); /* sv_engine_free waits for this */
