@@ -1,0 +1,87 @@
+/*
+ * compat.h - the one place for compiler- and platform-specific helpers.
+ *	Internal; not installed.  Part of libsvutil (util/): header-only, so
+ *	both libsesverify and the programs of milter/ may include it.
+ */
+#ifndef SV_COMPAT_H
+#define SV_COMPAT_H
+
+#if defined(__GNUC__) || defined(__clang__)
+#define SV_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define SV_UNUSED       __attribute__((unused))
+#define SV_EXPORT       __attribute__((visibility("default")))
+#define SV_LIKELY(x)    __builtin_expect(!!(x), 1)
+#define SV_UNLIKELY(x)  __builtin_expect(!!(x), 0)
+#else
+#define SV_PRINTF(f, a)
+#define SV_UNUSED
+#define SV_EXPORT
+#define SV_LIKELY(x)   (x)
+#define SV_UNLIKELY(x) (x)
+#endif
+
+#define SV_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * Atomics on plain integers, flags and pointers shared between threads:
+ * the one set of wrappers of the tree (C11's <stdatomic.h> would need
+ * _Atomic types in every shared structure), over the GCC/clang __atomic
+ * builtins.  The name says the ordering: none is relaxed (counters,
+ * flags read without a happens-before need), _acquire/_release publish
+ * data written before, _sc is sequentially consistent.  The fetch_*
+ * forms return the old value, the *_fetch forms the new one.
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define sv_atomic_load(p)             __atomic_load_n((p), __ATOMIC_RELAXED)
+#define sv_atomic_load_acquire(p)     __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define sv_atomic_load_sc(p)          __atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define sv_atomic_store(p, v)         __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define sv_atomic_store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define sv_atomic_store_sc(p, v)      __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+#define sv_atomic_exchange(p, v)      __atomic_exchange_n((p), (v), __ATOMIC_RELAXED)
+#define sv_atomic_fetch_add(p, v)     __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
+#define sv_atomic_fetch_sub(p, v)     __atomic_fetch_sub((p), (v), __ATOMIC_RELAXED)
+#define sv_atomic_add_fetch(p, v)     __atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
+#define sv_atomic_add_fetch_sc(p, v)  __atomic_add_fetch((p), (v), __ATOMIC_SEQ_CST)
+#define sv_atomic_sub_fetch_sc(p, v)  __atomic_sub_fetch((p), (v), __ATOMIC_SEQ_CST)
+#else
+#error "sesverify needs the GCC/clang __atomic builtins (util/compat.h)"
+#endif
+
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
+
+/*
+ * Intervals are measured on CLOCK_MONOTONIC, which a step of the wall
+ * clock (NTP, an RTC in local time, a resumed VM) does not move.
+ * sv_cond_init_mono makes a condition variable whose timed waits take
+ * CLOCK_MONOTONIC deadlines; sv_mono_deadline is such a deadline ms from now.
+ */
+static inline int sv_cond_init_mono(pthread_cond_t *c)
+{
+	pthread_condattr_t ca;
+	int rc;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	rc = pthread_cond_init(c, &ca);
+	pthread_condattr_destroy(&ca);
+	return rc;
+}
+
+static inline struct timespec sv_mono_deadline(int64_t ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
+#endif
