@@ -574,10 +574,9 @@ int sv_unix_socket_path(const char *spec, char *path, size_t len, char *err, siz
 		return 1;
 	if (len < max)
 		max = len;
-	if (p[0] != '/') {
+	if (p[0] == 0) {
 		if (err)
-			snprintf(err, errlen, "socket path must be absolute in %s",
-			         echo(spec, e, sizeof(e)));
+			snprintf(err, errlen, "empty socket path in %s", echo(spec, e, sizeof(e)));
 		return -1;
 	}
 	if (strlen(p) >= max) {
@@ -597,7 +596,11 @@ static int check_socket(const char *v, int unix_only, char *err, size_t errlen)
 	char e[MAX_ECHO * 4 + 8];
 	int family = 0, r;
 
-	if ((r = sv_unix_socket_path(v, path, sizeof(path), err, errlen)) <= 0)
+	if ((r = sv_unix_socket_path(v, path, sizeof(path), err, errlen)) == 0 && path[0] != '/') {
+		snprintf(err, errlen, "socket path must be absolute in %s", echo(v, e, sizeof(e)));
+		return -1;
+	}
+	if (r <= 0)
 		return r;
 	if (!unix_only && strncmp(v, "inet:", 5) == 0)
 		family = AF_INET;

@@ -288,8 +288,10 @@ int sv_inet_spec_parse(const char *spec, struct sockaddr_storage *ss, socklen_t 
  *	"local:PATH" or "/PATH" (libmilter's forms, Socket and
  *	ControlSocket).  0 and PATH copied to path (len bytes; at most a
  *	sockaddr_un's sun_path is accepted); 1 when spec is not of these
- *	forms (e.g. "inet:PORT@HOST"); -1 when it is but PATH is not an
- *	absolute path or does not fit, with the reason in err (err may be NULL).
+ *	forms (e.g. "inet:PORT@HOST"); -1 when it is but PATH is empty or
+ *	does not fit, with the reason in err (err may be NULL).  A relative
+ *	PATH is returned as it is; the configuration's Socket and
+ *	ControlSocket keys also require an absolute one.
  */
 int sv_unix_socket_path(const char *spec, char *path, size_t len, char *err, size_t errlen);
 
