@@ -140,22 +140,11 @@ size_t sv_cache_count(sv_cache *c)
 
 /* ------------------------------------------------------------------ */
 
-/* free_attrs - release an attribute array */
-static void free_attrs(sv_attr *a, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(a[i].send_domain);
-		free(a[i].expected);
-		free(a[i].current);
-	}
-	free(a);
-}
-
 /* sv_cache_rec_clear - free what a record owns and zero it */
 void sv_cache_rec_clear(sv_cache_rec *r)
 {
 	free(r->error_message);
-	free_attrs(r->attrs, r->nattrs);
+	sv_attrs_free(r->attrs, r->nattrs);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -176,11 +165,11 @@ int sv_cache_rec_set_attrs(sv_cache_rec *r, const sv_attr *attrs, size_t n)
 		a[i].expected = strdup(attrs[i].expected ? attrs[i].expected : "");
 		a[i].current = strdup(attrs[i].current ? attrs[i].current : "");
 		if (!a[i].send_domain || !a[i].expected || !a[i].current) {
-			free_attrs(a, i + 1);
+			sv_attrs_free(a, i + 1);
 			return -1;
 		}
 	}
-	free_attrs(r->attrs, r->nattrs);
+	sv_attrs_free(r->attrs, r->nattrs);
 	r->attrs = a;
 	r->nattrs = n;
 	return 0;

@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "cache.h"
+#include "compat.h"
 #include "stats.h"
 
 #define NSHARD     64
@@ -124,12 +125,7 @@ nomem:
 /* ent_free - release an entry and what hangs off it */
 static void ent_free(struct ent *e)
 {
-	for (size_t i = 0; i < e->nattrs; i++) {
-		free(e->attrs[i].send_domain);
-		free(e->attrs[i].expected);
-		free(e->attrs[i].current);
-	}
-	free(e->attrs);
+	sv_attrs_free(e->attrs, e->nattrs);
 	free(e->errmsg);
 	free(e->ecode);
 	free(e);
@@ -264,7 +260,7 @@ static void unlink_ent(struct mem *m, struct shard *s, struct ent *e)
 		remove_slot(s, (size_t)i);
 	lru_unlink(s, e);
 	s->count--;
-	__atomic_fetch_sub(&m->total, 1, __ATOMIC_RELAXED);
+	sv_atomic_fetch_sub(&m->total, 1);
 }
 
 /*
@@ -284,13 +280,13 @@ static int insert(struct mem *m, struct shard *s, struct ent *e)
 	place(s->tab, s->mask, e);
 	lru_front(s, e);
 	s->count++;
-	__atomic_fetch_add(&m->total, 1, __ATOMIC_RELAXED);
-	for (int spins = 0; __atomic_load_n(&m->total, __ATOMIC_RELAXED) > m->max && s->tail &&
-	                    s->tail != e && spins < 1000;
+	sv_atomic_fetch_add(&m->total, 1);
+	for (int spins = 0;
+	     sv_atomic_load(&m->total) > m->max && s->tail && s->tail != e && spins < 1000;
 	     spins++) {
 		struct ent *old = s->tail;
-		if (__atomic_load_n(&old->ref, __ATOMIC_RELAXED)) {
-			__atomic_store_n(&old->ref, 0, __ATOMIC_RELAXED);
+		if (sv_atomic_load(&old->ref)) {
+			sv_atomic_store(&old->ref, 0);
 			lru_unlink(s, old);
 			lru_front(s, old);
 			continue;
@@ -378,8 +374,8 @@ static int mem_peek(void *be, const char *domain, int64_t now, sv_entry_view *v,
 		pthread_rwlock_unlock(&s->lock);
 		return -1;
 	}
-	if (!__atomic_load_n(&e->ref, __ATOMIC_RELAXED))
-		__atomic_store_n(&e->ref, 1, __ATOMIC_RELAXED); /* readers share the lock */
+	if (!sv_atomic_load(&e->ref))
+		sv_atomic_store(&e->ref, 1); /* readers share the lock */
 	shallow(e, &r);
 	if (v)
 		sv_cache_fill_view(&r, now, v);

@@ -556,20 +556,54 @@ static int check_metrics(const char *v, char *err, size_t errlen)
 	return sv_inet_spec_parse(v, &ss, &len, err, errlen);
 }
 
+/* sv_unix_socket_path - public: the one parser of "unix:", "local:" and "/" specs */
+int sv_unix_socket_path(const char *spec, char *path, size_t len, char *err, size_t errlen)
+{
+	size_t max = sizeof(((struct sockaddr_un *)0)->sun_path);
+	const char *p;
+	char e[MAX_ECHO * 4 + 8];
+
+	if (spec == NULL)
+		return 1;
+	if (strncmp(spec, "unix:", 5) == 0)
+		p = spec + 5;
+	else if (strncmp(spec, "local:", 6) == 0)
+		p = spec + 6;
+	else if (spec[0] == '/')
+		p = spec;
+	else
+		return 1;
+	if (len < max)
+		max = len;
+	if (p[0] == 0) {
+		if (err)
+			snprintf(err, errlen, "empty socket path in %s", echo(spec, e, sizeof(e)));
+		return -1;
+	}
+	if (strlen(p) >= max) {
+		if (err)
+			snprintf(err, errlen, "socket path longer than %zu bytes", max - 1);
+		return -1;
+	}
+	memcpy(path, p, strlen(p) + 1);
+	return 0;
+}
+
 /* check_socket - libmilter's smfi_setconn() forms */
 static int check_socket(const char *v, int unix_only, char *err, size_t errlen)
 {
-	const char *path = NULL, *spec, *at;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	const char *spec, *at;
 	char e[MAX_ECHO * 4 + 8];
-	int family = 0;
+	int family = 0, r;
 
-	if (strncmp(v, "unix:", 5) == 0)
-		path = v + 5;
-	else if (strncmp(v, "local:", 6) == 0)
-		path = v + 6;
-	else if (v[0] == '/')
-		path = v;
-	else if (!unix_only && strncmp(v, "inet:", 5) == 0)
+	if ((r = sv_unix_socket_path(v, path, sizeof(path), err, errlen)) == 0 && path[0] != '/') {
+		snprintf(err, errlen, "socket path must be absolute in %s", echo(v, e, sizeof(e)));
+		return -1;
+	}
+	if (r <= 0)
+		return r;
+	if (!unix_only && strncmp(v, "inet:", 5) == 0)
 		family = AF_INET;
 	else if (!unix_only && strncmp(v, "inet6:", 6) == 0)
 		family = AF_INET6;
@@ -577,19 +611,6 @@ static int check_socket(const char *v, int unix_only, char *err, size_t errlen)
 		snprintf(err, errlen, "bad socket %s (expected %s)", echo(v, e, sizeof(e)),
 		         unix_only ? "unix:PATH" : "unix:PATH, inet:PORT@HOST or inet6:PORT@HOST");
 		return -1;
-	}
-	if (path) {
-		if (path[0] != '/') {
-			snprintf(err, errlen, "socket path must be absolute in %s",
-			         echo(v, e, sizeof(e)));
-			return -1;
-		}
-		if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-			snprintf(err, errlen, "socket path longer than %zu bytes",
-			         sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
-			return -1;
-		}
-		return 0;
 	}
 	spec = v + (family == AF_INET ? 5 : 6);
 	at = strchr(spec, '@');

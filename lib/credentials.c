@@ -486,3 +486,14 @@ int sv_credentials_resolve(const sv_config *cfg, sv_credentials *out, char *err,
 		return sv_credentials_read_file(cfg->credentials_file, out, err, errlen);
 	return from_env(out, err, errlen);
 }
+
+/* sv_credentials_check - public: resolve, then wipe what was found */
+int sv_credentials_check(const sv_config *cfg, char *err, size_t errlen)
+{
+	sv_credentials cred;
+
+	if (sv_credentials_resolve(cfg, &cred, err, errlen) < 0)
+		return -1;
+	sv_credentials_clear(&cred);
+	return 0;
+}

@@ -9,10 +9,9 @@
  *	int sv_credentials_read_file(const char *path, sv_credentials *out,
  *				     char *err, size_t errlen);
  *	void sv_credentials_clear(sv_credentials *c);
- *	int sv_credentials_capture_env(void);
- *	char *sv_credentials_load_text(const char *path, char *err, size_t errlen);
- *	void sv_credentials_text_free(char *text);
- *	int sv_credentials_preload(const char *path, const char *text);
+ *	 *	 *	 *	 *
+ *	The daemon's half (capture_env, load_text, text_free, preload, and
+ *	sv_credentials_check) is public, declared in sesverify.h.
  * DESCRIPTION
  *	Precedence (DESIGN.md): SecretId/SecretKey (and Token) in the config;
  *	else CredentialsFile, an INI file whose [default] section holds
@@ -61,10 +60,6 @@ typedef struct sv_credentials {
 int sv_credentials_resolve(const sv_config *cfg, sv_credentials *out, char *err, size_t errlen);
 int sv_credentials_read_file(const char *path, sv_credentials *out, char *err, size_t errlen);
 void sv_credentials_clear(sv_credentials *c);
-int sv_credentials_capture_env(void);
-char *sv_credentials_load_text(const char *path, char *err, size_t errlen);
-void sv_credentials_text_free(char *text);
-int sv_credentials_preload(const char *path, const char *text);
 /* sv_cred_source_name - "config", "credentials file", "environment" */
 const char *sv_cred_source_name(sv_cred_source src);
 

@@ -61,7 +61,7 @@ struct sv_engine {
 	sv_ratelimit *rl;
 	sv_shared *shared; /* Redis set: the account's budget across hosts */
 	sv_refresher *ref;
-	sv_cache_ttl ttl; /* fields read with __atomic on the hot path */
+	sv_cache_ttl ttl; /* fields read with sv_atomic_* on the hot path */
 	char *cache_file;
 	char account[ACCOUNT_LEN + 1]; /* account_of(cfg); with cache_file under save_lock */
 	int warm_up, started;
@@ -91,7 +91,7 @@ static void on_done(const char *domain, void *arg)
 	sv_engine *e = arg;
 
 	(void)domain;
-	__atomic_fetch_add(&e->dirty, 1, __ATOMIC_RELAXED);
+	sv_atomic_fetch_add(&e->dirty, 1);
 	pthread_mutex_lock(&e->wait_lock);
 	e->gen++;
 	pthread_cond_broadcast(&e->wait_cond);
@@ -131,7 +131,7 @@ static void apply_config(sv_engine *e, const sv_config *cfg)
 	sv_cache_ttl t;
 
 	sv_cache_ttl_init(&t, cfg);
-	__atomic_store_n(&e->ttl.max_stale, t.max_stale, __ATOMIC_RELAXED);
+	sv_atomic_store(&e->ttl.max_stale, t.max_stale);
 	e->ttl.verified = t.verified;
 	e->ttl.unverified = t.unverified;
 	e->ttl.not_exist = t.not_exist;
@@ -218,7 +218,7 @@ static int save_now(sv_engine *e)
 {
 	char err[512];
 	size_t n = 0;
-	uint64_t dirty = __atomic_load_n(&e->dirty, __ATOMIC_RELAXED);
+	uint64_t dirty = sv_atomic_load(&e->dirty);
 	sv_snapshot_ctx x = {0, NULL};
 	char path[4096];
 	int rc;
@@ -239,7 +239,7 @@ static int save_now(sv_engine *e)
 		sv_log(SV_LOG_ERR, "cache snapshot not saved: %s", err);
 		return -1;
 	}
-	__atomic_fetch_sub(&e->dirty, dirty, __ATOMIC_RELAXED);
+	sv_atomic_fetch_sub(&e->dirty, dirty);
 	sv_stat_inc(e->st.saves, 1);
 	sv_log(SV_LOG_INFO, "cache snapshot saved: %zu records to %s", n, path);
 	return 0;
@@ -263,7 +263,7 @@ static void *housekeeper(void *arg)
 		now = sv_cache_now_ms();
 		if (now - last_save >= SAVE_EVERY_MS) {
 			last_save = now;
-			if (__atomic_load_n(&e->dirty, __ATOMIC_RELAXED))
+			if (sv_atomic_load(&e->dirty))
 				save_now(e);
 		}
 		if (now - last_list >= list_every) {
@@ -408,7 +408,7 @@ static int age_view(sv_engine *e, const sv_cache_rec *meta, int64_t now, sv_entr
 {
 	sv_cache_ttl t = {0};
 
-	t.max_stale = __atomic_load_n(&e->ttl.max_stale, __ATOMIC_RELAXED);
+	t.max_stale = sv_atomic_load(&e->ttl.max_stale);
 	if (!sv_cache_servable(meta, now, &t)) {
 		v->state = SV_STATE_UNKNOWN;
 		return SV_PRIO_UNKNOWN;
@@ -557,7 +557,7 @@ int sv_engine_forget(sv_engine *e, const char *domain)
 		return -1;
 	if (sv_cache_del(e->cache, norm) < 0)
 		return -1;
-	__atomic_fetch_add(&e->dirty, 1, __ATOMIC_RELAXED);
+	sv_atomic_fetch_add(&e->dirty, 1);
 	return 0;
 }
 
@@ -687,7 +687,7 @@ static void forget_account(sv_engine *e)
 	free(nm.v);
 	sv_refresher_forget_list(e->ref);
 	sv_refresher_want_list(e->ref);
-	__atomic_fetch_add(&e->dirty, 1, __ATOMIC_RELAXED);
+	sv_atomic_fetch_add(&e->dirty, 1);
 	sv_log(SV_LOG_NOTICE,
 	       "reconfigure: another account (SecretId, Region or Endpoint changed): %zu cached "
 	       "answers and the identity list dropped%s",

@@ -17,8 +17,10 @@
 
 #include <jsmn.h>
 
+#include "buf.h"
 #include "compat.h"
 #include "json.h"
+#include "sesverify.h"
 
 struct sv_json {
 	const char *text; /* borrowed: must outlive the document */
@@ -101,39 +103,6 @@ static size_t put_utf8(unsigned long cp, char *out)
 	}
 	if (out)
 		memcpy(out, b, n);
-	return n;
-}
-
-/* sv_utf8_seq - length of the valid UTF-8 sequence at s, or 0 (RFC 3629 table) */
-size_t sv_utf8_seq(const unsigned char *s, size_t avail)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4;
-	else
-		return 0; /* continuation byte, overlong lead, or beyond U+10FFFF */
-	if (avail < n)
-		return 0;
-	/* the second byte's range excludes overlongs, surrogates and > U+10FFFF */
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
 	return n;
 }
 
@@ -713,4 +682,18 @@ int sv_json_get_int(const sv_json *doc, int tok, long long *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+/* sv_json_quote - public: util's sv_buf_json_string into a malloc'd string */
+char *sv_json_quote(const char *s)
+{
+	sv_buf b;
+
+	sv_buf_init(&b, 0);
+	sv_buf_json_string(&b, s);
+	if (sv_buf_failed(&b) || b.data == NULL) {
+		sv_buf_free(&b);
+		return NULL;
+	}
+	return b.data; /* the caller frees it */
 }

@@ -7,7 +7,6 @@
  *	int sv_json_parse(const char *text, size_t len, size_t max_len,
  *			  sv_json **out, char *err, size_t errlen);
  *	void sv_json_free(sv_json *doc);
- *	size_t sv_utf8_seq(const unsigned char *s, size_t avail);
  *	int sv_json_get(const sv_json *doc, int obj, const char *key);
  *	int sv_json_next(const sv_json *doc, int container, int prev);
  *	int sv_json_get_string(const sv_json *doc, int tok, size_t max, char **out);
@@ -61,9 +60,6 @@ typedef enum {
 
 typedef struct sv_json sv_json;
 
-/* sv_utf8_seq - length of the valid UTF-8 sequence at s (avail octets), 0: invalid;
- * shared with the JSON writer (buf.c) so that reading and writing agree */
-size_t sv_utf8_seq(const unsigned char *s, size_t avail);
 int sv_json_parse(const char *text, size_t len, size_t max_len, sv_json **out, char *err,
                   size_t errlen);
 void sv_json_free(sv_json *doc);

@@ -56,17 +56,31 @@ int sv_state_parse(const char *name, sv_state *state)
 	return -1;
 }
 
+/* sv_attr_clear - free the three strings, zero the struct */
+void sv_attr_clear(sv_attr *attr)
+{
+	free(attr->send_domain);
+	free(attr->expected);
+	free(attr->current);
+	memset(attr, 0, sizeof(*attr));
+}
+
+/* sv_attrs_free - the one way to release an attribute array */
+void sv_attrs_free(sv_attr *attrs, size_t n)
+{
+	if (attrs == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		sv_attr_clear(&attrs[i]);
+	free(attrs);
+}
+
 /* sv_identity_clear - free attributes and message, zero the struct */
 void sv_identity_clear(sv_identity *id)
 {
 	if (id == NULL)
 		return;
-	for (size_t i = 0; i < id->nattrs; i++) {
-		free(id->attrs[i].send_domain);
-		free(id->attrs[i].expected);
-		free(id->attrs[i].current);
-	}
-	free(id->attrs);
+	sv_attrs_free(id->attrs, id->nattrs);
 	free(id->error_message);
 	memset(id, 0, sizeof(*id));
 }

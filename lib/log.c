@@ -29,7 +29,7 @@ void sv_log_set_handler(sv_log_fn fn, void *arg, int max_level)
 /* sv_log_enabled - cheap test before formatting expensive messages */
 int sv_log_enabled(int level)
 {
-	return level <= __atomic_load_n(&log_max, __ATOMIC_RELAXED);
+	return level <= sv_atomic_load(&log_max);
 }
 
 /* sv_log - format one message and deliver it */

@@ -1260,9 +1260,7 @@ void sv_precheck_result_clear(sv_precheck_result *r)
 	if (!r)
 		return;
 	for (size_t i = 0; i < r->nitems; i++) {
-		free(r->items[i].attr.send_domain);
-		free(r->items[i].attr.expected);
-		free(r->items[i].attr.current);
+		sv_attr_clear(&r->items[i].attr);
 		free(r->items[i].detail);
 	}
 	free(r->items);

@@ -135,7 +135,7 @@ sv_redis_rl *sv_redis_rl_new(sv_redis *r, const char *prefix, const char *key, i
 /* sv_redis_rl_set_rate - a new ApiRate for the shared budget (from the next grant) */
 void sv_redis_rl_set_rate(sv_redis_rl *rl, int rate)
 {
-	__atomic_store_n(&rl->rate, rate < 1 ? 1 : rate, __ATOMIC_RELAXED);
+	sv_atomic_store(&rl->rate, rate < 1 ? 1 : rate);
 }
 
 /* sv_redis_rl_free - release (leases in Redis expire by themselves) */
@@ -161,7 +161,7 @@ static int64_t run(sv_redis_rl *rl, const char *op, uint64_t seq)
 	argv[1] = rl->keys[1];
 	argv[2] = rl->keys[2];
 	argv[3] = op;
-	snprintf(rate, sizeof(rate), "%d", __atomic_load_n(&rl->rate, __ATOMIC_RELAXED));
+	snprintf(rate, sizeof(rate), "%d", sv_atomic_load(&rl->rate));
 	argv[4] = rate;
 	argv[5] = rl->lease;
 	argv[6] = member;
@@ -169,8 +169,8 @@ static int64_t run(sv_redis_rl *rl, const char *op, uint64_t seq)
 	rep = sv_redis_eval(rl->r, &rl->script, 3, 8, argv, NULL);
 	if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer >= 0) {
 		v = rep->integer;
-		__atomic_store_n(&rl->failing, 0, __ATOMIC_RELAXED);
-	} else if (rep && !__atomic_exchange_n(&rl->failing, 1, __ATOMIC_RELAXED)) {
+		sv_atomic_store(&rl->failing, 0);
+	} else if (rep && !sv_atomic_exchange(&rl->failing, 1)) {
 		/* Redis answered, but not as the script does: a key of another type
 		 * or a script error; logged once until the script works again */
 		sv_log(SV_LOG_ERR,
@@ -185,7 +185,7 @@ static int64_t run(sv_redis_rl *rl, const char *op, uint64_t seq)
 /* sv_redis_rl_try - 0 granted, > 0 us to wait, -1 Redis unreachable */
 int64_t sv_redis_rl_try(sv_redis_rl *rl, uint64_t *ticket)
 {
-	uint64_t seq = __atomic_add_fetch(&rl->seq, 1, __ATOMIC_RELAXED);
+	uint64_t seq = sv_atomic_add_fetch(&rl->seq, 1);
 	int64_t w = run(rl, ticket ? "ticket" : "grant", seq);
 
 	if (w == 0 && ticket)

@@ -524,7 +524,7 @@ static int fetch_list(sv_refresher *r, struct worker *w)
 	}
 	rc = sv_client_list_identities_paced(w->client, &pacer, &items, &n, &err);
 	sv_log(SV_LOG_DEBUG, "identity list: %zu pages, one limiter token each", lp.grants);
-	if (rc < 0 && __atomic_load_n(&r->stop, __ATOMIC_RELAXED))
+	if (rc < 0 && sv_atomic_load(&r->stop))
 		goto done; /* shutting down: the limiter refused the next page */
 	if (rc < 0) {
 		rc = -1;
@@ -593,7 +593,7 @@ static int list_check(sv_refresher *r, struct worker *w, const char *domain, int
 	int rc = L_UNAVAILABLE;
 
 	pthread_mutex_lock(&r->list_lock);
-	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED) &&
+	while (!sv_atomic_load(&r->stop) &&
 	       (force || !r->list_ok || r->list_fetched_at < since - LIST_FRESH_MS)) {
 		if (r->list_fetching) {
 			struct timespec ts = sv_mono_deadline(1000);

@@ -146,12 +146,7 @@ static void set_error(sv_identity *out, const char *code, sv_error_class cls, co
 /* reset_result - drop what a previous parse left, keep domain and status */
 static void reset_result(sv_identity *out)
 {
-	for (size_t i = 0; i < out->nattrs; i++) {
-		free(out->attrs[i].send_domain);
-		free(out->attrs[i].expected);
-		free(out->attrs[i].current);
-	}
-	free(out->attrs);
+	sv_attrs_free(out->attrs, out->nattrs);
 	free(out->error_message);
 	out->attrs = NULL;
 	out->nattrs = 0;
@@ -679,7 +674,7 @@ static int progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
 	(void)dlnow;
 	(void)ultotal;
 	(void)ulnow;
-	return c->stop && __atomic_load_n(c->stop, __ATOMIC_RELAXED) ? 1 : 0;
+	return c->stop && sv_atomic_load(c->stop) ? 1 : 0;
 }
 
 /*

@@ -26,6 +26,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 #include <time.h>
 
 #ifdef __cplusplus
@@ -106,6 +108,11 @@ typedef struct sv_attr {
 	char *current;     /* CurrentValue (may be "") */
 	bool status;       /* Status: SES saw it right */
 } sv_attr;
+
+/* sv_attr_clear - free the strings an sv_attr owns and zero it */
+void sv_attr_clear(sv_attr *attr);
+/* sv_attrs_free - sv_attr_clear each of n attributes, then free the array (NULL: no-op) */
+void sv_attrs_free(sv_attr *attrs, size_t n);
 
 /*
  * The error code of a not_exist entry made by the NXDOMAIN short-cut (the
@@ -248,6 +255,47 @@ void sv_config_free(sv_config *cfg);
 /* sv_duration_parse - "5s", "250ms", "1h" -> ms; 0 or -1 */
 int sv_duration_parse(const char *text, int64_t *ms);
 
+/*
+ * sv_config_read_text, sv_config_load_text - sv_config_load in two halves,
+ *	for a daemon whose privileged process reads the file and whose
+ *	unprivileged one parses it: read_text reads path whole (a regular
+ *	file, at most 1 MiB) into *data (malloc'd) and gives its mode;
+ *	load_text parses such text as sv_config_load parses the file at path
+ *	(the same diagnostics, "SkipDomains @FILE" relative to path's
+ *	directory, the same permission check against mode).  Both return the
+ *	number of errors, reported as by sv_config_load.
+ */
+int sv_config_read_text(const char *path, char **data, size_t *len, mode_t *mode,
+                        sv_config_report_fn report, void *arg);
+int sv_config_load_text(const char *path, const char *data, size_t len, mode_t mode,
+                        sv_config **out, sv_config_report_fn report, void *arg);
+/* sv_config_skip_domain - 1 when a normalised domain is listed in SkipDomains, else 0 */
+int sv_config_skip_domain(const sv_config *cfg, const char *domain);
+/*
+ * sv_cidr_match - 1 when sa is in any of the n networks (InternalHosts),
+ *	else 0; an IPv4-mapped IPv6 address (::ffff:a.b.c.d) also matches
+ *	IPv4 entries.
+ */
+int sv_cidr_match(const sv_cidr *list, size_t n, const struct sockaddr *sa);
+/*
+ * sv_inet_spec_parse - MetricsSocket's "inet:PORT@IPv4" or
+ *	"inet6:PORT@IPv6" (address literals only) as a socket address;
+ *	0, or -1 with the reason in err.
+ */
+int sv_inet_spec_parse(const char *spec, struct sockaddr_storage *ss, socklen_t *len, char *err,
+                       size_t errlen);
+/*
+ * sv_unix_socket_path - the path of a Unix socket spec: "unix:PATH",
+ *	"local:PATH" or "/PATH" (libmilter's forms, Socket and
+ *	ControlSocket).  0 and PATH copied to path (len bytes; at most a
+ *	sockaddr_un's sun_path is accepted); 1 when spec is not of these
+ *	forms (e.g. "inet:PORT@HOST"); -1 when it is but PATH is empty or
+ *	does not fit, with the reason in err (err may be NULL).  A relative
+ *	PATH is returned as it is; the configuration's Socket and
+ *	ControlSocket keys also require an absolute one.
+ */
+int sv_unix_socket_path(const char *spec, char *path, size_t len, char *err, size_t errlen);
+
 /* ------------------------------------------------------------------ */
 /* API client (one per thread)                                        */
 /* ------------------------------------------------------------------ */
@@ -259,6 +307,30 @@ typedef struct sv_listed {
 	char name[SV_DOMAIN_MAX + 1];
 	bool sending_enabled;
 } sv_listed;
+
+/*
+ * Credentials (DESIGN.md's precedence: SecretId/SecretKey in the config,
+ * else CredentialsFile, else the TENCENTCLOUD_* environment), for daemons.
+ *
+ * sv_credentials_check - the key sv_client_new would use for cfg can be
+ *	found and read (a configured but broken source is an error); 0, or -1
+ *	with a reason naming the file, line or variable (never the secret).
+ * sv_credentials_capture_env - move the TENCENTCLOUD_* variables into
+ *	memory excluded from core dumps, wipe them from the environment (and
+ *	from what /proc/PID/environ shows) and resolve from the copies from
+ *	then on.  Once, early, before threads; -1 only without memory.
+ * sv_credentials_load_text - a privileged process reads CredentialsFile
+ *	path (the same checks as sv_client_new's read, and it must parse);
+ *	NULL with err on failure.  sv_credentials_text_free wipes and frees it.
+ * sv_credentials_preload - from then on, in this process and its
+ *	children, reading path uses text instead of the file (an
+ *	unprivileged worker); a NULL path forgets the text.  0, or -1.
+ */
+int sv_credentials_check(const sv_config *cfg, char *err, size_t errlen);
+int sv_credentials_capture_env(void);
+char *sv_credentials_load_text(const char *path, char *err, size_t errlen);
+void sv_credentials_text_free(char *text);
+int sv_credentials_preload(const char *path, const char *text);
 
 /*
  * sv_client_new - an API client for cfg's Endpoint/Region/credentials
@@ -474,8 +546,34 @@ int sv_engine_reconfigure(sv_engine *e, const sv_config *cfg);
 /* sv_engine_free - stop workers, save the snapshot, release everything */
 void sv_engine_free(sv_engine *e);
 
+/* ------------------------------------------------------------------ */
+/* Process-wide counters and latency histograms                        */
+/* ------------------------------------------------------------------ */
+
 /* sv_stat_add - bump a process-wide counter by name (policy/milter side) */
 void sv_stat_add(const char *name, uint64_t delta);
+/*
+ * sv_stat_walk - call fn for every process-wide counter, in the order
+ *	they were first used (no engine needed; sv_engine_stats adds the
+ *	cache figures).
+ */
+void sv_stat_walk(void (*fn)(const char *name, uint64_t value, void *arg), void *arg);
+
+/*
+ * Histograms ("api.latency.UpdateEmailIdentity") count durations in
+ * SV_STAT_HIST_BUCKETS fixed buckets (Prometheus's default set, in
+ * seconds) plus one above every bound.  The buckets are per bucket, not
+ * cumulative: a reader adds them up.
+ */
+#define SV_STAT_HIST_BUCKETS 11
+typedef struct sv_stat_hist {
+	uint64_t bucket[SV_STAT_HIST_BUCKETS + 1]; /* last: above every bound (+Inf) */
+	uint64_t sum_us;
+} sv_stat_hist;
+/* sv_stat_hist_bound_us - upper bound of bucket b in microseconds (UINT64_MAX: the last) */
+uint64_t sv_stat_hist_bound_us(unsigned b);
+/* sv_stat_hist_walk - call fn for every histogram (a copy of its figures) */
+void sv_stat_hist_walk(void (*fn)(const char *name, const sv_stat_hist *h, void *arg), void *arg);
 
 #ifdef __cplusplus
 }

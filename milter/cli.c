@@ -236,14 +236,7 @@ static int parse_expect(const char *text, sv_attr *a)
 /* free_expect - release --expect attributes */
 static void free_expect(opts *o)
 {
-	size_t i;
-
-	for (i = 0; i < o->nexpect; i++) {
-		free(o->expect[i].send_domain);
-		free(o->expect[i].expected);
-		free(o->expect[i].current);
-	}
-	free(o->expect);
+	sv_attrs_free(o->expect, o->nexpect);
 	o->expect = NULL;
 	o->nexpect = 0;
 }

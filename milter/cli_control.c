@@ -32,7 +32,7 @@ static int ctl_connect(const char *path)
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path, strlen(path) + 1); /* fits: ctl_unix_path checked */
+	memcpy(sun.sun_path, path, strlen(path) + 1); /* fits: sv_unix_socket_path checked */
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (fd < 0) {
 		cli_warn("cache: socket: %s", strerror(errno));
@@ -159,7 +159,7 @@ static int ctl_request(const sv_config *cfg, const char *line)
 		cli_warn("cache: no ControlSocket configured");
 		return EXIT_TROUBLE;
 	}
-	if (ctl_unix_path(spec, path, sizeof(path)) < 0) {
+	if (sv_unix_socket_path(spec, path, sizeof(path), NULL, 0) != 0) {
 		cli_warn("cache: ControlSocket %s: want unix:PATH, local:PATH or /PATH, "
 		         "the path shorter than %zu octets",
 		         spec, sizeof(path));

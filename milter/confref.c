@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_int.h"
 #include "confref.h"
 #include "mlog.h"
 #include "sesverify-milter.h"

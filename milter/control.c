@@ -29,7 +29,6 @@
 #include "metrics.h"
 #include "ctlproto.h"
 #include "mlog.h"
-#include "stats.h"
 
 static pthread_t control_thread;
 static int control_fd = -1;
@@ -77,7 +76,7 @@ int control_open(const char *spec, char *err, size_t errlen)
 	mode_t old_mask;
 	int fd, rc;
 
-	if (ctl_unix_path(spec, path, sizeof(path)) < 0) {
+	if (sv_unix_socket_path(spec, path, sizeof(path), NULL, 0) != 0) {
 		snprintf(err, errlen, "ControlSocket %s: only unix:PATH is supported", spec);
 		return -1;
 	}
@@ -250,60 +249,56 @@ static void list_one(const char *domain, const sv_entry_view *v, void *arg)
 	c->n++;
 }
 
-struct stat_item {
-	char name[64];
-	uint64_t value;
-};
 struct stat_ctx {
-	struct stat_item items[256];
-	size_t n;
+	sv_buf *out;
+	bool json;
+	size_t n; /* counters written */
 };
 
-/* stat_one - collect a counter, first name wins (engine and process counters) */
-static void stat_one(const char *name, uint64_t value, void *arg)
+/* stat_put - one counter: a "name value" line, or a member of the JSON object */
+static void stat_put(struct stat_ctx *c, const char *name, uint64_t value)
 {
-	struct stat_ctx *c = arg;
-
-	for (size_t i = 0; i < c->n; i++)
-		if (strcmp(c->items[i].name, name) == 0)
-			return;
-	if (c->n == SV_ARRAY_LEN(c->items) || strlen(name) >= sizeof(c->items[0].name))
-		return;
-	snprintf(c->items[c->n].name, sizeof(c->items[0].name), "%s", name);
-	c->items[c->n++].value = value;
+	if (c->json) {
+		sv_buf_puts(c->out, c->n ? "," : "");
+		sv_buf_json_string(c->out, name);
+		sv_buf_printf(c->out, ":%llu", (unsigned long long)value);
+	} else {
+		sv_buf_printf(c->out, "%s %llu\n", name, (unsigned long long)value);
+	}
+	c->n++;
 }
 
-/* do_stats - counters plus cache entries by state */
+/* stat_one - sv_engine_stats callback: every figure but the cache.entries
+ * ones, which do_stats wrote already from the entries' views */
+static void stat_one(const char *name, uint64_t value, void *arg)
+{
+	sv_state st;
+
+	if (strcmp(name, "cache.entries") == 0 ||
+	    (strncmp(name, "cache.entries.", 14) == 0 && sv_state_parse(name + 14, &st) == 0))
+		return;
+	stat_put(arg, name, value);
+}
+
+/* do_stats - cache entries by state, then every counter, none left out */
 static void do_stats(sv_engine *e, bool json, sv_buf *out)
 {
-	static struct stat_ctx sc; /* the control thread is alone */
+	struct stat_ctx sc = {.out = out, .json = json};
 	struct list_ctx lc = {0};
 	char name[64];
 	size_t total = 0;
 
-	sc.n = 0;
 	sv_engine_walk(e, list_one, &lc);
-	for (int s = 0; s <= SV_STATE_ERROR; s++) {
-		snprintf(name, sizeof(name), "cache.entries.%s", sv_state_name((sv_state)s));
-		stat_one(name, lc.by_state[s], &sc);
-		total += lc.by_state[s];
-	}
-	stat_one("cache.entries", total, &sc);
-	sv_engine_stats(e, stat_one, &sc);
-	sv_stat_walk(stat_one, &sc);
 	sv_buf_puts(out, CTL_OK "\n");
 	if (json)
 		sv_buf_puts(out, "{");
-	for (size_t i = 0; i < sc.n; i++) {
-		if (json) {
-			sv_buf_puts(out, i ? "," : "");
-			sv_buf_json_string(out, sc.items[i].name);
-			sv_buf_printf(out, ":%llu", (unsigned long long)sc.items[i].value);
-		} else {
-			sv_buf_printf(out, "%s %llu\n", sc.items[i].name,
-			              (unsigned long long)sc.items[i].value);
-		}
+	for (int s = 0; s <= SV_STATE_ERROR; s++) {
+		snprintf(name, sizeof(name), "cache.entries.%s", sv_state_name((sv_state)s));
+		stat_put(&sc, name, lc.by_state[s]);
+		total += lc.by_state[s];
 	}
+	stat_put(&sc, "cache.entries", total);
+	sv_engine_stats(e, stat_one, &sc);
 	if (json)
 		sv_buf_puts(out, "}\n");
 }

@@ -26,27 +26,6 @@ const ctl_verb *ctl_verb_find(const char *name)
 	return NULL;
 }
 
-/* ctl_unix_path - the path of "unix:P", "local:P" or "/P"; -1 otherwise */
-int ctl_unix_path(const char *spec, char *path, size_t len)
-{
-	const char *p;
-
-	if (spec == NULL)
-		return -1;
-	if (strncmp(spec, "unix:", 5) == 0)
-		p = spec + 5;
-	else if (strncmp(spec, "local:", 6) == 0)
-		p = spec + 6;
-	else if (spec[0] == '/')
-		p = spec;
-	else
-		return -1;
-	if (*p == 0 || strlen(p) >= len)
-		return -1;
-	memcpy(path, p, strlen(p) + 1);
-	return 0;
-}
-
 /* prefixed - line is word, or word, a space and *arg */
 static bool prefixed(const char *line, const char *word, const char **arg)
 {

@@ -5,7 +5,6 @@
  *	#include "ctlproto.h"
  *
  *	const ctl_verb *ctl_verb_find(const char *name)
- *	int ctl_unix_path(const char *spec, char *path, size_t len)
  *	ctl_reply ctl_reply_kind(const char *line, const char **arg)
  * DESCRIPTION
  *	The server is sesverify-milter (control.c), the client sesverify
@@ -22,11 +21,9 @@
  *
  *	ctl_verb_find() returns the verb named name, NULL when none is.
  *
- *	ctl_unix_path() copies the path of a Unix socket spec, "unix:PATH",
- *	"local:PATH" or "/PATH", into path (len octets); -1 for any other
- *	spec, an empty path or one that does not fit.  These are the rules
- *	of every Unix socket spec of the daemon (its milter Socket too) and
- *	of the client.
+ *	Unix socket specs ("unix:PATH", "local:PATH", "/PATH") of both ends
+ *	and of the configuration are parsed by sesverify.h's
+ *	sv_unix_socket_path(), the one parser of them.
  *
  *	ctl_reply_kind() classifies an answer's first line (without its
  *	newline) and points *arg at what follows the prefix and its space
@@ -60,7 +57,6 @@ extern const size_t ctl_nverbs;
 typedef enum { CTL_REPLY_OK, CTL_REPLY_NOTFOUND, CTL_REPLY_ERR, CTL_REPLY_MALFORMED } ctl_reply;
 
 const ctl_verb *ctl_verb_find(const char *name);
-int ctl_unix_path(const char *spec, char *path, size_t len);
 ctl_reply ctl_reply_kind(const char *line, const char **arg);
 
 #endif

@@ -14,8 +14,8 @@
  *	daemon_detach() forks into the background; the PidFile functions
  *	write and remove it; daemon_user_lookup() resolves UserID
  *	(user[:group]) and daemon_drop() switches to it.  All return -1
- *	(logged) on failure.  Unix socket specs: ctlproto.h's
- *	ctl_unix_path().
+ *	(logged) on failure.  Unix socket specs: sesverify.h's
+ *	sv_unix_socket_path().
  */
 #ifndef SV_DAEMON_H
 #define SV_DAEMON_H

@@ -29,8 +29,6 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "config_int.h"
-#include "credentials.h"
 #include "confref.h"
 #include "handover.h"
 #include "mlog.h"

@@ -24,11 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config_int.h"
 #include "metrics.h"
 #include "confref.h"
 #include "mlog.h"
-#include "stats.h"
 
 #define HTTP_CONN_LIMIT   32        /* connections in all */
 #define HTTP_PER_IP_LIMIT 8         /* from one address */
@@ -220,7 +218,7 @@ static void hist_samples(sv_buf *out, const char *action, const sv_stat_hist *h)
 		              "sesverify_api_request_duration_seconds_bucket{action=\"%s\",le=\"",
 		              action);
 		if (b < SV_STAT_HIST_BUCKETS)
-			sv_buf_printf(out, "%g", (double)sv_stat_hist_le_us[b] / 1e6);
+			sv_buf_printf(out, "%g", (double)sv_stat_hist_bound_us(b) / 1e6);
 		else
 			sv_buf_puts(out, "+Inf");
 		sv_buf_printf(out, "\"} %llu\n", (unsigned long long)cum);

@@ -28,7 +28,6 @@
 #include <libmilter/mfapi.h>
 
 #include "addr.h"
-#include "config_int.h"
 #include "confref.h"
 #include "milterfuncs.h"
 #include "mlog.h"
@@ -81,8 +80,8 @@ static bool stopping;
 /* milter_enter - false once shutdown began: do not touch the engine */
 bool milter_enter(void)
 {
-	__atomic_add_fetch(&in_flight, 1, __ATOMIC_SEQ_CST);
-	if (!__atomic_load_n(&stopping, __ATOMIC_SEQ_CST))
+	sv_atomic_add_fetch_sc(&in_flight, 1);
+	if (!sv_atomic_load_sc(&stopping))
 		return true;
 	milter_leave();
 	return false;
@@ -91,8 +90,7 @@ bool milter_enter(void)
 /* milter_leave - pairs with a successful milter_enter */
 void milter_leave(void)
 {
-	if (__atomic_sub_fetch(&in_flight, 1, __ATOMIC_SEQ_CST) == 0 &&
-	    __atomic_load_n(&stopping, __ATOMIC_SEQ_CST)) {
+	if (sv_atomic_sub_fetch_sc(&in_flight, 1) == 0 && sv_atomic_load_sc(&stopping)) {
 		pthread_mutex_lock(&flight_lock);
 		pthread_cond_broadcast(&flight_cond);
 		pthread_mutex_unlock(&flight_lock);
@@ -112,10 +110,10 @@ void milter_drain(int64_t timeout_ms)
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000L;
 	}
-	__atomic_store_n(&stopping, true, __ATOMIC_SEQ_CST);
+	sv_atomic_store_sc(&stopping, true);
 	pthread_mutex_lock(&flight_lock);
 	/* short slices: a leave may signal between our test and the wait */
-	while (__atomic_load_n(&in_flight, __ATOMIC_SEQ_CST) > 0) {
+	while (sv_atomic_load_sc(&in_flight) > 0) {
 		struct timespec now, slice;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec > until.tv_sec ||
@@ -130,9 +128,9 @@ void milter_drain(int64_t timeout_ms)
 		pthread_cond_timedwait(&flight_cond, &flight_lock, &slice);
 	}
 	pthread_mutex_unlock(&flight_lock);
-	if (__atomic_load_n(&in_flight, __ATOMIC_SEQ_CST) > 0)
+	if (sv_atomic_load_sc(&in_flight) > 0)
 		mlog(SV_LOG_WARNING, "stop: %d callback(s) still running",
-		     __atomic_load_n(&in_flight, __ATOMIC_SEQ_CST));
+		     sv_atomic_load_sc(&in_flight));
 }
 
 /* ------------------------------------------------------------------ */
@@ -192,7 +190,7 @@ static void message_reset(conn *c)
 static void new_logid(conn *c)
 {
 	static unsigned long seq;
-	unsigned long n = __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED);
+	unsigned long n = sv_atomic_add_fetch(&seq, 1);
 
 	snprintf(c->logid, sizeof(c->logid), "%08lX%05lX", (unsigned long)time(NULL) & 0xffffffffUL,
 	         n & 0xfffffUL);

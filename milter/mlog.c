@@ -43,7 +43,7 @@ static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 /* forget_pid - pthread_atfork child handler: the child has a new pid */
 static void forget_pid(void)
 {
-	__atomic_store_n(&cached_pid, 0, __ATOMIC_RELAXED);
+	sv_atomic_store(&cached_pid, 0);
 }
 
 /* register_atfork - once per process */
@@ -55,11 +55,11 @@ static void register_atfork(void)
 /* my_pid - getpid() once per process */
 static long my_pid(void)
 {
-	long pid = __atomic_load_n(&cached_pid, __ATOMIC_RELAXED);
+	long pid = sv_atomic_load(&cached_pid);
 
 	if (pid == 0) {
 		pid = (long)getpid();
-		__atomic_store_n(&cached_pid, pid, __ATOMIC_RELAXED);
+		sv_atomic_store(&cached_pid, pid);
 	}
 	return pid;
 }
@@ -69,15 +69,14 @@ static bool devlog_present(void)
 {
 	struct timespec ts;
 	struct stat st;
-	int have = __atomic_load_n(&have_devlog, __ATOMIC_RELAXED);
+	int have = sv_atomic_load(&have_devlog);
 
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	if (have >= 0 &&
-	    ts.tv_sec - __atomic_load_n(&devlog_checked, __ATOMIC_RELAXED) < LOG_RECHECK_S)
+	if (have >= 0 && ts.tv_sec - sv_atomic_load(&devlog_checked) < LOG_RECHECK_S)
 		return have == 1;
 	have = stat(_PATH_LOG, &st) == 0 && S_ISSOCK(st.st_mode);
-	__atomic_store_n(&devlog_checked, ts.tv_sec, __ATOMIC_RELAXED);
-	__atomic_store_n(&have_devlog, have, __ATOMIC_RELAXED);
+	sv_atomic_store(&devlog_checked, ts.tv_sec);
+	sv_atomic_store(&have_devlog, have);
 	return have == 1;
 }
 
@@ -109,13 +108,13 @@ void mlog_open(const sv_config *cfg, bool foreground)
 		facility = LOG_MAIL;
 	pthread_once(&atfork_once, register_atfork);
 	forget_pid();
-	__atomic_store_n(&have_devlog, -1, __ATOMIC_RELAXED);
+	sv_atomic_store(&have_devlog, -1);
 	if (log_syslog)
 		closelog();
 	openlog(MILTER_NAME, LOG_PID | (devlog_present() ? LOG_NDELAY : 0), facility);
 	log_syslog = true;
 	log_stderr = foreground;
-	__atomic_store_n(&log_max, level, __ATOMIC_RELAXED);
+	sv_atomic_store(&log_max, level);
 	sv_log_set_handler(mlog_library, NULL, level);
 }
 
@@ -171,7 +170,7 @@ void mlog(int level, const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	if (level > __atomic_load_n(&log_max, __ATOMIC_RELAXED))
+	if (level > sv_atomic_load(&log_max))
 		return;
 	va_start(ap, fmt);
 	n = vsnprintf(buf + PREFIX_ROOM, max, fmt, ap);
@@ -188,7 +187,7 @@ void mlog_library(int level, const char *message, void *arg)
 	char buf[PREFIX_ROOM + 2048 + 1];
 	size_t len = strnlen(message, 2047);
 
-	if (level > __atomic_load_n(&log_max, __ATOMIC_RELAXED))
+	if (level > sv_atomic_load(&log_max))
 		return;
 	memcpy(buf + PREFIX_ROOM, message, len);
 	buf[PREFIX_ROOM + len] = 0;

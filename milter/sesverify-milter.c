@@ -29,7 +29,6 @@
 
 #include "control.h"
 #include "metrics.h"
-#include "credentials.h"
 #include "confref.h"
 #include "ctlproto.h"
 #include "daemon.h"
@@ -85,21 +84,15 @@ static int harden(void)
  */
 static int check_credentials_file(const sv_config *cfg)
 {
-	sv_credentials cred;
 	char err[512];
 
 	if (cfg->secret_id || cfg->secret_key)
 		return 0;
-	if (cfg->credentials_file == NULL) {
-		if (sv_credentials_resolve(cfg, &cred, err, sizeof(err)) < 0) {
-			fprintf(stderr, "%s: %s\n", conf_path, err);
-			return -1;
-		}
-	} else if (sv_credentials_read_file(cfg->credentials_file, &cred, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s: CredentialsFile: %s\n", conf_path, err);
+	if (sv_credentials_check(cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s%s\n", conf_path,
+		        cfg->credentials_file ? "CredentialsFile: " : "", err);
 		return -1;
 	}
-	sv_credentials_clear(&cred);
 	return 0;
 }
 
@@ -169,7 +162,7 @@ static void supervisor_poke(void)
 
 	if (spec == NULL)
 		return;
-	if (ctl_unix_path(spec, sun.sun_path, sizeof(sun.sun_path)) == 0) {
+	if (sv_unix_socket_path(spec, sun.sun_path, sizeof(sun.sun_path), NULL, 0) == 0) {
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd >= 0) {
 			(void)connect(fd, (struct sockaddr *)&sun, sizeof(sun));
@@ -245,8 +238,8 @@ static int own_socket(const char *spec, const char *user_id)
 	gid_t gid;
 	int fd, rc = -1;
 
-	if (ctl_unix_path(spec, path, sizeof(path)) < 0 || user_id == NULL || *user_id == 0 ||
-	    geteuid() != 0)
+	if (sv_unix_socket_path(spec, path, sizeof(path), NULL, 0) != 0 || user_id == NULL ||
+	    *user_id == 0 || geteuid() != 0)
 		return 0;
 	if (daemon_user_lookup(user_id, &uid, &gid, name, sizeof(name)) < 0)
 		return -1;
@@ -317,7 +310,7 @@ static void worker_stop(const char *control_socket)
 	milter_drain(10000);
 	control_stop();
 	metrics_stop();
-	if (ctl_unix_path(control_socket, path, sizeof(path)) == 0)
+	if (sv_unix_socket_path(control_socket, path, sizeof(path), NULL, 0) == 0)
 		unlink(path);
 	if (write(reload_pipe[1], "x", 1) < 0)
 		mlog(SV_LOG_WARNING, "cannot wake the reload thread: %s", strerror(errno));

@@ -35,7 +35,7 @@ tmp=$(mktmp)
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 CFLAGS="-g -O1 -std=c11 -w $SAN"
-INC="-I$top_builddir -I$top_srcdir/lib -I$top_srcdir/milter -I$top_srcdir/tests/fuzz"
+INC="-I$top_builddir -I$top_srcdir/lib -I$top_srcdir/util -I$top_srcdir/milter -I$top_srcdir/tests/fuzz"
 
 printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n){(void)d;(void)n;return 0;}\n' >"$tmp/probe.c"
 "$CLANG" -fsanitize=fuzzer,address,undefined -o "$tmp/probe" "$tmp/probe.c" >"$tmp/probe.log" 2>&1 ||

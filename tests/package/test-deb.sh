@@ -131,6 +131,8 @@ like "$out" "^$CONF: no API credentials: set SecretId and SecretKey, or Credenti
 is "$(pkg-config --modversion sesverify)" "0.1.0" "pkg-config sesverify: 0.1.0"
 like "$(ldd /usr/bin/sesverify)" 'libsesverify\.so\.0 => (/usr)?/lib/[^ ]*/libsesverify\.so\.0 ' \
 	"the CLI uses the installed libsesverify.so.0"
+like "$(ldd /usr/sbin/sesverify-milter)" 'libsesverify\.so\.0 => (/usr)?/lib/[^ ]*/libsesverify\.so\.0 ' \
+	"the daemon uses the installed libsesverify.so.0"
 printf '#include <stdio.h>\n#include <sesverify.h>\nint main(void) { puts(sv_version()); return 0; }\n' >"$T/pub.c"
 out=
 # shellcheck disable=SC2046

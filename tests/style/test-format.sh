@@ -13,5 +13,5 @@ while IFS= read -r f; do
 		not_ok "$f is clang-formatted"
 		printf '%s\n' "$out" | head -n 6 | sed 's/^/#   /'
 	fi
-done < <(find lib milter tests -name '*.[ch]' ! -path '*/corpus/*' | sort)
+done < <(find util lib milter tests -name '*.[ch]' ! -path '*/corpus/*' | sort)
 tap_done

@@ -740,6 +740,38 @@ static void test_inet_spec(void)
 	       "trailing blank refused");
 }
 
+/* test_unix_path - the one parser of Unix socket specs (config, daemon, CLI) */
+static void test_unix_path(void)
+{
+	char path[108], small[8], err[256], longp[200];
+
+	is_int(sv_unix_socket_path("unix:/run/s.sock", path, sizeof(path), err, sizeof(err)), 0,
+	       "unix:/run/s.sock is a Unix socket");
+	is_str(path, "/run/s.sock", "... its path");
+	is_int(sv_unix_socket_path("local:/run/l", path, sizeof(path), NULL, 0), 0, "local:/run/l");
+	is_str(path, "/run/l", "... its path");
+	is_int(sv_unix_socket_path("/run/bare", path, sizeof(path), NULL, 0), 0, "a bare /path");
+	is_str(path, "/run/bare", "... its path");
+	is_int(sv_unix_socket_path("inet:8890@127.0.0.1", path, sizeof(path), err, sizeof(err)), 1,
+	       "inet:PORT@HOST is not a Unix socket spec (1)");
+	is_int(sv_unix_socket_path(NULL, path, sizeof(path), NULL, 0), 1, "NULL is none either");
+	is_int(sv_unix_socket_path("unix:run/rel", path, sizeof(path), err, sizeof(err)), 0,
+	       "a relative path is a path (the daemon's -p takes one)");
+	is_str(path, "run/rel", "... as it is");
+	err[0] = 0;
+	is_int(sv_unix_socket_path("unix:", path, sizeof(path), err, sizeof(err)), -1,
+	       "an empty path is refused");
+	ok(strstr(err, "empty socket path") != NULL, "... saying so (%s)", err);
+	is_int(sv_unix_socket_path("unix:/run/s.sock", small, sizeof(small), err, sizeof(err)), -1,
+	       "a path longer than the caller's buffer is refused");
+	ok(strstr(err, "longer than 7 bytes") != NULL, "... with the limit (%s)", err);
+	memset(longp, 'a', sizeof(longp) - 1);
+	longp[0] = '/';
+	longp[sizeof(longp) - 1] = 0;
+	is_int(sv_unix_socket_path(longp, path, sizeof(path), err, sizeof(err)), -1,
+	       "a path over sun_path is refused");
+}
+
 static void test_sample_and_man(void)
 {
 	const char *top = getenv("top_srcdir");
@@ -856,6 +888,7 @@ int main(void)
 	test_files();
 	test_cidr();
 	test_inet_spec();
+	test_unix_path();
 	test_sample_and_man();
 	sv_buf_free(&msgs);
 	cleanup();

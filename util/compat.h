@@ -1,6 +1,7 @@
 /*
  * compat.h - the one place for compiler- and platform-specific helpers.
- *	Internal; not installed.
+ *	Internal; not installed.  Part of libsvutil (util/): header-only, so
+ *	both libsesverify and the programs of milter/ may include it.
  */
 #ifndef SV_COMPAT_H
 #define SV_COMPAT_H
@@ -20,6 +21,32 @@
 #endif
 
 #define SV_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * Atomics on plain integers, flags and pointers shared between threads:
+ * the one set of wrappers of the tree (C11's <stdatomic.h> would need
+ * _Atomic types in every shared structure), over the GCC/clang __atomic
+ * builtins.  The name says the ordering: none is relaxed (counters,
+ * flags read without a happens-before need), _acquire/_release publish
+ * data written before, _sc is sequentially consistent.  The fetch_*
+ * forms return the old value, the *_fetch forms the new one.
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define sv_atomic_load(p)             __atomic_load_n((p), __ATOMIC_RELAXED)
+#define sv_atomic_load_acquire(p)     __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define sv_atomic_load_sc(p)          __atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define sv_atomic_store(p, v)         __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define sv_atomic_store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define sv_atomic_store_sc(p, v)      __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+#define sv_atomic_exchange(p, v)      __atomic_exchange_n((p), (v), __ATOMIC_RELAXED)
+#define sv_atomic_fetch_add(p, v)     __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
+#define sv_atomic_fetch_sub(p, v)     __atomic_fetch_sub((p), (v), __ATOMIC_RELAXED)
+#define sv_atomic_add_fetch(p, v)     __atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
+#define sv_atomic_add_fetch_sc(p, v)  __atomic_add_fetch((p), (v), __ATOMIC_SEQ_CST)
+#define sv_atomic_sub_fetch_sc(p, v)  __atomic_sub_fetch((p), (v), __ATOMIC_SEQ_CST)
+#else
+#error "sesverify needs the GCC/clang __atomic builtins (util/compat.h)"
+#endif
 
 #include <pthread.h>
 #include <stdint.h>

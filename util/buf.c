@@ -8,8 +8,6 @@
 #include <string.h>
 
 #include "buf.h"
-#include "json.h"
-#include "sesverify.h"
 
 /* sv_buf_init - empty buffer with an optional size limit */
 void sv_buf_init(sv_buf *b, size_t limit)
@@ -88,7 +86,8 @@ int sv_buf_printf(sv_buf *b, const char *fmt, ...)
  *	backslash-escaped, control octets and DEL as \u00XX, valid UTF-8 kept,
  *	every octet that does not start a valid UTF-8 sequence as \ufffd.
  *	So the output is valid JSON in valid UTF-8 whatever s holds.  The
- *	only JSON string writer of the tree (the CLI uses sv_json_quote).
+ *	only JSON string writer of the tree (lib/json.c's public sv_json_quote
+ *	and the milter use it).
  */
 int sv_buf_json_string(sv_buf *b, const char *s)
 {
@@ -117,18 +116,37 @@ int sv_buf_json_string(sv_buf *b, const char *s)
 	return sv_buf_append(b, "\"", 1);
 }
 
-/* sv_json_quote - public: sv_buf_json_string into a malloc'd string */
-char *sv_json_quote(const char *s)
+/* sv_utf8_seq - length of the valid UTF-8 sequence at s, or 0 (RFC 3629 table) */
+size_t sv_utf8_seq(const unsigned char *s, size_t avail)
 {
-	sv_buf b;
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t n;
 
-	sv_buf_init(&b, 0);
-	sv_buf_json_string(&b, s);
-	if (sv_buf_failed(&b) || b.data == NULL) {
-		sv_buf_free(&b);
-		return NULL;
-	}
-	return b.data; /* the caller frees it */
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 0; /* continuation byte, overlong lead, or beyond U+10FFFF */
+	if (avail < n)
+		return 0;
+	/* the second byte's range excludes overlongs, surrogates and > U+10FFFF */
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
 }
 
 /* sv_buf_reset - keep the memory, drop the contents */
