@@ -51,7 +51,16 @@ is() {
 	fi
 }
 like() {
-	if printf '%s' "$1" | grep -Eq -- "$2"; then
+	local m
+	# grep takes a newline in a pattern as "or" (an empty part matches
+	# anything): a pattern spanning lines is matched against the whole text
+	if [[ $2 == *$'\n'* ]]; then
+		printf '%s' "$1" | python3 -c 'import re, sys; sys.exit(0 if re.search(sys.argv[1], sys.stdin.read(), re.M) else 1)' "$2"
+	else
+		printf '%s' "$1" | grep -Eq -- "$2"
+	fi
+	m=$?
+	if [ "$m" = 0 ]; then
 		ok "$3"
 	else
 		not_ok "$3"
