@@ -834,6 +834,13 @@ static void process(sv_refresher *r, struct worker *w, const char *domain, unsig
 	pthread_mutex_unlock(&r->lock);
 	if (sv_cache_get(r->env.cache, domain, &rec) < 0)
 		memset(&rec, 0, sizeof(rec));
+	if (!(flags & SV_JOB_FORCE) && r->env.shared_get && rec.fetched_at >= since &&
+	    (rec.state == SV_STATE_VERIFIED || rec.state == SV_STATE_UNVERIFIED ||
+	     rec.state == SV_STATE_NOT_EXIST) &&
+	    rec.expires_at > sv_cache_now_ms()) {
+		sv_cache_rec_clear(&rec); /* answered since queued (another host, pub/sub) */
+		return;
+	}
 	if (!(flags & SV_JOB_FORCE) && r->env.shared_get) {
 		sv_cache_rec s;
 		if (r->env.shared_get(r->env.shared_arg, domain, &rec, &s) == 1) {
