@@ -181,6 +181,8 @@ sv_engine *sv_engine_new(const sv_config *cfg, char *err, size_t errlen)
 	if (e->shared) {
 		env.shared_get = sv_shared_answer_get;
 		env.shared_put = sv_shared_answer_put;
+		env.shared_lease = sv_shared_lease;
+		env.shared_unlease = sv_shared_unlease;
 		env.shared_arg = e->shared;
 	}
 #endif

@@ -591,8 +591,17 @@ static void api_refresh(sv_refresher *r, struct worker *w, const char *domain, s
                         const sv_cache_ttl *t)
 {
 	sv_identity id;
+	sv_cache_rec s;
 	int64_t now;
+	int lease = -1;
 
+	if (r->env.shared_lease &&
+	    (lease = r->env.shared_lease(r->env.shared_arg, domain, rec, &s)) == 1) {
+		s.flags |= rec->flags & ~(unsigned)SV_REC_PERSIST_MASK;
+		sv_cache_rec_clear(rec);
+		*rec = s; /* another host asked SES meanwhile: its answer, no call */
+		return;
+	}
 	call_update(r, w, domain, &id);
 	now = sv_cache_now_ms();
 	if (id.error_class == SV_ECLASS_NOT_EXIST || id.state == SV_STATE_NOT_EXIST) {
@@ -620,6 +629,8 @@ static void api_refresh(sv_refresher *r, struct worker *w, const char *domain, s
 	sv_log(SV_LOG_DEBUG, "%s: API says %s (RequestId %s)", domain, sv_state_name(rec->state),
 	       id.request_id[0] ? id.request_id : "-");
 	sv_identity_clear(&id);
+	if (lease == 0)
+		r->env.shared_unlease(r->env.shared_arg, domain); /* the answer is in Redis */
 }
 
 /* precheck - run the DNS pre-check; the verdict, or UNAVAILABLE */

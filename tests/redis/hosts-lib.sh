@@ -6,6 +6,7 @@
 #   host_conf H [LINES...]  write $ML_DIR/H/milter.conf: emulator + DNS + own
 #                           Socket, ControlSocket, CacheFile + Redis + LINES
 #   host_start H            start H's milter (-f); 1 when it did not start
+#   host_launch H, host_ready H  the same in two steps (start several at once)
 #   host_stop H             SIGTERM, wait; a sanitizer report in its log or an
 #                           unclean exit is a "not ok" point
 #   host_kill9 H            SIGKILL H's worker and supervisor
@@ -26,7 +27,7 @@ host_conf() {
 			cat <<CONF
 Socket unix:$d/milter.sock
 ControlSocket unix:$d/control.sock
-Nameserver $DNS_NAMESERVERS
+Nameserver ${HOST_NS:-$DNS_NAMESERVERS}
 CacheFile $d/cache
 PidFile $d/milter.pid
 LogLevel debug
@@ -39,13 +40,17 @@ CONF
 
 host_log() { echo "$ML_DIR/$1/milter.log"; }
 
-host_start() {
-	local h=$1 d=$ML_DIR/$1 i
+host_launch() {
+	local h=$1 d=$ML_DIR/$1
 	rm -f "$d/milter.sock"
 	: >"$d/milter.log"
 	"$ML_BIN" -f -c "$d/milter.conf" >>"$d/milter.log" 2>&1 &
 	HOST_PID[$h]=$!
 	at_exit "host_stop $h >/dev/null"
+}
+
+host_ready() {
+	local h=$1 d=$ML_DIR/$1 i
 	for ((i = 0; i < 300; i++)); do
 		[ -S "$d/milter.sock" ] && [ -S "$d/control.sock" ] && grep -q 'ready on' "$d/milter.log" && return 0
 		kill -0 "${HOST_PID[$h]}" 2>/dev/null || break
@@ -55,6 +60,8 @@ host_start() {
 	sed 's/^/#   /' "$d/milter.log" | tail -n 30
 	return 1
 }
+
+host_start() { host_launch "$1" && host_ready "$1"; }
 
 host_stop() {
 	local h=$1 pid=${HOST_PID[$1]:-} i rc log
