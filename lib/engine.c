@@ -183,6 +183,8 @@ sv_engine *sv_engine_new(const sv_config *cfg, char *err, size_t errlen)
 		env.shared_put = sv_shared_answer_put;
 		env.shared_lease = sv_shared_lease;
 		env.shared_unlease = sv_shared_unlease;
+		env.shared_list = sv_shared_list;
+		env.shared_list_put = sv_shared_list_put;
 		env.shared_arg = e->shared;
 	}
 #endif

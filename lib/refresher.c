@@ -471,6 +471,7 @@ static int fetch_list(sv_refresher *r, struct worker *w)
 	struct grant_pace lp = {.rl = r->env.rl};
 	sv_pacer pacer = {grant_before, grant_after, &lp};
 	int rc = -1;
+	int64_t shared_at = 0;
 
 	memset(&err, 0, sizeof(err));
 	if (!w->client) {
@@ -478,6 +479,9 @@ static int fetch_list(sv_refresher *r, struct worker *w)
 		config_error(r, "ListEmailIdentities", &err);
 		goto done;
 	}
+	if (r->env.shared_list &&
+	    r->env.shared_list(r->env.shared_arg, &items, &n, &shared_at) == 1)
+		goto got; /* another host fetched it moments ago */
 	rc = sv_client_list_identities_paced(w->client, &pacer, &items, &n, &err);
 	sv_log(SV_LOG_DEBUG, "identity list: %zu pages, one limiter token each", lp.grants);
 	if (rc < 0 && __atomic_load_n(&r->stop, __ATOMIC_RELAXED))
@@ -500,6 +504,7 @@ static int fetch_list(sv_refresher *r, struct worker *w)
 		items = NULL;
 		goto done;
 	}
+got:
 	for (size_t i = 0; i < n; i++) {
 		char norm[SV_DOMAIN_MAX + 1];
 		const char *why;
@@ -507,11 +512,15 @@ static int fetch_list(sv_refresher *r, struct worker *w)
 			memcpy(items[i].name, norm, sizeof(norm));
 	}
 	qsort(items, n, sizeof(*items), cmp_listed);
+	if (!shared_at && r->env.shared_list_put)
+		r->env.shared_list_put(r->env.shared_arg, items, n);
 	sv_log(SV_LOG_INFO, "identity list: %zu sender domains", n);
 	mark_dropped(r, items, n);
 	reconcile(r, items, n);
 	rc = 0;
 done:
+	if (rc < 0 && r->env.shared_list_put)
+		r->env.shared_list_put(r->env.shared_arg, NULL, 0); /* lets the others try */
 	pthread_mutex_lock(&r->list_lock);
 	r->list_attempt_at = sv_cache_now_ms();
 	/* a failed fetch is retried with backoff; meanwhile domains are asked one by one */
@@ -524,7 +533,7 @@ done:
 		r->items = items;
 		r->nitems = n;
 		r->list_ok = 1;
-		r->list_fetched_at = r->list_attempt_at;
+		r->list_fetched_at = shared_at ? shared_at : r->list_attempt_at;
 	}
 	r->list_fetching = 0;
 	pthread_cond_broadcast(&r->list_cond);
