@@ -89,9 +89,17 @@ void sv_shared_answer_put(void *arg, const char *domain, const struct sv_cache_r
  *	host's newer answer that is still fresh from Redis (counter
  *	"redis.answers.used"), and every fresh API answer is stored there
  *	("redis.answers.stored"), kept until it expired plus MaxStale.
- *	Not yet: pub/sub into other hosts' memory and the refresh lease.
+ *	sv_shared_start() runs the pub/sub thread on a second connection
+ *	(sv_redis_subscribe, sv_redis_next): each domain published on PREFIX
+ *	"answers" is read back and put into cache when it is a fresh answer
+ *	newer than the local record, then done(domain) wakes the waiters;
+ *	after each (re)subscribe the expired or error records of cache (at
+ *	most 1000) are read again.  sv_shared_stop() ends it and every lease
+ *	wait (before the refresher stops).  sv_shared_lease/_unlease and
+ *	sv_shared_list/_list_put are the refresher's per-domain lease and
+ *	identity-list hooks (refresher.h).
  *
- *	The answers (lib/redis_answers.c; not yet used by the engine):
+ *	The answers (lib/redis_answers.c):
  *	sv_redis_answer_put() stores a cache record as the hash PREFIX "d:"
  *	DOMAIN (times as wall-clock ms, the persistent flags, request id,
  *	error, attributes, the host that asked), kept keep_ms, unless Redis
