@@ -32,6 +32,7 @@
 #define LIST_KEEP_MS    (10 * 60 * 1000)
 #define CATCH_UP_MAX    1000 /* records re-read from Redis after a reconnect */
 #define BAD_LOG_EVERY_S 60
+#define OWN_RING        64
 
 struct sv_shared {
 	sv_redis *r;
@@ -56,6 +57,10 @@ struct sv_shared {
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* a message came in (lease waiters look again) */
 	time_t bad_logged;
+	/* this process's own latest stores: their messages need no read back */
+	char mine[OWN_RING][SV_DOMAIN_MAX + 1];
+	unsigned mine_next;
+	uint64_t *st_own;
 };
 
 static int64_t sh_try(void *arg, uint64_t *ticket)
@@ -145,6 +150,7 @@ sv_shared *sv_shared_new(const sv_config *cfg, sv_ratelimit *rl, char *err, size
 	sh->st_received = sv_stat_counter("redis.pubsub.received");
 	sh->st_applied = sv_stat_counter("redis.pubsub.applied");
 	sh->st_bad = sv_stat_counter("redis.pubsub.bad");
+	sh->st_own = sv_stat_counter("redis.pubsub.own");
 	sh->st_catch_up = sv_stat_counter("redis.pubsub.caught_up");
 	sh->st_lease_taken = sv_stat_counter("redis.lease.taken");
 	sh->st_lease_waited = sv_stat_counter("redis.lease.waited");
@@ -199,15 +205,43 @@ int sv_shared_answer_get(void *arg, const char *domain, const sv_cache_rec *loca
 	return 0;
 }
 
+/* mine_add - domain's next message is this process's own store */
+static void mine_add(sv_shared *sh, const char *domain)
+{
+	pthread_mutex_lock(&sh->lock);
+	snprintf(sh->mine[sh->mine_next++ % OWN_RING], sizeof(sh->mine[0]), "%s", domain);
+	pthread_mutex_unlock(&sh->lock);
+}
+
+/* own - is domain's message this process's own store?  (consumed: once per store) */
+static int own(sv_shared *sh, const char *domain)
+{
+	int found = 0;
+
+	pthread_mutex_lock(&sh->lock);
+	for (unsigned i = 0; i < OWN_RING && !found; i++)
+		if (strcmp(sh->mine[i], domain) == 0) {
+			sh->mine[i][0] = 0;
+			found = 1;
+		}
+	pthread_mutex_unlock(&sh->lock);
+	return found;
+}
+
 /* sv_shared_answer_put - refresher hook: a fresh API answer for the other hosts */
 void sv_shared_answer_put(void *arg, const char *domain, const sv_cache_rec *rec)
 {
 	sv_shared *sh = arg;
 	int64_t keep = rec->expires_at - sv_cache_now_ms() + sh->max_stale;
 
+	/* registered first: the message may arrive before the put returns */
+	if (sh->sub)
+		mine_add(sh, domain);
 	if (sv_redis_answer_put(sh->r, sh->prefix, domain, rec, keep > 1000 ? keep : 1000,
 	                        sh->host) == 1)
 		sv_stat_inc(sh->st_put, 1);
+	else if (sh->sub)
+		own(sh, domain); /* nothing published */
 }
 
 /* ------------------------------------------------------------------ */
@@ -308,6 +342,10 @@ static void message(sv_shared *sh, const redisReply *rep)
 		bad_message(sh, "not a sender domain in normal form");
 		return;
 	}
+	if (own(sh, norm)) {
+		sv_stat_inc(sh->st_own, 1); /* this process's worker stores it itself */
+		return;
+	}
 	apply(sh, norm);
 }
 
@@ -328,7 +366,7 @@ static void catch_one(const char *domain, const sv_cache_rec *rec, void *arg)
 }
 
 /*
- * catch_up - after a (re)subscribe: messages published meanwhile are
+ * catch_up - after a reconnect: messages published meanwhile are
  *	lost, so re-read the records this host lacks a fresh answer for (at
  *	most CATCH_UP_MAX; domains only queued, with no record yet, read
  *	Redis when their job runs)
@@ -366,19 +404,21 @@ static void *sub_main(void *arg)
 	while (!__atomic_load_n(&sh->stop, __ATOMIC_RELAXED)) {
 		redisReply *rep;
 		int rc;
-		if (!subscribed) {
+		if (subscribed != 1) {
 			if (sv_redis_subscribe(sh->sub, chan) < 0) {
 				struct pollfd pf = {.fd = sh->pipe[0], .events = POLLIN};
 				int64_t ms = sv_redis_retry_in(sh->sub);
+				subscribed = -1; /* answers published meanwhile are missed */
 				poll(&pf, 1, (int)(ms > 0 ? ms : 100));
 				continue;
 			}
+			if (subscribed < 0)
+				catch_up(sh); /* a reconnect: messages were lost meanwhile */
 			subscribed = 1;
-			catch_up(sh);
 		}
 		rc = sv_redis_next(sh->sub, sh->pipe[0], 1000, &rep);
 		if (rc < 0) {
-			subscribed = 0;
+			subscribed = -1;
 			continue;
 		}
 		if (rc == 0)
