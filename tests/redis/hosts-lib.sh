@@ -94,21 +94,7 @@ host_kill9() {
 }
 
 host_ctl() {
-	python3 - "$ML_DIR/$1/control.sock" "$2" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.settimeout(10)
-s.connect(sys.argv[1])
-s.sendall((sys.argv[2] + "\n").encode())
-s.shutdown(socket.SHUT_WR)
-out = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    out += b
-sys.stdout.write(out.decode("utf-8", "replace"))
-PY
+	python3 "$top_srcdir/tests/redis/ctl.py" "$ML_DIR/$1/control.sock" "$2"
 }
 
 host_msg() {

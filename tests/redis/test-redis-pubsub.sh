@@ -30,22 +30,12 @@ done
 
 # 1. A refreshes verified.test; B's memory has it, fast, without asking SES
 like "$(host_ctl b 'show verified.test')" '^NOTFOUND' "B does not know verified.test"
-out=$(python3 - "$ML_DIR/a/control.sock" "$ML_DIR/b/control.sock" verified.test "$EMU_LOG" <<'PY'
-import json, socket, sys, time
+out=$(python3 - "$ML_DIR/a/control.sock" "$ML_DIR/b/control.sock" verified.test "$EMU_LOG" "$top_srcdir/tests/redis" <<'PY'
+import json, sys, time
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, sys.argv[5])
+from ctl import ctl
 a, b, dom, emulog = sys.argv[1:5]
-def ctl(path, line):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(10)
-    s.connect(path)
-    s.sendall((line + "\n").encode())
-    s.shutdown(socket.SHUT_WR)
-    out = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        out += d
-    return out.decode()
 ctl(a, "refresh " + dom)
 deadline = time.time() + 15
 seen = None
