@@ -7,7 +7,7 @@
 # emulator counts the asks per domain (duplicates <= 1%, figure printed).
 # A host killed -9 while it holds leases (RefreshWorkers 4: three at once): the other waits for it (asks
 # nothing while the lease lives) and answers those domains itself within
-# ApiTimeout + 1 s (figure printed).
+# ApiTimeout + 1 s (figure printed); mail meanwhile waits UnknownWait only.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/milter/milter-lib.sh"
 . "$top_srcdir/tests/redis/redis-lib.sh"
@@ -31,7 +31,7 @@ ml_setup "$scen"
 redis_start "$ML_DIR/redis" || { echo "Bail out! redis-server did not start"; exit 1; }
 HOST_NS=$(dead_ns) # no DNS pre-check: every listed domain costs one API call
 for h in a b; do
-	host_conf $h "CheckFrom envelope" "UnknownWait 4s" "WarmUp yes" "RedisPrefix mta:" \
+	host_conf $h "CheckFrom envelope" "UnknownWait 1s" "WarmUp yes" "RedisPrefix mta:" \
 		"DnsTimeout 100ms" "ApiTimeout 5s" "RefreshWorkers 4" "ApiRate 20"
 done
 host_launch a
@@ -89,6 +89,11 @@ done
 is "$(host_stat b redis.lease.waited)" $((w0 + 3)) "B waits on A's three leases"
 asked=$(python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l)["domain"].startswith("k00")))' "$EMU_LOG")
 is "$asked" 3 "  SES was asked three times (A's), B asked nothing"
+s0=$(date +%s%3N)
+host_msg b "mail to B for k001.test waits UnknownWait (1 s), not the lease: 451" from='<a@k001.test>' expect_mail=reply
+ms=$(($(date +%s%3N) - s0))
+[ "$ms" -le 2500 ]
+tap_ok $? "  decided in $ms ms (UnknownWait 1 s plus miltertest's own time, <= 2500)"
 for i in 0 1 2; do emu_domain k00$i.test '{"state": "unverified", "attributes": [], "unlisted": true}'; done
 t0=$(date +%s%3N)
 host_kill9 a
