@@ -85,10 +85,13 @@ host_stop() {
 }
 
 host_kill9() {
-	local h=$1 pid=${HOST_PID[$1]:-}
+	local h=$1 pid=${HOST_PID[$1]:-} kids
 	[ -n "$pid" ] || return 0
-	pkill -9 -P "$pid" 2>/dev/null
+	# the supervisor first (it would start a new worker), then its worker
+	kids=$(pgrep -P "$pid")
 	kill -9 "$pid" 2>/dev/null
+	# shellcheck disable=SC2086 # one pid per word
+	[ -z "$kids" ] || kill -9 $kids 2>/dev/null
 	wait "$pid" 2>/dev/null
 	HOST_PID[$h]=
 }
