@@ -185,6 +185,10 @@ sv_engine *sv_engine_new(const sv_config *cfg, char *err, size_t errlen)
 	if (e->shared) {
 		env.shared_get = sv_shared_answer_get;
 		env.shared_put = sv_shared_answer_put;
+		env.shared_lease = sv_shared_lease;
+		env.shared_unlease = sv_shared_unlease;
+		env.shared_list = sv_shared_list;
+		env.shared_list_put = sv_shared_list_put;
 		env.shared_arg = e->shared;
 	}
 #endif
@@ -391,6 +395,9 @@ int sv_engine_start(sv_engine *e)
 			       "too old",
 			       e->cache_file, st.loaded, st.bad, st.expired);
 	}
+	if (sv_shared_start(e->shared, e->cache, on_done, e) < 0)
+		sv_log(SV_LOG_WARNING, "redis: cannot start the pub/sub thread; answers of other "
+		                       "hosts come only when this host looks for them");
 	if (sv_refresher_start(e->ref, e->warm_up) < 0) {
 		sv_log(SV_LOG_ERR, "cannot start refresher threads");
 		return -1;
@@ -745,6 +752,7 @@ void sv_engine_free(sv_engine *e)
 		pthread_mutex_unlock(&e->hk_lock);
 		pthread_join(e->hk, NULL);
 	}
+	sv_shared_stop(e->shared); /* no worker left waiting on a lease */
 	if (e->ref)
 		sv_refresher_stop(e->ref);
 	if (e->started && e->cache_file)

@@ -6,6 +6,8 @@
 #include "config.h"
 
 #include <hiredis/hiredis.h>
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,7 @@ struct sv_redis {
 	redisContext *c; /* NULL: not connected */
 	int up;          /* state last logged: 1 up, 0 down, -1 never tried */
 	int64_t retry_at, backoff;
+	const char *name; /* in the up/down log lines: "redis" or "redis pub/sub" */
 	uint64_t *st_commands, *st_errors, *st_connects, *st_disconnects, *st_loads;
 };
 
@@ -65,7 +68,7 @@ static void go_down(sv_redis *r, const char *reason)
 	r->retry_at = now_us() + r->backoff;
 	if (r->up != 0) {
 		where(r, w, sizeof(w));
-		sv_log(SV_LOG_WARNING, "redis: down (%s: %s); next try in %lld ms", w, why,
+		sv_log(SV_LOG_WARNING, "%s: down (%s: %s); next try in %lld ms", r->name, w, why,
 		       (long long)(r->backoff / 1000));
 		r->up = 0;
 	}
@@ -136,7 +139,7 @@ static int connect_locked(sv_redis *r)
 	r->backoff = 0;
 	if (r->up != 1) {
 		where(r, w, sizeof(w));
-		sv_log(SV_LOG_NOTICE, "redis: up (%s)", w);
+		sv_log(SV_LOG_NOTICE, "%s: up (%s)", r->name, w);
 		r->up = 1;
 	}
 	return 0;
@@ -167,6 +170,7 @@ sv_redis *sv_redis_new(const sv_redis_url *url, int64_t timeout_ms)
 	r->tv.tv_sec = (time_t)(timeout_ms / 1000);
 	r->tv.tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000;
 	r->up = -1;
+	r->name = "redis";
 	r->st_commands = sv_stat_counter("redis.commands");
 	r->st_errors = sv_stat_counter("redis.errors");
 	r->st_connects = sv_stat_counter("redis.connects");
@@ -281,4 +285,97 @@ int sv_redis_up(sv_redis *r)
 	up = r->up == 1 && r->c != NULL;
 	pthread_mutex_unlock(&r->lock);
 	return up;
+}
+
+/* sv_redis_set_name - the name in this connection's up/down log lines (a literal) */
+void sv_redis_set_name(sv_redis *r, const char *name)
+{
+	r->name = name;
+}
+
+/* sv_redis_subscribe - connect (with the back-off) and SUBSCRIBE channel: 0 or -1 */
+int sv_redis_subscribe(sv_redis *r, const char *channel)
+{
+	const char *argv[2] = {"SUBSCRIBE", channel};
+	redisReply *rep;
+	int rc = -1;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->c) { /* subscribe on a fresh connection only */
+		redisFree(r->c);
+		r->c = NULL;
+	}
+	if ((rep = command_locked(r, 2, argv, NULL)) != NULL) {
+		if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 &&
+		    rep->element[0]->type == REDIS_REPLY_STRING &&
+		    strcmp(rep->element[0]->str, "subscribe") == 0)
+			rc = 0;
+		else
+			go_down(r, rep->type == REDIS_REPLY_ERROR ? rep->str
+			                                          : "unexpected SUBSCRIBE answer");
+		freeReplyObject(rep);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+/* sv_redis_retry_in - ms until the next connect attempt (0: now) */
+int64_t sv_redis_retry_in(sv_redis *r)
+{
+	int64_t left;
+
+	pthread_mutex_lock(&r->lock);
+	left = r->c || r->up != 0 ? 0 : (r->retry_at - now_us()) / 1000;
+	pthread_mutex_unlock(&r->lock);
+	return left > 0 ? left : 0;
+}
+
+/*
+ * sv_redis_next - the next message on a subscribed connection, waiting
+ *	up to ms or until stop_fd is readable: 1 (*reply to free), 0 none,
+ *	-1 the connection is lost (down; subscribe again).
+ */
+int sv_redis_next(sv_redis *r, int stop_fd, int ms, struct redisReply **reply)
+{
+	struct pollfd pf[2];
+	void *rep = NULL;
+	int rc = 0;
+
+	*reply = NULL;
+	pthread_mutex_lock(&r->lock);
+	if (r->c == NULL) {
+		pthread_mutex_unlock(&r->lock);
+		return -1;
+	}
+	if (redisGetReplyFromReader(r->c, &rep) != REDIS_OK)
+		goto lost;
+	if (rep == NULL) {
+		pf[0] = (struct pollfd){.fd = r->c->fd, .events = POLLIN};
+		pf[1] = (struct pollfd){.fd = stop_fd, .events = POLLIN};
+		pthread_mutex_unlock(&r->lock); /* only this thread uses a subscribed connection */
+		rc = poll(pf, stop_fd >= 0 ? 2 : 1, ms);
+		pthread_mutex_lock(&r->lock);
+		if (rc < 0 && errno != EINTR) {
+			go_down(r, "poll failed");
+			pthread_mutex_unlock(&r->lock);
+			return -1;
+		}
+		rc = 0;
+		if (!(pf[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			goto out;
+		if (redisBufferRead(r->c) != REDIS_OK ||
+		    redisGetReplyFromReader(r->c, &rep) != REDIS_OK)
+			goto lost;
+	}
+	if (rep) {
+		*reply = rep;
+		rc = 1;
+	}
+out:
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+lost:
+	go_down(r, r->c->errstr[0] ? r->c->errstr : "connection lost");
+	pthread_mutex_unlock(&r->lock);
+	return -1;
 }

@@ -89,9 +89,17 @@ void sv_shared_answer_put(void *arg, const char *domain, const struct sv_cache_r
  *	host's newer answer that is still fresh from Redis (counter
  *	"redis.answers.used"), and every fresh API answer is stored there
  *	("redis.answers.stored"), kept until it expired plus MaxStale.
- *	Not yet: pub/sub into other hosts' memory and the refresh lease.
+ *	sv_shared_start() runs the pub/sub thread on a second connection
+ *	(sv_redis_subscribe, sv_redis_next): each domain published on PREFIX
+ *	"answers" is read back and put into cache when it is a fresh answer
+ *	newer than the local record, then done(domain) wakes the waiters;
+ *	after each (re)subscribe the expired or error records of cache (at
+ *	most 1000) are read again.  sv_shared_stop() ends it and every lease
+ *	wait (before the refresher stops).  sv_shared_lease/_unlease and
+ *	sv_shared_list/_list_put are the refresher's per-domain lease and
+ *	identity-list hooks (refresher.h).
  *
- *	The answers (lib/redis_answers.c; not yet used by the engine):
+ *	The answers (lib/redis_answers.c):
  *	sv_redis_answer_put() stores a cache record as the hash PREFIX "d:"
  *	DOMAIN (times as wall-clock ms, the persistent flags, request id,
  *	error, attributes, the host that asked), kept keep_ms, unless Redis
@@ -144,6 +152,10 @@ struct redisReply *sv_redis_command(sv_redis *r, int argc, const char **argv,
 struct redisReply *sv_redis_eval(sv_redis *r, sv_redis_script *s, int nkeys, int argc,
                                  const char **argv, const size_t *argvlen);
 int sv_redis_up(sv_redis *r);
+void sv_redis_set_name(sv_redis *r, const char *name);
+int sv_redis_subscribe(sv_redis *r, const char *channel);
+int sv_redis_next(sv_redis *r, int stop_fd, int ms, struct redisReply **reply);
+int64_t sv_redis_retry_in(sv_redis *r);
 
 typedef struct sv_redis_rl sv_redis_rl;
 sv_redis_rl *sv_redis_rl_new(sv_redis *r, const char *prefix, const char *key, int rate,
@@ -159,6 +171,8 @@ int sv_redis_answer_put(sv_redis *r, const char *prefix, const char *domain,
                         const struct sv_cache_rec *rec, int64_t keep_ms, const char *host);
 int sv_redis_answer_get(sv_redis *r, const char *prefix, const char *domain,
                         struct sv_cache_rec *rec);
+int sv_redis_answer_read(sv_redis *r, const char *prefix, const char *domain,
+                         struct sv_cache_rec *rec, char *why, size_t whylen);
 int sv_redis_lease_take(sv_redis *r, const char *prefix, const char *domain, const char *owner,
                         int64_t ms);
 int sv_redis_lease_release(sv_redis *r, const char *prefix, const char *domain, const char *owner);
@@ -172,7 +186,17 @@ sv_shared *sv_shared_new(const struct sv_config *cfg, struct sv_ratelimit *rl, c
                          size_t errlen);
 void sv_shared_free(sv_shared *sh);
 int sv_shared_up(sv_shared *sh);
+struct sv_cache;
+int sv_shared_start(sv_shared *sh, struct sv_cache *cache, void (*done)(const char *, void *),
+                    void *arg);
+void sv_shared_stop(sv_shared *sh);
 #ifdef HAVE_HIREDIS
+struct sv_listed;
+int sv_shared_lease(void *arg, const char *domain, const struct sv_cache_rec *local,
+                    struct sv_cache_rec *out);
+void sv_shared_unlease(void *arg, const char *domain);
+int sv_shared_list(void *arg, struct sv_listed **items, size_t *n, int64_t *fetched_at);
+void sv_shared_list_put(void *arg, const struct sv_listed *items, size_t n);
 int sv_shared_answer_get(void *arg, const char *domain, const struct sv_cache_rec *local,
                          struct sv_cache_rec *out);
 void sv_shared_answer_put(void *arg, const char *domain, const struct sv_cache_rec *rec);

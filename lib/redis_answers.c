@@ -1,9 +1,9 @@
 /*
  * redis_answers.c - the fleet's answers in Redis: one hash per domain,
  *	published to the other hosts when written, and the per-domain
- *	refresh lease (see redis.h).  Built only with hiredis.  Not yet
- *	called by the engine: the building blocks, tested against a real
- *	redis-server (tests/redis/test-redis-answers.sh).
+ *	refresh lease (see redis.h).  Built only with hiredis; used by
+ *	redis_share.c, tested against a real redis-server
+ *	(tests/redis/test-redis-answers.sh).
  */
 #include "config.h"
 
@@ -242,21 +242,27 @@ static const char *decode(const redisReply *rep, sv_cache_rec *rec)
 	return NULL;
 }
 
-/* sv_redis_answer_get - see redis.h */
-int sv_redis_answer_get(sv_redis *r, const char *prefix, const char *domain, sv_cache_rec *rec)
+/*
+ * sv_redis_answer_read - sv_redis_answer_get without the log line: an
+ *	unusable record (-1) leaves its reason in why, Redis unreachable
+ *	leaves why empty
+ */
+int sv_redis_answer_read(sv_redis *r, const char *prefix, const char *domain, sv_cache_rec *rec,
+                         char *why, size_t whylen)
 {
 	char key[600];
-	const char *argv[2] = {"HGETALL", key}, *why;
+	const char *argv[2] = {"HGETALL", key}, *bad;
 	redisReply *rep;
 
 	memset(rec, 0, sizeof(*rec));
+	why[0] = 0;
 	if (key_of(key, sizeof(key), prefix, "d:", domain) < 0 ||
 	    (rep = sv_redis_command(r, 2, argv, NULL)) == NULL)
 		return -1;
 	if (rep->type != REDIS_REPLY_ARRAY) {
-		sv_log(SV_LOG_ERR, "redis: the shared record %s is not a hash: %.*s", key,
-		       rep->type == REDIS_REPLY_ERROR ? (int)rep->len : 0,
-		       rep->type == REDIS_REPLY_ERROR ? rep->str : "");
+		snprintf(why, whylen, "the shared record %s is not a hash: %.*s", key,
+		         rep->type == REDIS_REPLY_ERROR ? (int)rep->len : 0,
+		         rep->type == REDIS_REPLY_ERROR ? rep->str : "");
 		freeReplyObject(rep);
 		return -1;
 	}
@@ -264,15 +270,25 @@ int sv_redis_answer_get(sv_redis *r, const char *prefix, const char *domain, sv_
 		freeReplyObject(rep);
 		return 0;
 	}
-	if ((why = decode(rep, rec)) != NULL) {
-		sv_log(SV_LOG_ERR, "redis: the shared record %s is unusable (%s); ignored", key,
-		       why);
+	if ((bad = decode(rep, rec)) != NULL) {
+		snprintf(why, whylen, "the shared record %s is unusable (%s); ignored", key, bad);
 		sv_cache_rec_clear(rec);
 		freeReplyObject(rep);
 		return -1;
 	}
 	freeReplyObject(rep);
 	return 1;
+}
+
+/* sv_redis_answer_get - see redis.h */
+int sv_redis_answer_get(sv_redis *r, const char *prefix, const char *domain, sv_cache_rec *rec)
+{
+	char why[800];
+	int rc = sv_redis_answer_read(r, prefix, domain, rec, why, sizeof(why));
+
+	if (rc < 0 && why[0])
+		sv_log(SV_LOG_ERR, "redis: %s", why);
+	return rc;
 }
 
 /* sv_redis_lease_take - SET PREFIX"lease:"DOMAIN owner PX ms NX: 1 taken, 0 held, -1 */

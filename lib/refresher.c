@@ -515,6 +515,7 @@ static int fetch_list(sv_refresher *r, struct worker *w)
 	struct grant_pace lp = {.rl = r->env.rl};
 	sv_pacer pacer = {grant_before, grant_after, &lp};
 	int rc = -1;
+	int64_t shared_at = 0;
 
 	memset(&err, 0, sizeof(err));
 	if (!w->client) {
@@ -522,6 +523,9 @@ static int fetch_list(sv_refresher *r, struct worker *w)
 		config_error(r, "ListEmailIdentities", &err);
 		goto done;
 	}
+	if (r->env.shared_list &&
+	    r->env.shared_list(r->env.shared_arg, &items, &n, &shared_at) == 1)
+		goto got; /* another host fetched it moments ago */
 	rc = sv_client_list_identities_paced(w->client, &pacer, &items, &n, &err);
 	sv_log(SV_LOG_DEBUG, "identity list: %zu pages, one limiter token each", lp.grants);
 	if (rc < 0 && sv_atomic_load(&r->stop))
@@ -544,6 +548,7 @@ static int fetch_list(sv_refresher *r, struct worker *w)
 		items = NULL;
 		goto done;
 	}
+got:
 	for (size_t i = 0; i < n; i++) {
 		char norm[SV_DOMAIN_MAX + 1];
 		const char *why;
@@ -551,11 +556,15 @@ static int fetch_list(sv_refresher *r, struct worker *w)
 			memcpy(items[i].name, norm, sizeof(norm));
 	}
 	qsort(items, n, sizeof(*items), cmp_listed);
+	if (!shared_at && r->env.shared_list_put)
+		r->env.shared_list_put(r->env.shared_arg, items, n);
 	sv_log(SV_LOG_INFO, "identity list: %zu sender domains", n);
 	mark_dropped(r, items, n);
 	reconcile(r, items, n);
 	rc = 0;
 done:
+	if (rc < 0 && r->env.shared_list_put)
+		r->env.shared_list_put(r->env.shared_arg, NULL, 0); /* lets the others try */
 	pthread_mutex_lock(&r->list_lock);
 	r->list_attempt_at = sv_cache_now_ms();
 	/* a failed fetch is retried with backoff; meanwhile domains are asked one by one */
@@ -568,7 +577,7 @@ done:
 		r->items = items;
 		r->nitems = n;
 		r->list_ok = 1;
-		r->list_fetched_at = r->list_attempt_at;
+		r->list_fetched_at = shared_at ? shared_at : r->list_attempt_at;
 	}
 	r->list_fetching = 0;
 	pthread_cond_broadcast(&r->list_cond);
@@ -635,8 +644,17 @@ static void api_refresh(sv_refresher *r, struct worker *w, const char *domain, s
                         const sv_cache_ttl *t)
 {
 	sv_identity id;
+	sv_cache_rec s;
 	int64_t now;
+	int lease = -1;
 
+	if (r->env.shared_lease &&
+	    (lease = r->env.shared_lease(r->env.shared_arg, domain, rec, &s)) == 1) {
+		s.flags |= rec->flags & ~(unsigned)SV_REC_PERSIST_MASK;
+		sv_cache_rec_clear(rec);
+		*rec = s; /* another host asked SES meanwhile: its answer, no call */
+		return;
+	}
 	call_update(r, w, domain, &id);
 	now = sv_cache_now_ms();
 	if (id.error_class == SV_ECLASS_NOT_EXIST || id.state == SV_STATE_NOT_EXIST) {
@@ -664,6 +682,8 @@ static void api_refresh(sv_refresher *r, struct worker *w, const char *domain, s
 	sv_log(SV_LOG_DEBUG, "%s: API says %s (RequestId %s)", domain, sv_state_name(rec->state),
 	       id.request_id[0] ? id.request_id : "-");
 	sv_identity_clear(&id);
+	if (lease == 0)
+		r->env.shared_unlease(r->env.shared_arg, domain); /* the answer is in Redis */
 }
 
 /* precheck - run the DNS pre-check; the verdict, or UNAVAILABLE */
@@ -878,6 +898,13 @@ static void process(sv_refresher *r, struct worker *w, const char *domain, unsig
 	pthread_mutex_unlock(&r->lock);
 	if (sv_cache_get(r->env.cache, domain, &rec) < 0)
 		memset(&rec, 0, sizeof(rec));
+	if (!(flags & SV_JOB_FORCE) && r->env.shared_get && rec.fetched_at >= since &&
+	    (rec.state == SV_STATE_VERIFIED || rec.state == SV_STATE_UNVERIFIED ||
+	     rec.state == SV_STATE_NOT_EXIST) &&
+	    rec.expires_at > sv_cache_now_ms()) {
+		sv_cache_rec_clear(&rec); /* answered since queued (another host, pub/sub) */
+		return;
+	}
 	if (!(flags & SV_JOB_FORCE) && r->env.shared_get) {
 		sv_cache_rec s;
 		if (r->env.shared_get(r->env.shared_arg, domain, &rec, &s) == 1) {

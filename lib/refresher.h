@@ -74,6 +74,20 @@ typedef struct sv_refresher_env {
 	int (*shared_get)(void *arg, const char *domain, const sv_cache_rec *local,
 	                  sv_cache_rec *out);
 	void (*shared_put)(void *arg, const char *domain, const sv_cache_rec *rec);
+	/*
+	 * One refresh per domain for the fleet: shared_lease runs before an
+	 * API call; 0 this host may ask (shared_unlease after its answer is
+	 * stored), 1 another host asked meanwhile (out holds its answer: no
+	 * call), -1 no lease (ask all the same).  shared_list runs before
+	 * ListEmailIdentities: 1 another host's fresh list (items, fetched_at
+	 * on sv_cache_now_ms's clock), 0 fetch it, then shared_list_put
+	 * (items NULL when the fetch failed).
+	 */
+	int (*shared_lease)(void *arg, const char *domain, const sv_cache_rec *local,
+	                    sv_cache_rec *out);
+	void (*shared_unlease)(void *arg, const char *domain);
+	int (*shared_list)(void *arg, sv_listed **items, size_t *n, int64_t *fetched_at);
+	void (*shared_list_put)(void *arg, const sv_listed *items, size_t n);
 	void *shared_arg;
 } sv_refresher_env;
 
