@@ -380,7 +380,7 @@ static void catch_up(sv_shared *sh)
 		return;
 	sv_cache_walk(sh->cache, catch_one, &nm);
 	for (size_t i = 0; i < nm.n; i++) {
-		if (!__atomic_load_n(&sh->stop, __ATOMIC_RELAXED) && apply(sh, nm.v[i]) == 1)
+		if (!sv_atomic_load(&sh->stop) && apply(sh, nm.v[i]) == 1)
 			applied++;
 		free(nm.v[i]);
 	}
@@ -401,7 +401,7 @@ static void *sub_main(void *arg)
 	int subscribed = 0;
 
 	snprintf(chan, sizeof(chan), "%sanswers", sh->prefix);
-	while (!__atomic_load_n(&sh->stop, __ATOMIC_RELAXED)) {
+	while (!sv_atomic_load(&sh->stop)) {
 		redisReply *rep;
 		int rc;
 		if (subscribed != 1) {
@@ -458,7 +458,7 @@ void sv_shared_stop(sv_shared *sh)
 	if (sh == NULL || !sh->sub)
 		return;
 	pthread_mutex_lock(&sh->lock);
-	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELAXED);
+	sv_atomic_store(&sh->stop, 1);
 	pthread_cond_broadcast(&sh->cond);
 	pthread_mutex_unlock(&sh->lock);
 	if (sh->started) {
@@ -484,7 +484,7 @@ static void wait_a_little(sv_shared *sh)
 	struct timespec ts = sv_mono_deadline(LEASE_POLL_MS);
 
 	pthread_mutex_lock(&sh->lock);
-	if (!__atomic_load_n(&sh->stop, __ATOMIC_RELAXED))
+	if (!sv_atomic_load(&sh->stop))
 		pthread_cond_timedwait(&sh->cond, &sh->lock, &ts);
 	pthread_mutex_unlock(&sh->lock);
 }
@@ -542,7 +542,7 @@ int sv_shared_lease(void *arg, const char *domain, const sv_cache_rec *local, sv
 		}
 		if (fresh_answer(sh, domain, local, out))
 			break;
-		if (__atomic_load_n(&sh->stop, __ATOMIC_RELAXED) || sv_cache_now_ms() > until)
+		if (sv_atomic_load(&sh->stop) || sv_cache_now_ms() > until)
 			return -1;
 		wait_a_little(sh);
 	}
@@ -660,7 +660,7 @@ int sv_shared_list(void *arg, sv_listed **items, size_t *n, int64_t *fetched_at)
 			}
 			return 0;
 		}
-		if (__atomic_load_n(&sh->stop, __ATOMIC_RELAXED) || sv_cache_now_ms() > until)
+		if (sv_atomic_load(&sh->stop) || sv_cache_now_ms() > until)
 			return 0;
 		wait_a_little(sh);
 	}

@@ -322,7 +322,7 @@ static void *hammer(void *arg)
 	sv_entry_view v;
 	long n = 0;
 
-	while (!__atomic_load_n(&stop_flag, __ATOMIC_RELAXED)) {
+	while (!sv_atomic_load(&stop_flag)) {
 		int k = rand_r(&seed) % 500, op = rand_r(&seed) % 10;
 		snprintf(d, sizeof(d), "h%d.test", k);
 		if (op < 6)
@@ -349,7 +349,7 @@ static void test_threads(void)
 	for (int i = 0; i < 4; i++)
 		pthread_create(&t[i], NULL, hammer, (void *)(uintptr_t)(i + 1));
 	nanosleep(&(struct timespec){0, 400000000}, NULL);
-	__atomic_store_n(&stop_flag, 1, __ATOMIC_RELAXED);
+	sv_atomic_store(&stop_flag, 1);
 	for (int i = 0; i < 4; i++) {
 		pthread_join(t[i], &rv);
 		total += (long)rv;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "compat.h"
 #include "ratelimit.h"
 #include "tap.h"
 
@@ -267,7 +268,7 @@ static void *acq_thread(void *arg)
 
 	for (int i = 0; i < want; i++)
 		if (sv_ratelimit_acquire(shared) == 0)
-			__atomic_fetch_add(&acquired, 1, __ATOMIC_RELAXED);
+			sv_atomic_fetch_add(&acquired, 1);
 	return NULL;
 }
 
@@ -301,7 +302,7 @@ static void real_clock(void)
 	acquired = 0;
 	pthread_create(&a, NULL, acq_thread, &want);
 	t0 = mono();
-	while (__atomic_load_n(&acquired, __ATOMIC_RELAXED) < 3)
+	while (sv_atomic_load(&acquired) < 3)
 		nanosleep(&(struct timespec){0, 10000000}, NULL);
 	sv_ratelimit_shutdown(shared);
 	pthread_join(a, NULL);
@@ -326,14 +327,14 @@ static void *prio_thread(void *arg)
 
 	a->rc = sv_ratelimit_acquire_prio(shared, NULL, a->urgent, NULL, NULL);
 	a->at = mono();
-	order[__atomic_fetch_add(&norder, 1, __ATOMIC_RELAXED)] = a->id;
+	order[sv_atomic_fetch_add(&norder, 1)] = a->id;
 	return NULL;
 }
 
 static int yield_flag(void *arg)
 {
 	(void)arg;
-	return __atomic_load_n(&yield_now, __ATOMIC_RELAXED);
+	return sv_atomic_load(&yield_now);
 }
 
 /* yield_thread - a plain caller that gives way when yield_now is set */
@@ -367,7 +368,7 @@ static void urgent_first(void)
 	pthread_create(&n, NULL, yield_thread, &rc);
 	nanosleep(&(struct timespec){0, 100000000}, NULL);
 	t0 = mono();
-	__atomic_store_n(&yield_now, 1, __ATOMIC_RELAXED);
+	sv_atomic_store(&yield_now, 1);
 	sv_ratelimit_kick(shared);
 	pthread_join(n, NULL);
 	ok(rc == 1 && mono() - t0 < 0.5,
