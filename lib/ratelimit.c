@@ -180,12 +180,23 @@ static int64_t try_locked(sv_ratelimit *rl, int64_t now, uint64_t *ticket)
 /* sv_ratelimit_try - non-blocking grant attempt */
 int64_t sv_ratelimit_try(sv_ratelimit *rl)
 {
+	return sv_ratelimit_try_ticket(rl, NULL);
+}
+
+/* sv_ratelimit_try_ticket - sv_ratelimit_try naming the grant for sv_ratelimit_done */
+int64_t sv_ratelimit_try_ticket(sv_ratelimit *rl, uint64_t *ticket)
+{
+	uint64_t st = 0;
 	int64_t w;
 
-	if (rl->shared.try_grant && (w = rl->shared.try_grant(rl->shared.arg, NULL)) >= 0)
+	if (rl->shared.try_grant &&
+	    (w = rl->shared.try_grant(rl->shared.arg, ticket ? &st : NULL)) >= 0) {
+		if (w == 0 && ticket)
+			*ticket = st | SV_RL_SHARED_TICKET;
 		return w;
+	}
 	pthread_mutex_lock(&rl->lock);
-	w = rl->shutdown ? -1 : try_locked(rl, rl->clock(rl->clock_arg), NULL);
+	w = rl->shutdown ? -1 : try_locked(rl, rl->clock(rl->clock_arg), ticket);
 	pthread_mutex_unlock(&rl->lock);
 	return w;
 }

@@ -7,6 +7,7 @@
  *	sv_ratelimit *sv_ratelimit_new(int rate, sv_rl_clock_fn clock, void *arg);
  *	void sv_ratelimit_set_shared(sv_ratelimit *rl, const sv_rl_shared *shared, int down_rate);
  *	int64_t sv_ratelimit_try(sv_ratelimit *rl);
+ *	int64_t sv_ratelimit_try_ticket(sv_ratelimit *rl, uint64_t *ticket);
  *	int sv_ratelimit_acquire(sv_ratelimit *rl);
  *	int sv_ratelimit_acquire_ticket(sv_ratelimit *rl, uint64_t *ticket);
  *	void sv_ratelimit_done(sv_ratelimit *rl, uint64_t ticket);
@@ -37,7 +38,8 @@
  *
  *	sv_ratelimit_try() never blocks: 0 means granted (and recorded), a
  *	positive value is the number of microseconds until a grant may be
- *	possible.  sv_ratelimit_acquire() blocks until granted (0) or until
+ *	possible; sv_ratelimit_try_ticket() also names the grant (*ticket)
+ *	for sv_ratelimit_done().  sv_ratelimit_acquire() blocks until granted (0) or until
  *	sv_ratelimit_shutdown() (-1).  sv_ratelimit_acquire_ticket() also
  *	names the grant for sv_ratelimit_done(ticket), called once the answer
  *	arrived (or the request failed); every ticket must be done exactly
@@ -92,6 +94,7 @@ sv_ratelimit *sv_ratelimit_new(int rate, sv_rl_clock_fn clock, void *arg);
 void sv_ratelimit_set_shared(sv_ratelimit *rl, const sv_rl_shared *shared, int down_rate);
 void sv_ratelimit_free(sv_ratelimit *rl);
 int64_t sv_ratelimit_try(sv_ratelimit *rl);
+int64_t sv_ratelimit_try_ticket(sv_ratelimit *rl, uint64_t *ticket);
 int sv_ratelimit_acquire(sv_ratelimit *rl);
 int sv_ratelimit_acquire_ticket(sv_ratelimit *rl, uint64_t *ticket);
 void sv_ratelimit_done(sv_ratelimit *rl, uint64_t ticket);
