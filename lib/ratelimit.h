@@ -64,7 +64,12 @@
  *	penalize go to it as well.  While it says it is unreachable (-1),
  *	grants come from this local limiter, whose rate becomes down_rate
  *	(RedisDownApiRate); the next grant that reaches it again is shared,
- *	without a restart.  sv_ratelimit_set_rate then changes the shared
+ *	without a restart.  The shared grants of the last second are not in
+ *	the local ring, so the first local grant after the shared budget was
+ *	lost waits a second (plus margin); and a shared grant after an
+ *	outage is used only once no local grant counts any more (none in
+ *	flight, the newest answered over a second ago), so that neither
+ *	change of side adds the two budgets in one second.  sv_ratelimit_set_rate then changes the shared
  *	rate, and the local one stays down_rate.  While the shared budget
  *	asks to wait, acquire polls it at least every 100 ms (other hosts'
  *	answers wake nobody here).
