@@ -53,107 +53,7 @@ PY
 emu_start "$D/emu" "$D/scen.json" || { echo "Bail out! SES emulator did not start"; exit 1; }
 redis_start "$D/redis" || { echo "Bail out! redis-server did not start"; exit 1; }
 DEAD_NS=127.0.0.1@$(free_port) # the DNS pre-check finds nothing: every domain costs a call
-
-# host_conf H - the config of host H (1..3)
-host_conf() {
-	local h=$D/h$1
-	mkdir -p "$h"
-	(
-		umask 077
-		{
-		cat "$EMU_CONF"
-		cat <<CONF
-Socket unix:$h/milter.sock
-ControlSocket unix:$h/control.sock
-CacheFile $h/cache
-PidFile $h/milter.pid
-LogLevel info
-CheckFrom envelope
-UnknownAction tempfail
-WarmUp no
-Nameserver $DEAD_NS
-DnsTimeout 100ms
-ApiRate 20
-ApiTimeout ${API_TIMEOUT}s
-RefreshWorkers 24
-Redis unix:$REDIS_SOCK
-RedisDownApiRate 5
-CONF
-		} >"$h/milter.conf"
-	)
-}
-
-# host_start H - start host H's milter; HPID[H] its supervisor
-declare -a HPID
-host_start() {
-	local h=$D/h$1 i
-	rm -f "$h/milter.sock"
-	"$ML_BIN" -f -c "$h/milter.conf" >>"$h/milter.log" 2>&1 &
-	HPID[$1]=$!
-	at_exit "host_stop $1"
-	for ((i = 0; i < 200; i++)); do
-		[ -S "$h/milter.sock" ] && [ -S "$h/control.sock" ] && grep -q 'ready on' "$h/milter.log" && return 0
-		kill -0 "${HPID[$1]}" 2>/dev/null || break
-		sleep 0.05
-	done
-	echo "# host $1 did not start:"
-	tail -n 20 "$h/milter.log" | sed 's/^/#   /'
-	return 1
-}
-
-# host_stop H - SIGTERM its supervisor (the worker follows), wait
-host_stop() {
-	[ -n "${HPID[$1]:-}" ] || return 0
-	kill_wait "${HPID[$1]}"
-	wait "${HPID[$1]}" 2>/dev/null
-	HPID[$1]=
-}
-
-# mail H LIST [OUT] - one MAIL FROM per domain of LIST to host H
-mail() {
-	miltertest -s "$LUA" -D "socket=unix:$D/h$1/milter.sock" -D "list=$2" >"${3:-/dev/null}" 2>&1
-}
-
-# emu_report FROM TO PREFIX - figures from the emulator's log for requests
-# logged at FROM <= time < TO: "max N refused N dups N domains N last T"
-# (max: most requests of any kind in a sliding second; dups: extra
-# UpdateEmailIdentity calls of PREFIX domains; last: when the last PREFIX
-# domain got its first answer, seconds after FROM)
-emu_report() {
-	python3 - "$EMU_LOG" "$1" "$2" "$3" <<'PY'
-import json, sys
-frm, to, prefix = float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
-ev = [e for e in map(json.loads, open(sys.argv[1])) if frm <= e["time"] < to]
-ts = sorted(e["time"] for e in ev)
-best, j = 0, 0
-for i, t in enumerate(ts):
-    while ts[j] <= t - 1.0:
-        j += 1
-    best = max(best, i - j + 1)
-calls, first = {}, {}
-for e in ev:
-    d = e["domain"]
-    if e["action"] == "UpdateEmailIdentity" and d.startswith(prefix):
-        calls[d] = calls.get(d, 0) + 1
-        if e["result"] in ("verified", "unverified") and d not in first:
-            first[d] = e["time"]
-refused = sum(1 for e in ev if e["code"] == "RequestLimitExceeded")
-dups = sum(n - 1 for n in calls.values())
-last = max(first.values()) - frm if first else -1
-print("max %d refused %d dups %d domains %d last %.2f" % (best, refused, dups, len(first), last))
-PY
-}
-field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }' <<<"$2"; }
-
-# wait_answered PREFIX N SECS - until N PREFIX domains have an answer logged
-wait_answered() {
-	local i
-	for ((i = 0; i < $3 * 10; i++)); do
-		[ "$(field domains "$(emu_report 0 1e12 "$1")")" -ge "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+. "$top_srcdir/tests/redis/fleet-lib.sh"
 
 # wrong_decisions PREFIX - decision lines of PREFIX domains, in every host's
 # log, that contradict the emulator's truth (fr: odd verified, even
@@ -186,16 +86,7 @@ for h in 1 2 3; do
 		fi
 	done | shuf >"$D/burst$h"
 done
-# wait for the warm-up identity lists to be answered, then a clean second
-wait_emu_quiet() {
-	local n=-1 m i
-	for ((i = 0; i < 50; i++)); do
-		m=$(wc -l <"$EMU_LOG")
-		[ "$m" = "$n" ] && return 0
-		n=$m
-		sleep 0.6
-	done
-}
+# a clean second before each phase
 wait_emu_quiet
 T0=$(date +%s.%N)
 JOBS=()
