@@ -92,5 +92,11 @@ wait "$ML_PID" 2>/dev/null
 sv -c "$D/milter.conf" check --no-dns bc00.test bc01.test
 is_rc 1 "no daemon on the ControlSocket: check still works (own ApiRate)"
 is "$ERR" "" "  quietly"
+if grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error:' "$D/milter.log"; then
+	not_ok "no sanitizer report in the milter's log"
+	grep -E -A5 'AddressSanitizer|LeakSanitizer|runtime error:' "$D/milter.log" | head -n 30 | sed 's/^/#   /'
+else
+	ok "no sanitizer report in the milter's log"
+fi
 cli_no_secret "$D/milter.log"
 tap_done

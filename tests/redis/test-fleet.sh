@@ -207,4 +207,11 @@ diag "host 2's first request $r s after host 1 was killed (its grants were lease
 tap_ok "$(awk -v r="$r" -v l="$API_TIMEOUT" 'BEGIN { exit !(r != "none" && r <= l + 1 + 0.5) }')$?" \
 	"the others go on within ApiTimeout + 1 s of the kill (+0.5 s for polling): ${r}s"
 wait "${JOBS[@]}"
+for h in 2 3; do host_stop "$h"; done
+if grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error:' "$D"/h*/milter.log; then
+	not_ok "no sanitizer report in the milters' logs"
+	grep -Eh -A5 'AddressSanitizer|LeakSanitizer|runtime error:' "$D"/h*/milter.log | head -n 30 | sed 's/^/#   /'
+else
+	ok "no sanitizer report in the milters' logs"
+fi
 tap_done
