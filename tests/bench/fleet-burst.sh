@@ -50,30 +50,14 @@ PY
 	wait_answered fb "$nb" 300
 	wait "${pids[@]}"
 	sleep 1
-	python3 - "$EMU_LOG" "$t0" "$nb" "$n" <<'PY'
-import json, sys
-t0, nb, n = float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-ev = [e for e in map(json.loads, open(sys.argv[1])) if e["time"] >= t0]
-upd = [e for e in ev if e["action"] == "UpdateEmailIdentity" and e["domain"].startswith("fb")]
-first = {}
-for e in upd:
-    if e["result"] in ("verified", "unverified"):
-        first.setdefault(e["domain"], e["time"])
-start, end = min(e["time"] for e in ev), max(first.values())
-ts = sorted(e["time"] for e in ev)
-best, j = 0, 0
-for i, t in enumerate(ts):
-    while ts[j] <= t - 1.0:
-        j += 1
-    best = max(best, i - j + 1)
-inwin = [e for e in ev if e["time"] <= end]
-print("hosts %d: %d domains answered in %.2f s; API calls per domain %.2f (UpdateEmailIdentity %d, "
-      "all requests %d); budget use %.1f%% of 20/s (all requests while the backlog existed); "
-      "busiest sliding second %d; RequestLimitExceeded %d"
-      % (n, len(first), end - start, len(upd) / nb, len(upd), len(ev),
-         100.0 * len(inwin) / max(end - start, 1e-9) / 20, best,
-         sum(1 for e in ev if e["code"] == "RequestLimitExceeded")))
-PY
+	r=$(emu_report "$t0" 1e12 fb)
+	last=$(field last "$r")
+	busy=$(emu_report "$t0" "$(awk -v t="$t0" -v l="$last" 'BEGIN { printf "%.6f", t + l + 0.001 }')" fb)
+	awk -v n="$n" -v nb="$nb" -v l="$last" -v c="$(field calls "$r")" -v q="$(field requests "$busy")" \
+		-v m="$(field max "$r")" -v x="$(field refused "$r")" -v d="$(field domains "$r")" 'BEGIN {
+		printf "hosts %d: %d domains answered in %.2f s; API calls per domain %.2f (UpdateEmailIdentity %d); " \
+			"budget use %.1f%% of 20/s (%d requests while the backlog existed); busiest sliding second %d; " \
+			"RequestLimitExceeded %d\n", n, d, l, c / nb, c, 100 * q / l / 20, q, m, x }'
 	for ((h = 1; h <= n; h++)); do host_stop "$h"; done
 	emu_stop
 	kill "$REDIS_PID" 2>/dev/null

@@ -23,45 +23,24 @@ for i in range(int(sys.argv[4])):
 json.dump(data, open(sys.argv[2], "w"))
 PY
 emu_start "$D/emu" "$D/scen.json" || { echo "Bail out! SES emulator did not start"; exit 1; }
-(
-	umask 077
-	{
-		cat "$EMU_CONF"
-		cat <<CONF
-Socket unix:$D/milter.sock
-ControlSocket unix:$D/control.sock
-CacheFile $D/cache
-PidFile $D/milter.pid
-LogLevel info
-CheckFrom envelope
-UnknownAction tempfail
-WarmUp no
-Nameserver 127.0.0.1@$(free_port)
-DnsTimeout 100ms
-ApiRate 20
-RefreshWorkers 8
-CONF
-	} >"$D/milter.conf"
-)
-"$ML_BIN" -f -c "$D/milter.conf" >>"$D/milter.log" 2>&1 &
-ML_PID=$!
-at_exit "kill_wait $ML_PID"
-for ((i = 0; i < 200; i++)); do
-	[ -S "$D/milter.sock" ] && [ -S "$D/control.sock" ] && grep -q 'ready on' "$D/milter.log" && break
-	sleep 0.05
-done
-tap_ok "$([ "$i" -lt 200 ])$?" "sesverify-milter started (ApiRate 20, no Redis)"
+# one host of tests/redis/fleet-lib.sh, without Redis: D/h1
+DEAD_NS=127.0.0.1@$(free_port) # the DNS pre-check finds nothing: every domain costs a call
+API_TIMEOUT=5
+. "$top_srcdir/tests/redis/fleet-lib.sh"
+FLEET_NO_REDIS=1 host_conf 1
+host_start 1
+tap_ok $? "sesverify-milter started (ApiRate 20, no Redis)"
 
 # the daemon's backlog: NB unknown domains, queued by mail
 for ((i = 0; i < NB; i++)); do printf 'bb%03d.test\n' "$i"; done >"$D/backlog"
-miltertest -s "$LUA" -D "socket=unix:$D/milter.sock" -D "list=$D/backlog" >"$D/mail.out" 2>&1 &
+mail 1 "$D/backlog" "$D/mail.out" &
 MT_PID=$!
 # the CLI starts once the daemon is busy
 for ((i = 0; i < 100; i++)); do
 	[ "$(emu_count UpdateEmailIdentity)" -ge 10 ] && break
 	sleep 0.05
 done
-sv -c "$D/milter.conf" check --no-dns $(for ((i = 0; i < NC; i++)); do printf 'bc%02d.test ' "$i"; done)
+sv -c "$D/h1/milter.conf" check --no-dns $(for ((i = 0; i < NC; i++)); do printf 'bc%02d.test ' "$i"; done)
 is_rc 1 "check of $NC domains while the daemon works: all unverified (exit 1)"
 is "$(grep -c ': unverified' <<<"$OUT")" "$NC" "  every domain answered"
 wait "$MT_PID"
@@ -70,11 +49,11 @@ busiest=$(emu_max_per_second)
 diag "busiest sliding second: $busiest requests ($busy UpdateEmailIdentity so far, $(emu_count_code RequestLimitExceeded) RequestLimitExceeded)"
 tap_ok "$([ "$busiest" -le 20 ])$?" "daemon + CLI: <= 20 requests in every sliding second (busiest: $busiest)"
 is "$(emu_count_code RequestLimitExceeded)" 0 "  no RequestLimitExceeded"
-sv -c "$D/milter.conf" cache stats
+sv -c "$D/h1/milter.conf" cache stats
 like "$OUT" "control\\.grants[ :=]+$NC\\b" "the daemon granted the CLI's $NC requests (control.grants)"
 
 # a bare "grant" is answered OK, and the grant ends when the client closes
-out=$(python3 - "$D/control.sock" <<'PY'
+out=$(python3 - "$D/h1/control.sock" <<'PY'
 import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.settimeout(15)
@@ -87,16 +66,15 @@ PY
 is "$out" "OK" "grant: OK on the ControlSocket"
 
 # no daemon: the CLI paces itself (and says nothing about it)
-kill_wait "$ML_PID"
-wait "$ML_PID" 2>/dev/null
-sv -c "$D/milter.conf" check --no-dns bc00.test bc01.test
+host_stop 1
+sv -c "$D/h1/milter.conf" check --no-dns bc00.test bc01.test
 is_rc 1 "no daemon on the ControlSocket: check still works (own ApiRate)"
 is "$ERR" "" "  quietly"
-if grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error:' "$D/milter.log"; then
+if grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error:' "$D/h1/milter.log"; then
 	not_ok "no sanitizer report in the milter's log"
-	grep -E -A5 'AddressSanitizer|LeakSanitizer|runtime error:' "$D/milter.log" | head -n 30 | sed 's/^/#   /'
+	grep -E -A5 'AddressSanitizer|LeakSanitizer|runtime error:' "$D/h1/milter.log" | head -n 30 | sed 's/^/#   /'
 else
 	ok "no sanitizer report in the milter's log"
 fi
-cli_no_secret "$D/milter.log"
+cli_no_secret "$D/h1/milter.log"
 tap_done

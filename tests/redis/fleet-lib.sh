@@ -1,15 +1,17 @@
 # tests/redis/fleet-lib.sh - several real sesverify-milter processes on one
 # Redis and one SES emulator, and figures from the emulator's own log
-# (sourced by tests/redis/test-fleet.sh and tests/bench/fleet-burst.sh after
-# tests/lib.sh, emulator.sh and redis-lib.sh, with emu_start and
-# redis_start done).  Needs D (a private directory), ML_BIN, LUA
-# (tests/redis/fleet-mail.lua), DEAD_NS and API_TIMEOUT set.
+# (sourced by tests/redis/test-fleet.sh, tests/cli/test-cli-budget.sh and
+# tests/bench/*.sh after tests/lib.sh and emulator.sh with emu_start done,
+# and redis-lib.sh with redis_start done when the hosts use Redis).
+# Needs D (a private directory), ML_BIN, LUA (tests/redis/fleet-mail.lua),
+# DEAD_NS and API_TIMEOUT set.
 #
 #   host_conf H [LINES...]   D/hH/milter.conf: emulator, own sockets and
 #                            CacheFile, Redis; LINES added
 #   host_start H / host_stop H   the milter of host H (HPID[H]: supervisor)
 #   mail H LIST [OUT]        one MAIL FROM per domain of LIST to host H
-#   emu_report FROM TO PREFIX  "max N refused N dups N domains N last T"
+#   emu_report FROM TO PREFIX  "max N refused N dups N domains N last T
+#                            calls N requests N"
 #   field KEY TEXT           the word after KEY in TEXT
 #   wait_answered PREFIX N SECS  until N PREFIX domains have an answer
 #   wait_emu_quiet           until the emulator's log stops growing
@@ -80,7 +82,8 @@ mail() {
 # logged at FROM <= time < TO: "max N refused N dups N domains N last T"
 # (max: most requests of any kind in a sliding second; dups: extra
 # UpdateEmailIdentity calls of PREFIX domains; last: when the last PREFIX
-# domain got its first answer, seconds after FROM)
+# domain got its first answer, seconds after FROM; calls: UpdateEmailIdentity
+# of PREFIX domains; requests: all requests logged in the window)
 emu_report() {
 	python3 - "$EMU_LOG" "$1" "$2" "$3" <<'PY'
 import json, sys
@@ -102,7 +105,8 @@ for e in ev:
 refused = sum(1 for e in ev if e["code"] == "RequestLimitExceeded")
 dups = sum(n - 1 for n in calls.values())
 last = max(first.values()) - frm if first else -1
-print("max %d refused %d dups %d domains %d last %.2f" % (best, refused, dups, len(first), last))
+print("max %d refused %d dups %d domains %d last %.2f calls %d requests %d"
+      % (best, refused, dups, len(first), last, sum(calls.values()), len(ev)))
 PY
 }
 field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }' <<<"$2"; }
