@@ -340,6 +340,18 @@ void sv_engine_api_spent(sv_engine *e, const struct timespec *when)
 	sv_ratelimit_spent_at(e->rl, ts_us(when));
 }
 
+/* sv_engine_api_try - a grant of this process's API budget for another program */
+int64_t sv_engine_api_try(sv_engine *e, uint64_t *ticket)
+{
+	return sv_ratelimit_try_ticket(e->rl, ticket);
+}
+
+/* sv_engine_api_done - the request of a sv_engine_api_try ticket has its answer */
+void sv_engine_api_done(sv_engine *e, uint64_t ticket)
+{
+	sv_ratelimit_done(e->rl, ticket);
+}
+
 /*
  * hold_after_recent_save - the process that wrote the snapshot (or the
  *	temporary file of an interrupted save) less than a second ago, such

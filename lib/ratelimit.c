@@ -37,7 +37,9 @@ struct sv_ratelimit {
 	int shutdown;
 	uint64_t waits;
 	uint64_t *stat_waits, *stat_penalties;
-	sv_rl_shared shared; /* try_grant NULL: none */
+	sv_rl_shared shared;  /* try_grant NULL: none */
+	int shared_down;      /* the shared budget was last found unreachable */
+	int64_t shared_clear; /* no local grant before: the shared ones of the last second */
 };
 
 /* mono_us - real monotonic clock in microseconds */
@@ -156,6 +158,39 @@ static int64_t window_wait(sv_ratelimit *rl, int64_t now)
 	return rl->ring[(rl->head + rl->count - recent) % rl->rate] + window - now;
 }
 
+/*
+ * shared_lost - the shared budget is unreachable: local grants from now on,
+ *	but none before a second (plus margin) after it was last reached, since
+ *	its grants of that second are not in our ring; 0 or the wait (us)
+ */
+static int64_t shared_lost(sv_ratelimit *rl, int64_t now)
+{
+	if (!rl->shared_down) {
+		rl->shared_down = 1;
+		rl->shared_clear = now + 1000000 + SV_RL_MARGIN_US;
+	}
+	return rl->shared_clear > now ? rl->shared_clear - now : 0;
+}
+
+/*
+ * local_busy - a shared grant came (again): it may be used once none of
+ *	our local grants counts any more (none in flight, the newest answered
+ *	a second and the margin ago), since the shared budget does not know
+ *	them; 0 or the wait (us)
+ */
+static int64_t local_busy(sv_ratelimit *rl, int64_t now)
+{
+	int64_t newest;
+
+	rl->shared_down = 0;
+	if (rl->inflight > 0)
+		return 10000; /* sv_ratelimit_done wakes us sooner */
+	if (rl->count == 0)
+		return 0;
+	newest = rl->ring[(rl->head + rl->count - 1) % rl->rate] + 1000000 + SV_RL_MARGIN_US;
+	return newest > now ? newest - now : 0;
+}
+
 /* try_locked - grant now (0, *ticket set) or say how long to wait (us) */
 static int64_t try_locked(sv_ratelimit *rl, int64_t now, uint64_t *ticket)
 {
@@ -181,12 +216,33 @@ static int64_t try_locked(sv_ratelimit *rl, int64_t now, uint64_t *ticket)
 /* sv_ratelimit_try - non-blocking grant attempt */
 int64_t sv_ratelimit_try(sv_ratelimit *rl)
 {
-	int64_t w;
+	return sv_ratelimit_try_ticket(rl, NULL);
+}
 
-	if (rl->shared.try_grant && (w = rl->shared.try_grant(rl->shared.arg, NULL)) >= 0)
-		return w;
+/* sv_ratelimit_try_ticket - sv_ratelimit_try naming the grant for sv_ratelimit_done */
+int64_t sv_ratelimit_try_ticket(sv_ratelimit *rl, uint64_t *ticket)
+{
+	uint64_t st = 0;
+	int64_t w = -1, busy, now;
+
+	if (rl->shared.try_grant)
+		w = rl->shared.try_grant(rl->shared.arg, ticket ? &st : NULL);
 	pthread_mutex_lock(&rl->lock);
-	w = rl->shutdown ? -1 : try_locked(rl, rl->clock(rl->clock_arg), NULL);
+	now = rl->clock(rl->clock_arg);
+	if (rl->shutdown) {
+		w = -1;
+	} else if (w == 0 && (busy = local_busy(rl, now)) > 0) {
+		/* not usable yet: given back (it counts for a second) */
+		pthread_mutex_unlock(&rl->lock);
+		if (ticket)
+			rl->shared.done(rl->shared.arg, st);
+		return busy;
+	} else if (w == 0) {
+		if (ticket)
+			*ticket = st | SV_RL_SHARED_TICKET;
+	} else if (w < 0 && (!rl->shared.try_grant || (w = shared_lost(rl, now)) == 0)) {
+		w = try_locked(rl, now, ticket);
+	}
 	pthread_mutex_unlock(&rl->lock);
 	return w;
 }
@@ -261,19 +317,43 @@ int sv_ratelimit_acquire_prio(sv_ratelimit *rl, uint64_t *ticket, int urgent, in
 			w = rl->shared.try_grant(rl->shared.arg, ticket ? &st : NULL);
 			pthread_mutex_lock(&rl->lock);
 			if (w == 0) {
+				/* back after an outage: not before our local grants ended */
+				int64_t busy;
+				while (!rl->shutdown &&
+				       (busy = local_busy(rl, rl->clock(rl->clock_arg))) > 0) {
+					waited = 1;
+					until = mono_us(NULL) + busy;
+					ts.tv_sec = until / 1000000;
+					ts.tv_nsec = (long)(until % 1000000) * 1000;
+					pthread_cond_timedwait(&rl->cond, &rl->lock, &ts);
+				}
 				if (ticket)
 					*ticket = st | SV_RL_SHARED_TICKET;
+				if (rl->shutdown && ticket) {
+					pthread_mutex_unlock(&rl->lock);
+					rl->shared.done(rl->shared.arg, st);
+					pthread_mutex_lock(&rl->lock);
+					break;
+				}
 				rc = 0;
 				break;
 			}
 			if (w > 100000)
 				w = 100000;
+			if (w < 0)
+				w = shared_lost(rl, rl->clock(rl->clock_arg));
+			else
+				w = -w; /* wait for the shared budget, not the local one */
 		}
 		/* no shared budget, or it is unreachable: the local one */
-		if (w < 0 && (w = try_locked(rl, rl->clock(rl->clock_arg), ticket)) == 0) {
+		if (w == 0 || (w < 0 && !rl->shared.try_grant))
+			w = try_locked(rl, rl->clock(rl->clock_arg), ticket);
+		if (w == 0) {
 			rc = 0;
 			break;
 		}
+		if (w < 0)
+			w = -w;
 		waited = 1;
 		until = mono_us(NULL) + w;
 		ts.tv_sec = until / 1000000;

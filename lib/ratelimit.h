@@ -7,6 +7,7 @@
  *	sv_ratelimit *sv_ratelimit_new(int rate, sv_rl_clock_fn clock, void *arg);
  *	void sv_ratelimit_set_shared(sv_ratelimit *rl, const sv_rl_shared *shared, int down_rate);
  *	int64_t sv_ratelimit_try(sv_ratelimit *rl);
+ *	int64_t sv_ratelimit_try_ticket(sv_ratelimit *rl, uint64_t *ticket);
  *	int sv_ratelimit_acquire(sv_ratelimit *rl);
  *	int sv_ratelimit_acquire_ticket(sv_ratelimit *rl, uint64_t *ticket);
  *	int sv_ratelimit_acquire_prio(sv_ratelimit *rl, uint64_t *ticket, int urgent,
@@ -40,7 +41,8 @@
  *
  *	sv_ratelimit_try() never blocks: 0 means granted (and recorded), a
  *	positive value is the number of microseconds until a grant may be
- *	possible.  sv_ratelimit_acquire() blocks until granted (0) or until
+ *	possible; sv_ratelimit_try_ticket() also names the grant (*ticket)
+ *	for sv_ratelimit_done().  sv_ratelimit_acquire() blocks until granted (0) or until
  *	sv_ratelimit_shutdown() (-1).  sv_ratelimit_acquire_ticket() also
  *	names the grant for sv_ratelimit_done(ticket), called once the answer
  *	arrived (or the request failed); every ticket must be done exactly
@@ -73,7 +75,12 @@
  *	penalize go to it as well.  While it says it is unreachable (-1),
  *	grants come from this local limiter, whose rate becomes down_rate
  *	(RedisDownApiRate); the next grant that reaches it again is shared,
- *	without a restart.  sv_ratelimit_set_rate then changes the shared
+ *	without a restart.  The shared grants of the last second are not in
+ *	the local ring, so the first local grant after the shared budget was
+ *	lost waits a second (plus margin); and a shared grant after an
+ *	outage is used only once no local grant counts any more (none in
+ *	flight, the newest answered over a second ago), so that neither
+ *	change of side adds the two budgets in one second.  sv_ratelimit_set_rate then changes the shared
  *	rate, and the local one stays down_rate.  While the shared budget
  *	asks to wait, acquire polls it at least every 100 ms (other hosts'
  *	answers wake nobody here).
@@ -103,6 +110,7 @@ sv_ratelimit *sv_ratelimit_new(int rate, sv_rl_clock_fn clock, void *arg);
 void sv_ratelimit_set_shared(sv_ratelimit *rl, const sv_rl_shared *shared, int down_rate);
 void sv_ratelimit_free(sv_ratelimit *rl);
 int64_t sv_ratelimit_try(sv_ratelimit *rl);
+int64_t sv_ratelimit_try_ticket(sv_ratelimit *rl, uint64_t *ticket);
 int sv_ratelimit_acquire(sv_ratelimit *rl);
 int sv_ratelimit_acquire_ticket(sv_ratelimit *rl, uint64_t *ticket);
 int sv_ratelimit_acquire_prio(sv_ratelimit *rl, uint64_t *ticket, int urgent, int (*yield)(void *),

@@ -508,6 +508,17 @@ int sv_engine_start(sv_engine *e);
  */
 void sv_engine_api_spent(sv_engine *e, const struct timespec *when);
 /*
+ * sv_engine_api_try - one grant of the engine's API budget (ApiRate, or the
+ *	account's in Redis) for a request another program of this host sends
+ *	(sesverify check and list, through the ControlSocket), so that the
+ *	host has one budget.  Never blocks: 0 granted (*ticket set), > 0
+ *	microseconds to wait before trying again, -1 stopping.  A granted
+ *	request counts as in flight until sv_engine_api_done(ticket), to be
+ *	called exactly once when its answer arrived or it failed.
+ */
+int64_t sv_engine_api_try(sv_engine *e, uint64_t *ticket);
+void sv_engine_api_done(sv_engine *e, uint64_t ticket);
+/*
  * sv_engine_lookup - the hot path: copy the entry for a normalised domain
  *	Never blocks on I/O.  A never-seen or expired domain is queued for
  *	refresh (unknown ones with top priority).  Returns the state.

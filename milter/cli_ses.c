@@ -2,10 +2,12 @@
  * cli_ses.c - the sesverify commands that ask Tencent Cloud SES or the
  *	DNS: check, precheck and list.
  *	Owns the order of the calls, their pacing and each command's exit
- *	status.  Does not own the pacing rules: the library's rate limiter
- *	(sv_pacer_new) keeps the process within ApiRate requests per second,
- *	counted the way the server counts, so a long DOMAIN list or a large
- *	account does not earn RequestLimitExceeded for its own later calls.
+ *	status.  Does not own the pacing rules.  A host has one API budget:
+ *	with Redis set, the account's (sv_pacer_new_shared); without, each
+ *	request takes a grant of the running daemon's budget through its
+ *	ControlSocket ("grant", control.c), and only when no daemon answers
+ *	there the library's rate limiter (sv_pacer_new) keeps this process
+ *	within ApiRate, counted the way the server counts.
  */
 #include "config.h"
 
@@ -13,21 +15,150 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "ctlproto.h"
+
+#define GRANT_READ_S 15 /* a daemon answers "grant" within 10 s (CONTROL_GRANT_WAIT_MS) */
 
 /*
- * new_pacer - the library's pacer at ApiRate (default 20/s), taking its
- *	grants from the budget the milters share when Redis is set; NULL reported
+ * The daemon's budget: one ControlSocket connection per request, opened
+ * with "grant" and closed when the request has its answer.  When no
+ * daemon answers (no socket, refused, an older daemon without "grant"),
+ * the process's own limiter from then on.
+ */
+typedef struct daemon_pacer {
+	sv_pacer hooks; /* first: the sv_pacer * handed out points here */
+	sv_pacer *own;  /* the library's limiter: no daemon answered */
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int fd;   /* the connection holding the grant of the request in flight */
+	int rate; /* ApiRate, for our own limiter */
+} daemon_pacer;
+
+/* grant_open - a grant from the daemon: its connection, -1 busy (retry), -2 no daemon */
+static int grant_open(const char *path)
+{
+	struct sockaddr_un sun;
+	struct timeval tv = {GRANT_READ_S, 0};
+	char line[256];
+	size_t n = 0;
+	ssize_t r;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -2;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1); /* fits: sv_unix_socket_path checked */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+	    send(fd, "grant\n", 6, MSG_NOSIGNAL) != 6) {
+		close(fd);
+		return -2;
+	}
+	while (n < sizeof(line) - 1 && (r = read(fd, line + n, 1)) == 1 && line[n] != '\n')
+		n++;
+	line[n] = 0;
+	if (strcmp(line, CTL_OK) == 0)
+		return fd;
+	close(fd);
+	/* "ERR grant: ..." (busy, or no grant within its wait): the daemon is
+	 * there and its budget busy, so ask again; anything else (an older
+	 * daemon, no answer): no daemon's budget to share */
+	return strncmp(line, CTL_ERR " grant: ", strlen(CTL_ERR " grant: ")) == 0 &&
+	               strstr(line, "stopping") == NULL
+	           ? -1
+	           : -2;
+}
+
+/* daemon_after - the request in flight has its answer: give the grant back */
+static void daemon_after(void *arg)
+{
+	daemon_pacer *dp = arg;
+
+	if (dp->own) {
+		dp->own->after(dp->own->arg);
+	}
+	if (dp->fd >= 0) {
+		close(dp->fd);
+		dp->fd = -1;
+	}
+}
+
+/* daemon_before - a grant of the daemon's budget, or of our own without a daemon */
+static int daemon_before(void *arg)
+{
+	daemon_pacer *dp = arg;
+	struct timespec pause = {0, 100 * 1000000};
+	int fd;
+
+	daemon_after(arg); /* one request at a time: a re-send replaces it */
+	while (!dp->own) {
+		if ((fd = grant_open(dp->path)) >= 0) {
+			dp->fd = fd;
+			return 0;
+		}
+		if (fd == -1) {
+			nanosleep(&pause, NULL);
+			continue;
+		}
+		if ((dp->own = sv_pacer_new(dp->rate)) == NULL)
+			return -1;
+	}
+	return dp->own->before(dp->own->arg);
+}
+
+/*
+ * new_pacer - with Redis set, the library's pacer taking its grants from the
+ *	budget the milters share; without, the daemon's budget through its
+ *	ControlSocket, or (no daemon) the library's pacer at ApiRate (default
+ *	20/s); NULL reported.  pacer_free releases either.
  */
 static sv_pacer *new_pacer(const sv_config *cfg)
 {
+	const char *spec = cfg->control_socket ? cfg->control_socket : CTL_SOCKET_DEFAULT;
 	char err[512] = "";
-	sv_pacer *p = sv_pacer_new_shared(cfg, err, sizeof(err));
+	daemon_pacer *dp;
+	sv_pacer *p;
 
+	if (cfg->redis == NULL && (dp = calloc(1, sizeof(*dp))) != NULL) {
+		dp->hooks = (sv_pacer){daemon_before, daemon_after, dp};
+		dp->fd = -1;
+		dp->rate = cfg->api_rate > 0 ? cfg->api_rate : 20;
+		if (sv_unix_socket_path(spec, dp->path, sizeof(dp->path), NULL, 0) != 0 &&
+		    (dp->own = sv_pacer_new(dp->rate)) == NULL) {
+			free(dp);
+			dp = NULL;
+		}
+		if (dp)
+			return &dp->hooks;
+	}
+	p = cfg->redis ? sv_pacer_new_shared(cfg, err, sizeof(err)) : NULL;
 	if (!p)
 		cli_warn("%s", err[0] ? err : "out of memory");
 	return p;
+}
+
+/* pacer_free - release a pacer of new_pacer */
+static void pacer_free(sv_pacer *p)
+{
+	daemon_pacer *dp = (daemon_pacer *)p;
+
+	if (p == NULL)
+		return;
+	if (p->before != daemon_before) {
+		sv_pacer_free(p);
+		return;
+	}
+	daemon_after(dp);
+	sv_pacer_free(dp->own);
+	free(dp);
 }
 
 /* identity_exit - exit status contribution of one API answer */
@@ -83,7 +214,7 @@ int cmd_check(const sv_config *cfg, const opts *o)
 	client = sv_client_new(cfg, err, sizeof(err));
 	if (!client) {
 		cli_warn("check: cannot make an API client: %s", err[0] ? err : "unknown reason");
-		sv_pacer_free(pace);
+		pacer_free(pace);
 		free(doms);
 		return EXIT_USAGE;
 	}
@@ -115,7 +246,7 @@ int cmd_check(const sv_config *cfg, const opts *o)
 		puts("]");
 	sv_resolver_free(res);
 	sv_client_free(client);
-	sv_pacer_free(pace);
+	pacer_free(pace);
 	free(doms);
 	return rc;
 }
@@ -251,14 +382,14 @@ int cmd_list(const sv_config *cfg, const opts *o)
 	client = sv_client_new(cfg, err, sizeof(err));
 	if (!client) {
 		cli_warn("list: cannot make an API client: %s", err[0] ? err : "unknown reason");
-		sv_pacer_free(pace);
+		pacer_free(pace);
 		return EXIT_USAGE;
 	}
 	sv_client_set_resend_pacer(client, pace);
 	memset(&fail, 0, sizeof(fail));
 	lrc = sv_client_list_identities_paced(client, pace, &items, &n, &fail);
 	sv_client_free(client);
-	sv_pacer_free(pace);
+	pacer_free(pace);
 	if (lrc != 0) {
 		cli_warn("list: %s: %s%s%s", fail.error_code[0] ? fail.error_code : "error",
 		         fail.error_message ? fail.error_message : "no answer",

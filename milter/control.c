@@ -2,8 +2,9 @@
  * control.c - the ControlSocket server of sesverify-milter.
  *	Owns the control socket, its one server thread and the line protocol
  *	(list, show, refresh, forget, stats; see control.h and the man page),
- *	who may run which command (SO_PEERCRED), the per-client deadlines and
- *	the bound on forced refreshes.
+ *	who may run which command (SO_PEERCRED), the per-client deadlines,
+ *	the bound on forced refreshes and the grants of the API budget it
+ *	hands to sesverify check and list (grant).
  *	Does not own the cache: every answer is read from or sent to the
  *	engine through its public interface.  Input is bounded and parsed
  *	strictly; anything else is answered with ERR.
@@ -362,6 +363,10 @@ static int execute(sv_engine *e, const char *line, sv_buf *out, bool may_change)
 		sv_buf_puts(out, ")\n");
 		return -1;
 	}
+	if (strcmp(v->name, "grant") == 0) { /* only on a connection: client_answer */
+		sv_buf_puts(out, CTL_ERR " grant: only on a ControlSocket connection\n");
+		return -1;
+	}
 	if (!v->json) { /* metrics */
 		sv_buf_puts(out, CTL_OK "\n");
 		metrics_render(e, out);
@@ -471,6 +476,8 @@ struct client {
 	bool may_change;  /* root or the milter's user (SO_PEERCRED) */
 	bool too_long;    /* discarding the rest of an overlong line */
 	bool writing;     /* the answer is in out */
+	int grant;        /* GRANT_WAITING or GRANT_HELD: a "grant" client */
+	uint64_t ticket;  /* of the held grant */
 	size_t inlen;     /* octets in in */
 	size_t drained;   /* of an overlong line */
 	size_t outpos;    /* octets of out already sent */
@@ -480,6 +487,9 @@ struct client {
 };
 
 static struct client clients[CONTROL_CLIENTS_MAX];
+static unsigned grants_busy; /* clients with a grant state */
+
+enum { GRANT_NONE, GRANT_WAITING, GRANT_HELD };
 
 /* client_close - free the slot */
 static void client_close(struct client *c)
@@ -489,12 +499,73 @@ static void client_close(struct client *c)
 	close(c->fd);
 	if (c->writing)
 		sv_buf_free(&c->out);
+	if (c->grant == GRANT_HELD)
+		sv_engine_api_done(control_engine, c->ticket); /* its answer has arrived */
+	if (c->grant != GRANT_NONE)
+		grants_busy--;
+	c->grant = GRANT_NONE;
 	c->fd = -1;
+}
+
+/* is_grant - the line is the "grant" verb alone */
+static bool is_grant(const char *line, size_t len)
+{
+	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
+		len--;
+	return len == 5 && memcmp(line, "grant", 5) == 0;
+}
+
+/*
+ * grant_try - a waiting client gets its grant (OK, and the connection is
+ *	kept until the client closes it) or an ERR past its deadline; else
+ *	the microseconds until the next try
+ */
+static int64_t grant_try(struct client *c, int64_t now)
+{
+	static const char okline[] = CTL_OK "\n";
+	char msg[160];
+	int64_t w = sv_engine_api_try(control_engine, &c->ticket);
+	int n;
+
+	if (w == 0) {
+		c->grant = GRANT_HELD;
+		c->deadline = now + CONTROL_GRANT_HOLD_MS;
+		sv_stat_add("control.grants", 1);
+		if (write(c->fd, okline, sizeof(okline) - 1) != (ssize_t)sizeof(okline) - 1)
+			client_close(c); /* gone: the grant ends at once */
+		return 0;
+	}
+	if (w > 0 && now + (w + 999) / 1000 < c->deadline)
+		return w;
+	n = snprintf(msg, sizeof(msg), CTL_ERR " grant: %s\n",
+	             w < 0 ? "the daemon is stopping"
+	                   : "no grant within the wait; the API budget is busy");
+	if (write(c->fd, msg, (size_t)n) < 0) {
+		/* best effort */
+	}
+	sv_stat_add("control.grants.timeout", 1);
+	client_close(c);
+	return 0;
 }
 
 /* client_answer - run what was received and start sending the answer */
 static void client_answer(struct client *c)
 {
+	static const char busy[] = CTL_ERR " grant: busy: too many grants held\n";
+
+	if (!c->too_long && is_grant(c->in, c->inlen)) {
+		if (grants_busy >= CONTROL_GRANTS_MAX) {
+			if (write(c->fd, busy, sizeof(busy) - 1) < 0) {
+				/* best effort */
+			}
+			client_close(c);
+			return;
+		}
+		grants_busy++;
+		c->grant = GRANT_WAITING;
+		c->deadline = now_ms() + CONTROL_GRANT_WAIT_MS;
+		return;
+	}
 	sv_buf_init(&c->out, CTL_REPLY_MAX);
 	c->in[c->inlen] = 0;
 	if (c->too_long)
@@ -521,8 +592,17 @@ static void client_read(struct client *c)
 	size_t room = sizeof(c->in) - 1 - c->inlen;
 	char *dst = c->too_long || room == 0 ? junk : c->in + c->inlen;
 	size_t want = dst == junk ? sizeof(junk) : room;
-	ssize_t r = read(c->fd, dst, want);
+	ssize_t r;
 
+	if (c->grant != GRANT_NONE) {
+		/* a grant's client closed (or wrote): its request has its answer */
+		r = read(c->fd, junk, sizeof(junk));
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			return;
+		client_close(c);
+		return;
+	}
+	r = read(c->fd, dst, want);
 	if (r < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
 	if (r < 0) {
@@ -571,7 +651,11 @@ static void client_expired(struct client *c)
 	static const char msg[] = CTL_ERR " no complete command line within the "
 	                                  "deadline; dropped\n";
 
-	if (!c->writing && write(c->fd, msg, sizeof(msg) - 1) < 0) {
+	if (c->grant == GRANT_WAITING) {
+		grant_try(c, c->deadline); /* a last try, then ERR */
+		return;
+	}
+	if (!c->writing && c->grant == GRANT_NONE && write(c->fd, msg, sizeof(msg) - 1) < 0) {
 		/* it may be gone already */
 	}
 	client_close(c);
@@ -627,6 +711,13 @@ static void *control_main(void *arg)
 			if (now >= c->deadline) {
 				client_expired(c);
 				continue;
+			}
+			if (c->grant == GRANT_WAITING) {
+				int64_t w = grant_try(c, now);
+				if (c->fd < 0)
+					continue;
+				if (w > 0 && (next < 0 || now + (w + 999) / 1000 < next))
+					next = now + (w + 999) / 1000;
 			}
 			if (next < 0 || c->deadline < next)
 				next = c->deadline;

@@ -10,8 +10,9 @@
 #include "ctlproto.h"
 
 const ctl_verb ctl_verbs[] = {
-    {"list", false, false, true}, {"show", true, false, true},   {"refresh", true, true, true},
-    {"forget", true, true, true}, {"stats", false, false, true}, {"metrics", false, false, false},
+    {"list", false, false, true},   {"show", true, false, true},   {"refresh", true, true, true},
+    {"forget", true, true, true},   {"stats", false, false, true}, {"metrics", false, false, false},
+    {"grant", false, false, false},
 };
 const size_t ctl_nverbs = sizeof(ctl_verbs) / sizeof(ctl_verbs[0]);
 

@@ -2,7 +2,9 @@
  * test_ratelimit.c - the limiter's rules with a fake clock: never more
  *	than N grants in any sliding second whatever the burst pattern,
  *	throughput close to N/s under load, halving and additive recovery,
- *	and (real clock) blocking acquire and shutdown.
+ *	a shared budget that goes away and comes back (no local grant within
+ *	a second of the shared ones), and (real clock) blocking acquire and
+ *	shutdown.
  */
 #include "config.h"
 
@@ -379,6 +381,72 @@ static void urgent_first(void)
 	sv_ratelimit_free(shared);
 }
 
+/* a fake shared budget: up (grants everything) or down (-1) */
+static int fake_shared_up = 1;
+static int64_t fake_try(void *arg, uint64_t *ticket)
+{
+	(void)arg;
+	if (!fake_shared_up)
+		return -1;
+	if (ticket)
+		*ticket = 1;
+	return 0;
+}
+static void fake_done(void *arg, uint64_t ticket)
+{
+	(void)arg;
+	(void)ticket;
+}
+static void fake_penalize(void *arg)
+{
+	(void)arg;
+}
+static void fake_set_rate(void *arg, int rate)
+{
+	(void)arg;
+	(void)rate;
+}
+
+/*
+ * shared_outage - the shared budget's grants of the last second are not in
+ *	the local ring: when it becomes unreachable, no local grant comes
+ *	before a second (plus margin) has passed; when it is back, no shared
+ *	grant is used while local grants still count
+ */
+static void shared_outage(void)
+{
+	sv_rl_shared sh = {fake_try, fake_done, fake_penalize, fake_set_rate, NULL};
+	sv_ratelimit *rl;
+	uint64_t t;
+	int64_t w;
+
+	fake_now = 5000000000;
+	rl = sv_ratelimit_new(20, fake_clock, NULL);
+	sv_ratelimit_set_shared(rl, &sh, 5);
+	for (int i = 0; i < 20; i++)
+		if (sv_ratelimit_try_ticket(rl, &t) != 0 || !(t & SV_RL_SHARED_TICKET))
+			break;
+	ok((t & SV_RL_SHARED_TICKET) != 0, "shared grants while the shared budget answers");
+	fake_shared_up = 0;
+	fake_now += 100000;
+	w = sv_ratelimit_try_ticket(rl, &t);
+	ok(w >= 1000000 && w <= 1000000 + SV_RL_MARGIN_US,
+	   "shared budget lost: the first local grant waits a second (%lld us)", (long long)w);
+	fake_now += w;
+	ok(sv_ratelimit_try_ticket(rl, &t) == 0 && !(t & SV_RL_SHARED_TICKET),
+	   "a second later: local grants (RedisDownApiRate)");
+	sv_ratelimit_done(rl, t);
+	fake_shared_up = 1;
+	fake_now += 200000;
+	w = sv_ratelimit_try_ticket(rl, &t);
+	ok(w > 0 && w <= 1000000 + SV_RL_MARGIN_US,
+	   "shared budget back: not used while a local grant counts (%lld us)", (long long)w);
+	fake_now += w;
+	ok(sv_ratelimit_try_ticket(rl, &t) == 0 && (t & SV_RL_SHARED_TICKET),
+	   "then shared grants again");
+	sv_ratelimit_free(rl);
+}
+
 int main(void)
 {
 	bursts(20, 1);
@@ -392,6 +460,7 @@ int main(void)
 	done_stamp();
 	spent();
 	in_flight();
+	shared_outage();
 	real_clock();
 	urgent_first();
 	return tap_done();
