@@ -17,11 +17,11 @@ command -v cppcheck >/dev/null || skip_all "cppcheck not installed (Debian packa
 
 tmp=$(mktmp)
 suppress=(
-	# lib/refresher.c find_listed(): bsearch() gets a key sv_listed whose
+	# lib/identity_list.c find_listed(): bsearch() gets a key sv_listed whose
 	# only initialised field is name, and cmp_listed() reads only name;
 	# cppcheck cannot see that (false positive, reported to the owner:
 	# "sv_listed key = {0};" would silence it for good).
-	--suppress=uninitvar:"$top_srcdir/lib/refresher.c"
+	--suppress=uninitvar:"$top_srcdir/lib/identity_list.c"
 )
 start=$(date +%s)
 cd "$top_srcdir" || exit 1
