@@ -57,4 +57,18 @@ static inline struct timespec sv_mono_deadline(int64_t ms)
 	return ts;
 }
 
+/*
+ * sv_mono_passed - has the CLOCK_MONOTONIC deadline passed?  A timed wait
+ *	trusts this, not ETIMEDOUT alone: a preloaded clock library
+ *	(libfaketime in the tests) may end a wait early.
+ */
+static inline int sv_mono_passed(const struct timespec *deadline)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > deadline->tv_sec ||
+	       (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
+
 #endif

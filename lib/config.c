@@ -188,6 +188,7 @@ static const key keys[] = {
     {"MaxEntries", T_SIZE, "100000", OFF(max_entries), 1, 100000000, NULL, NULL},
     {"RefreshWorkers", T_INT, "4", OFF(refresh_workers), 1, 64, NULL, NULL},
     {"WarmUp", T_BOOL, "yes", OFF(warm_up), 0, 0, NULL, NULL},
+    {"ListInterval", T_DUR, "5m", OFF(list_interval), SEC, DAY, NULL, NULL},
     {"Mode", T_ENUM, "enforce", OFF(mode), 0, 0, mode_names, NULL},
     {"CheckFrom", T_FLAGS, "envelope,header", OFF(check_from), 0, 0, check_names, NULL},
     {"Outgoing", T_OUTGOING, "auth,internal", OFF(outgoing), 0, 0, NULL, NULL},

@@ -52,7 +52,7 @@
 #define DEF_WORKERS     4
 #define DEF_MAX_ENTRIES 200000
 #define SAVE_EVERY_MS   (5 * 60 * 1000)
-#define LIST_EVERY_MS   (5 * 60 * 1000)
+#define DEF_LIST_MS     (5 * 60 * 1000) /* ListInterval of a config without it */
 
 struct sv_engine {
 	const sv_config *cfg;
@@ -75,6 +75,7 @@ struct sv_engine {
 	pthread_cond_t hk_cond;
 	pthread_t hk;
 	int hk_started, hk_stop;
+	int64_t list_every; /* ListInterval; under hk_lock */
 	uint64_t dirty;
 
 	struct {
@@ -136,6 +137,9 @@ static void apply_config(sv_engine *e, const sv_config *cfg)
 	e->ttl.not_exist = t.not_exist;
 	e->ttl.error = t.error;
 	e->ttl.max_api_age = t.max_api_age;
+	pthread_mutex_lock(&e->hk_lock);
+	e->list_every = cfg->list_interval > 0 ? cfg->list_interval : DEF_LIST_MS;
+	pthread_mutex_unlock(&e->hk_lock);
 }
 
 /* sv_engine_new - cache + refresher for cfg; NULL and err on failure */
@@ -250,10 +254,11 @@ static void *housekeeper(void *arg)
 	pthread_mutex_lock(&e->hk_lock);
 	while (!e->hk_stop) {
 		struct timespec ts = sv_mono_deadline(1000);
-		int64_t now;
+		int64_t now, list_every;
 		pthread_cond_timedwait(&e->hk_cond, &e->hk_lock, &ts);
 		if (e->hk_stop)
 			break;
+		list_every = e->list_every;
 		pthread_mutex_unlock(&e->hk_lock);
 		now = sv_cache_now_ms();
 		if (now - last_save >= SAVE_EVERY_MS) {
@@ -261,7 +266,7 @@ static void *housekeeper(void *arg)
 			if (__atomic_load_n(&e->dirty, __ATOMIC_RELAXED))
 				save_now(e);
 		}
-		if (now - last_list >= LIST_EVERY_MS) {
+		if (now - last_list >= list_every) {
 			last_list = now;
 			sv_refresher_want_list(e->ref);
 		}
@@ -506,7 +511,8 @@ size_t sv_engine_wait_all(sv_engine *e, const char *const *domains, size_t n, in
 			break;
 		while (e->gen == gen && !e->closing && !timed_out)
 			timed_out =
-			    pthread_cond_timedwait(&e->wait_cond, &e->wait_lock, &until) != 0;
+			    pthread_cond_timedwait(&e->wait_cond, &e->wait_lock, &until) != 0 &&
+			    sv_mono_passed(&until);
 	}
 	if (--e->waiters == 0 && e->closing)
 		pthread_cond_broadcast(&e->wait_cond); /* sv_engine_free waits for this */

@@ -210,6 +210,7 @@ typedef struct sv_config {
 	size_t max_entries;
 	int refresh_workers;
 	bool warm_up;
+	int64_t list_interval; /* ms between periodic identity-list fetches */
 
 	/* policy */
 	sv_mode mode;

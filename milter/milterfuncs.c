@@ -36,6 +36,7 @@
 #include "policy.h"
 
 #define MAX_MONITOR_HEADERS 8
+#define WAIT_SLICE_MS       100 /* From: domains waited together: how often a refusal is looked for */
 
 typedef struct conn {
 	/* connection */
@@ -556,27 +557,57 @@ out:
 	return c && c->nr_hdr ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
+/* refused - would this answer refuse the message whatever the other domains say? */
+static bool refused(const sv_config *cfg, const char *domain, const sv_entry_view *v)
+{
+	policy_facts f = {.subject = POLICY_DOMAIN, .domain = domain, .source = "header"};
+	policy_result r;
+
+	policy_decide(cfg, v->state, v, &f, &r);
+	return r.action == POLICY_REJECT;
+}
+
 /*
  * wait_together - several From: domains: wait for them together, one
- *	UnknownWait in all (-1: not waited, check_domain waits itself)
+ *	UnknownWait in all (-1: not waited, check_domain waits itself).  A
+ *	domain whose answer refuses the message ends the wait at once (the
+ *	others cannot change that): *first is its index in list, checked
+ *	first; list->n when none.
  */
-static long wait_together(conn *c, const sv_config *cfg, const addr_list *list)
+static long wait_together(conn *c, const sv_config *cfg, const addr_list *list, size_t *first)
 {
 	const char *names[ADDR_MAX_DOMAINS];
+	size_t idx[ADDR_MAX_DOMAINS], n = 0, unknown;
+	sv_entry_view views[ADDR_MAX_DOMAINS];
 	struct timespec t0;
-	size_t n = 0;
+	long waited, step = 0;
 
+	*first = list->n;
 	if (cfg->unknown_action != SV_UNKNOWN_WAIT)
 		return -1;
 	for (size_t i = 0; i < list->n; i++)
 		if (strcmp(list->domain[i], c->env_domain) != 0 &&
-		    sv_config_skip_domain(cfg, list->domain[i]) != 1)
+		    sv_config_skip_domain(cfg, list->domain[i]) != 1) {
+			idx[n] = i;
 			names[n++] = list->domain[i];
+		}
 	if (n < 2)
 		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	sv_engine_wait_all(milter_engine, names, n, cfg->unknown_wait, NULL);
-	return elapsed_ms(&t0);
+	for (;;) {
+		/* slices: an answer that refuses ends the wait within one */
+		unknown = sv_engine_wait_all(milter_engine, names, n, step, views);
+		waited = elapsed_ms(&t0);
+		for (size_t i = 0; i < n; i++)
+			if (refused(cfg, names[i], &views[i])) {
+				*first = idx[i];
+				return waited;
+			}
+		if (unknown == 0 || waited >= cfg->unknown_wait)
+			return waited;
+		step = cfg->unknown_wait - waited < WAIT_SLICE_MS ? cfg->unknown_wait - waited
+		                                                  : WAIT_SLICE_MS;
+	}
 }
 
 /* header_domains - decide on the From: domains */
@@ -586,6 +617,7 @@ static sfsistat header_domains(SMFICTX *ctx, conn *c, const sv_config *cfg)
 	const char *why = NULL;
 	sfsistat rc = SMFIS_CONTINUE;
 	addr_status st;
+	size_t first;
 	long waited;
 
 	if (c->nfrom == 0)
@@ -605,7 +637,9 @@ static sfsistat header_domains(SMFICTX *ctx, conn *c, const sv_config *cfg)
 		free(list);
 		return rc;
 	}
-	waited = wait_together(c, cfg, list);
+	waited = wait_together(c, cfg, list, &first);
+	if (first < list->n)
+		rc = check_domain(ctx, c, cfg, list->domain[first], "header", waited);
 	for (size_t i = 0; i < list->n && rc == SMFIS_CONTINUE; i++) {
 		if (strcmp(list->domain[i], c->env_domain) == 0) {
 			mlog(SV_LOG_DEBUG, "%s: From: domain %s already checked as envelope",

@@ -16,6 +16,7 @@
 #   log_since FILE OFFSET     what was written to FILE after log_mark gave OFFSET
 #   run_pool JOBS RUN REPORT ITEM...  RUN each ITEM in the background,
 #                             JOBS at a time; REPORT each, in order, when done
+#   kill_wait PID [SECS]      SIGTERM, SIGKILL after SECS (5), reap: PID's status
 #
 # Scripts find the tree through $top_srcdir and $top_builddir (set by
 # "make check"; default: the source tree itself).
@@ -159,13 +160,16 @@ run_pool() {
 	done
 }
 
-# kill_wait PID - TERM, then KILL after 5 s
+# kill_wait PID [SECS] - the one TERM-poll-KILL stop: SIGTERM, poll until
+# PID is gone, SIGKILL after SECS (default 5); then reap it.  Status: PID's
+# exit status when it is a child of this shell (127 when it is not).
 kill_wait() {
-	local pid=$1 i
-	kill "$pid" 2>/dev/null || return 0
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$pid" 2>/dev/null || return 0
+	local pid=$1 secs=${2:-5} i
+	kill "$pid" 2>/dev/null
+	for ((i = 0; i < secs * 20; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.05
 	done
 	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
 }

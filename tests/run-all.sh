@@ -7,6 +7,10 @@
 #                  -O0), "make check", then "make coverage-report": the
 #                  line and branch coverage of lib/ and milter/
 #   _build/asan    AddressSanitizer + UndefinedBehaviorSanitizer, "make check"
+# The phases overlap where the two cores would idle (the tests mostly wait
+# on sockets): the ASan tree is configured and compiled, at nice 10, while
+# the normal build's tests run, and the Debian package test (which compiles
+# the packages twice) runs, at nice 10, while the ASan build's tests run.
 # Per build it prints (tests/check-summary.sh) the checks passed, failed
 # and skipped, apart from the "tooling and format" points (fuzz replays,
 # clang-format per file, self-tests of the emulator and loadgen), and every
@@ -55,9 +59,13 @@ autoreconf -fi >"$logdir/autoreconf.log" 2>&1 || {
 
 total_pass=0
 total_fail=0
+# test-sendmail.sh downloads sendmail-bin once for the three builds
+# (normal, asan, distcheck) instead of once per build tree
+export SM_DEB_CACHE=${SM_DEB_CACHE:-$srcdir/_build/debs}
 
-# run_build NAME CONFIGURE-ARGS... : configure, build and check in _build/NAME
-run_build() {
+# build_tree NAME CONFIGURE-ARGS... : configure and build in _build/NAME;
+# status 1 (after printing why) when either failed
+build_tree() {
 	local name=$1
 	shift
 	local dir="$srcdir/_build/$name"
@@ -66,8 +74,7 @@ run_build() {
 	echo "== $name: configure $*"
 	if ! (cd "$dir" && "$srcdir/configure" "$@" >"$logdir/$name-configure.log" 2>&1); then
 		tail -n 20 "$logdir/$name-configure.log"
-		total_fail=$((total_fail + 1))
-		return
+		return 1
 	fi
 	echo "== $name: make"
 	if ! make -C "$dir" -j"$jobs" >"$logdir/$name-make.log" 2>&1; then
@@ -75,9 +82,38 @@ run_build() {
 		# libtool hides the second (non-PIC) compile's diagnostics: redo the
 		# failed part serially and loudly so CI shows the real message.
 		make -C "$dir" -k 'CFLAGS=-g -O2 -no-suppress' 2>&1 | grep -E -A4 'error:|warning:' | head -n 40
-		total_fail=$((total_fail + 1))
-		return
+		return 1
 	fi
+}
+
+# build_tree_bg NAME CONFIGURE-ARGS... : build_tree in the background at
+# nice 10 (the tests running meanwhile keep the CPU first); its output
+# waits in a file until build_tree_wait NAME prints it
+declare -A bg_pid=()
+build_tree_bg() {
+	local name=$1
+	rm -f "$logdir/$name-build.rc"
+	(
+		renice -n 10 -p "$BASHPID" >/dev/null 2>&1
+		build_tree "$@"
+		echo $? >"$logdir/$name-build.rc"
+	) >"$logdir/$name-build.out" 2>&1 &
+	bg_pid[$name]=$!
+}
+
+# build_tree_wait NAME : wait for build_tree_bg NAME, print its output; its status
+build_tree_wait() {
+	local name=$1
+	[ -n "${bg_pid[$name]:-}" ] && wait "${bg_pid[$name]}"
+	cat "$logdir/$name-build.out" 2>/dev/null
+	[ "$(cat "$logdir/$name-build.rc" 2>/dev/null)" = 0 ]
+}
+
+# check_tree NAME : make check in _build/NAME, its summary, the coverage
+# report of the normal build
+check_tree() {
+	local name=$1
+	local dir="$srcdir/_build/$name"
 	echo "== $name: make check"
 	make -C "$dir" -j"$jobs" check >"$logdir/$name-check.log" 2>&1
 	grep -E '^(FAIL|ERROR|XPASS):' "$logdir/$name-check.log" | head -n 60
@@ -120,17 +156,74 @@ run_build() {
 	fi
 }
 
+# The Debian packages: build, install, run, upgrade, purge (as root; it
+# installs into this system, so not part of "make check").  It builds from
+# the source tree and needs nothing of the ASan build, so it runs in the
+# background (nice 10) while that build's tests run; package_test_report
+# waits for it.  Its TAP points count; a run that dies without a "not ok"
+# counts as one failure.
+package_pid=
+package_test_start() {
+	[ "${SV_NO_PACKAGE:-0}" != 1 ] && [ -x "$srcdir/_build/normal/milter/sesverify" ] || return 0
+	[ -z "$package_pid" ] || return 0
+	echo "== Debian packages (tests/package/test-deb.sh), in the background"
+	rm -f "$logdir/package.rc"
+	(
+		unset SV_SANITIZE ASAN_OPTIONS UBSAN_OPTIONS
+		renice -n 10 -p "$BASHPID" >/dev/null 2>&1
+		top_srcdir=$srcdir top_builddir=$srcdir/_build/normal bash "$srcdir/tests/package/test-deb.sh"
+		echo $? >"$logdir/package.rc"
+	) >"$logdir/package.log" 2>&1 &
+	package_pid=$!
+}
+package_test_report() {
+	local rc p f
+	[ -n "$package_pid" ] || return 0
+	wait "$package_pid"
+	rc=$(cat "$logdir/package.rc" 2>/dev/null || echo 1)
+	grep -E '^(not ok|Bail out|1\.\.0)' "$logdir/package.log" | head -n 20
+	p=$(grep -c '^ok ' "$logdir/package.log")
+	f=$(grep -c '^not ok ' "$logdir/package.log")
+	[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+	echo "package: $p passed, $f failed (log: $logdir/package.log)"
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+}
+
 cov=--enable-coverage
 [ "${SV_NO_COVERAGE:-0}" = 1 ] && cov=
-run_build normal --enable-werror $cov
-if [ "${SV_NO_ASAN:-0}" != 1 ]; then
-	export SV_SANITIZE=1
-	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
-	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-	run_build asan --enable-werror \
-		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-		LDFLAGS="-fsanitize=address,undefined"
+asan=0
+[ "${SV_NO_ASAN:-0}" != 1 ] && asan=1
+if build_tree normal --enable-werror $cov; then
+	normal_ok=1
+else
+	normal_ok=0
+	total_fail=$((total_fail + 1))
 fi
+# the ASan tree compiles while the normal build's tests run
+[ "$asan" = 1 ] && build_tree_bg asan --enable-werror \
+	CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	LDFLAGS="-fsanitize=address,undefined"
+[ "$normal_ok" = 1 ] && check_tree normal
+if [ "$asan" = 1 ]; then
+	if build_tree_wait asan; then
+		# the package test runs while the ASan build's tests run
+		[ "$normal_ok" = 1 ] && package_test_start
+		(
+			export SV_SANITIZE=1
+			export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+			export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+			check_tree asan
+			echo "$total_pass $total_fail" >"$logdir/asan.totals"
+		)
+		read -r total_pass total_fail <"$logdir/asan.totals"
+	else
+		total_fail=$((total_fail + 1))
+	fi
+fi
+# no ASan build (or it failed): the package test alone
+[ "$normal_ok" = 1 ] && package_test_start
+package_test_report
 
 # The test SecretKey must appear in no log either build left behind (a test
 # cannot see the logs of tests still running, so this runs afterwards).
@@ -142,23 +235,6 @@ if [ ${#dirs[@]} -gt 0 ]; then
 	cat "$logdir/grep-secrets.log"
 	total_pass=$((total_pass + $(grep -c '^ok ' "$logdir/grep-secrets.log")))
 	total_fail=$((total_fail + $(grep -c '^not ok ' "$logdir/grep-secrets.log")))
-fi
-
-# The Debian packages: build, install, run, upgrade, purge (as root; it
-# installs into this system, so not part of "make check").  Its TAP points
-# count; a run that dies without a "not ok" counts as one failure.
-if [ "${SV_NO_PACKAGE:-0}" != 1 ] && [ -x "$srcdir/_build/normal/milter/sesverify" ]; then
-	echo "== Debian packages (tests/package/test-deb.sh)"
-	(unset SV_SANITIZE ASAN_OPTIONS UBSAN_OPTIONS
-	top_srcdir=$srcdir top_builddir=$srcdir/_build/normal bash "$srcdir/tests/package/test-deb.sh") >"$logdir/package.log" 2>&1
-	rc=$?
-	grep -E '^(not ok|Bail out|1\.\.0)' "$logdir/package.log" | head -n 20
-	p=$(grep -c '^ok ' "$logdir/package.log")
-	f=$(grep -c '^not ok ' "$logdir/package.log")
-	[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
-	echo "package: $p passed, $f failed (log: $logdir/package.log)"
-	total_pass=$((total_pass + p))
-	total_fail=$((total_fail + f))
 fi
 
 # make distcheck: the release tarball builds, passes its own make check and

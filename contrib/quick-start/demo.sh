@@ -87,10 +87,10 @@ builddir=$(cd "$builddir" && pwd) || die "no build directory $builddir"
 # 3. the pieces, all on loopback
 export top_srcdir=$srcdir top_builddir=$builddir
 . "$srcdir/tests/lib.sh"
-. "$srcdir/tests/e2e/common.sh"
-. "$srcdir/tests/e2e/postfix.sh"
-. "$srcdir/tests/emulator/emulator.sh"
-. "$srcdir/tests/dns/dns.sh"
+. "$srcdir/tests/e2e/e2e-lib.sh"
+. "$srcdir/tests/e2e/postfix-lib.sh"
+. "$srcdir/tests/emulator/emulator-lib.sh"
+. "$srcdir/tests/dns/dns-lib.sh"
 
 if [ "$keep" = 1 ]; then
 	T=$(mktemp -d /tmp/sesverify-demo.XXXXXX)

@@ -1,7 +1,7 @@
 #!/bin/bash
 # tests/bench/precheck-latency.sh - pre-check latency against the local test nsd.
 #
-# Starts the test DNS (tests/dns/dns.sh) and runs tests/bench/precheck-latency:
+# Starts the test DNS (tests/dns/dns-lib.sh) and runs tests/bench/precheck-latency:
 # N pre-checks (default 2000) round-robin over the matching test domains, each
 # with its expected records from tests/dns/expected.tsv (4 queries per
 # pre-check: SOA, SPF TXT, DKIM TXT, MX; bigdkim.test over TCP), first with one
@@ -10,7 +10,7 @@
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
 . "$top_srcdir/tests/lib.sh"
-. "$top_srcdir/tests/dns/dns.sh"
+. "$top_srcdir/tests/dns/dns-lib.sh"
 
 N=${1:-2000}
 THREADS=${2:-4}

@@ -5,7 +5,7 @@
 # domains, which must cost zero calls.  Own nsd zone "bench." (A records only).
 # Run from a build tree: top_builddir=BUILD top_srcdir=SRC tests/bench/precheck-savings.sh [N] [ROUNDS]
 . "$top_srcdir/tests/lib.sh"
-. "$top_srcdir/tests/emulator/emulator.sh"
+. "$top_srcdir/tests/emulator/emulator-lib.sh"
 . "$top_srcdir/tests/core/core-lib.sh"
 core_init
 command -v nsd >/dev/null || { echo "nsd missing"; exit 1; }

@@ -5,7 +5,7 @@
 # The identity list answers InternalError, so each domain costs one UpdateEmailIdentity.
 # Run from a build tree: top_builddir=BUILD top_srcdir=SRC tests/bench/rate-burst.sh [N]
 . "$top_srcdir/tests/lib.sh"
-. "$top_srcdir/tests/emulator/emulator.sh"
+. "$top_srcdir/tests/emulator/emulator-lib.sh"
 . "$top_srcdir/tests/core/core-lib.sh"
 core_init
 n=${1:-2000}

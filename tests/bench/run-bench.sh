@@ -167,9 +167,9 @@ run_sv() {
 
 start_sv() {
 	[ "$have_sv" = 1 ] || return 1
-	. "$top_srcdir/tests/emulator/emulator.sh"
-	if [ -f "$top_srcdir/tests/dns/dns.sh" ]; then
-		. "$top_srcdir/tests/dns/dns.sh"
+	. "$top_srcdir/tests/emulator/emulator-lib.sh"
+	if [ -f "$top_srcdir/tests/dns/dns-lib.sh" ]; then
+		. "$top_srcdir/tests/dns/dns-lib.sh"
 		dns_start "$tmp/dns" >"$tmp/dns.log" 2>&1 || say "note: test DNS did not start"
 	fi
 	emu_start "$tmp/emu" >"$tmp/emu.log" 2>&1 || {
@@ -321,10 +321,10 @@ pf_run() {
 
 case " $phases " in *" postfix "*)
 	section "postfix: smtp-source -> private Postfix -> smtp-sink"
-	if [ ! -f "$top_srcdir/tests/e2e/postfix.sh" ]; then
-		say "skipped: tests/e2e/postfix.sh not there"
+	if [ ! -f "$top_srcdir/tests/e2e/postfix-lib.sh" ]; then
+		say "skipped: tests/e2e/postfix-lib.sh not there"
 	else
-		. "$top_srcdir/tests/e2e/postfix.sh"
+		. "$top_srcdir/tests/e2e/postfix-lib.sh"
 		if why=$(pf_available); then
 			# One smtpd listener per variant on one instance: none, null, twin, sesverify.
 			pf_init "$tmp/pf" ""

@@ -106,9 +106,9 @@ if [ ! -x "$milter" ]; then
 	ok "sesverify-milter: 550 for unverified.test # SKIP milter/sesverify-milter not built yet"
 	tap_done
 fi
-. "$top_srcdir/tests/emulator/emulator.sh"
-if [ -f "$top_srcdir/tests/dns/dns.sh" ]; then
-	. "$top_srcdir/tests/dns/dns.sh"
+. "$top_srcdir/tests/emulator/emulator-lib.sh"
+if [ -f "$top_srcdir/tests/dns/dns-lib.sh" ]; then
+	. "$top_srcdir/tests/dns/dns-lib.sh"
 	dns_start "$tmp/dns" >/dev/null 2>&1 || diag "test DNS did not start; going on without"
 fi
 emu_start "$tmp/emu" || {

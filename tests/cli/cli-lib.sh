@@ -2,14 +2,14 @@
 #
 # Owns: finding the built CLI, running it with its output captured, and the
 # secret-leak check over everything a test saw.  Does not own the emulator
-# (tests/emulator/emulator.sh) or the DNS server (tests/dns/dns.sh).
+# (tests/emulator/emulator-lib.sh) or the DNS server (tests/dns/dns-lib.sh).
 #
 #   SV            path of the built sesverify binary
 #   sv ARGS...    run it; sets OUT (stdout), ERR (stderr), RC; appends both
 #                 to $CLI_SEEN so cli_no_secret can grep them at the end
 #   cli_no_secret FILE...  one test point: the test SecretKey appears nowhere
 . "$top_srcdir/tests/lib.sh"
-. "$top_srcdir/tests/emulator/emulator.sh"
+. "$top_srcdir/tests/emulator/emulator-lib.sh"
 
 SV=$top_builddir/milter/sesverify
 [ -x "$SV" ] || skip_all "milter/sesverify not built"

@@ -1,12 +1,12 @@
 #!/bin/bash
 # tests/cli/test-cli-dns.sh - "sesverify check" with the live DNS column and
 # "sesverify precheck", against the SES emulator and the test DNS server
-# (tests/dns/dns.sh: nsd with the zones of tests/dns/expected.tsv).
+# (tests/dns/dns-lib.sh: nsd with the zones of tests/dns/expected.tsv).
 . "$top_srcdir/tests/cli/cli-lib.sh"
 
-[ -f "$top_srcdir/tests/dns/dns.sh" ] || skip_all "tests/dns/dns.sh not present"
+[ -f "$top_srcdir/tests/dns/dns-lib.sh" ] || skip_all "tests/dns/dns-lib.sh not present"
 command -v nsd >/dev/null || skip_all "nsd not installed"
-. "$top_srcdir/tests/dns/dns.sh"
+. "$top_srcdir/tests/dns/dns-lib.sh"
 dns_start "$CLI_TMP/dns" >"$CLI_TMP/dns-start.log" 2>&1 || { echo "Bail out! the test DNS server did not start"; sed "s/^/# /" "$CLI_TMP/dns-start.log"; exit 1; }
 # DNS_PORT is set: the emulator answers "dns" domains from the same zones.
 emu_start "$CLI_TMP/emu" || { echo "Bail out! the SES emulator did not start"; exit 1; }

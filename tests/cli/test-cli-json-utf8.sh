@@ -8,10 +8,10 @@
 # library's writer, sv_json_quote).
 . "$top_srcdir/tests/cli/cli-lib.sh"
 
-[ -f "$top_srcdir/tests/dns/dns.sh" ] || skip_all "tests/dns/dns.sh not present"
+[ -f "$top_srcdir/tests/dns/dns-lib.sh" ] || skip_all "tests/dns/dns-lib.sh not present"
 command -v nsd >/dev/null || skip_all "nsd not installed"
 command -v python3 >/dev/null || skip_all "python3 not installed"
-. "$top_srcdir/tests/dns/dns.sh"
+. "$top_srcdir/tests/dns/dns-lib.sh"
 dns_start "$CLI_TMP/dns" >"$CLI_TMP/dns-start.log" 2>&1 || { echo "Bail out! the test DNS server did not start"; sed "s/^/# /" "$CLI_TMP/dns-start.log"; exit 1; }
 conf=$CLI_TMP/sesverify.conf
 printf '%s\n' "Nameserver $DNS_NAMESERVERS" "DnsTimeout 2s" >"$conf"

@@ -1,12 +1,12 @@
 # tests/core/core-lib.sh - shared setup of the engine integration tests (sourced
-# after tests/lib.sh and tests/emulator/emulator.sh).
+# after tests/lib.sh and tests/emulator/emulator-lib.sh).
 #
 #   core_init              skip unless the driver is built; sets DRIVE
 #   core_conf FILE LINES   EMU_CONF (endpoint, CA, credentials) plus LINES
 #   core_scenario OUT N PREFIX STATE [ATTRS]  a scenario listing N domains
 #                          PREFIXnnn.test of STATE (plus default.json's)
 #   dead_ns                "127.0.0.1@PORT" where no DNS server listens
-#   core_dns_emu DIR       (tests/dns/dns.sh sourced) skip unless nsd; the test DNS
+#   core_dns_emu DIR       (tests/dns/dns-lib.sh sourced) skip unless nsd; the test DNS
 #                          and the emulator with the default scenario; one TAP point
 
 core_init() {

@@ -6,8 +6,8 @@
 # (listed, enabled) stays verified through one UpdateEmailIdentity instead of
 # becoming "not set up", notexist.test is not_exist because SES says so.
 . "$top_srcdir/tests/lib.sh"
-. "$top_srcdir/tests/emulator/emulator.sh"
-. "$top_srcdir/tests/dns/dns.sh"
+. "$top_srcdir/tests/emulator/emulator-lib.sh"
+. "$top_srcdir/tests/dns/dns-lib.sh"
 . "$top_srcdir/tests/core/core-lib.sh"
 core_init
 dir=$(mktmp)

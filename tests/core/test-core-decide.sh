@@ -12,8 +12,8 @@
 #     DNS (NXDOMAIN): the refresh takes the NXDOMAIN short-cut, no API call, and
 #     the answer is not_exist with code DNS.NXDOMAIN.
 . "$top_srcdir/tests/lib.sh"
-. "$top_srcdir/tests/emulator/emulator.sh"
-. "$top_srcdir/tests/dns/dns.sh"
+. "$top_srcdir/tests/emulator/emulator-lib.sh"
+. "$top_srcdir/tests/dns/dns-lib.sh"
 . "$top_srcdir/tests/core/core-lib.sh"
 core_init
 dir=$(mktmp)

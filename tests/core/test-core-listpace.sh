@@ -6,7 +6,7 @@
 # arrives (a listed domain is settled from it).  Before the per-page hook
 # the client sent all pages back to back after reserving only 3 tokens.
 . "$top_srcdir/tests/lib.sh"
-. "$top_srcdir/tests/emulator/emulator.sh"
+. "$top_srcdir/tests/emulator/emulator-lib.sh"
 . "$top_srcdir/tests/core/core-lib.sh"
 core_init
 dir=$(mktmp)

@@ -6,8 +6,8 @@
 # become right is asked at once (later.test).  A domain absent from the
 # identity list costs no UpdateEmailIdentity either.
 . "$top_srcdir/tests/lib.sh"
-. "$top_srcdir/tests/emulator/emulator.sh"
-. "$top_srcdir/tests/dns/dns.sh"
+. "$top_srcdir/tests/emulator/emulator-lib.sh"
+. "$top_srcdir/tests/dns/dns-lib.sh"
 . "$top_srcdir/tests/core/core-lib.sh"
 core_init
 command -v nsd >/dev/null || skip_all "nsd missing"

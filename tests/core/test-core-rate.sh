@@ -3,7 +3,7 @@
 # emulator never sees more than 20 requests in any sliding second, no
 # RequestLimitExceeded, one UpdateEmailIdentity per domain, one list call.
 . "$top_srcdir/tests/lib.sh"
-. "$top_srcdir/tests/emulator/emulator.sh"
+. "$top_srcdir/tests/emulator/emulator-lib.sh"
 . "$top_srcdir/tests/core/core-lib.sh"
 core_init
 dir=$(mktmp)

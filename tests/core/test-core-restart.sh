@@ -4,7 +4,7 @@
 # empty, no crash); with the API down a stale verified entry stays verified
 # (serve-stale) and a never-seen domain ends in error.
 . "$top_srcdir/tests/lib.sh"
-. "$top_srcdir/tests/emulator/emulator.sh"
+. "$top_srcdir/tests/emulator/emulator-lib.sh"
 . "$top_srcdir/tests/core/core-lib.sh"
 core_init
 dir=$(mktmp)

@@ -2,7 +2,7 @@
 # tests/dns/faultns.py - scripted fault DNS server for the pre-check tests.
 #
 # Owns: the broken and hostile DNS behaviours that a real authoritative
-# server (nsd, see dns.sh) cannot produce: SERVFAIL, silence, malformed
+# server (nsd, see dns-lib.sh) cannot produce: SERVFAIL, silence, malformed
 # packets, wrong IDs/questions, CNAME loops, oversized answers.  It serves
 # only the names below and answers REFUSED to everything else, so that it
 # can sit behind nsd in one Nameserver list (nsd refers these names here).

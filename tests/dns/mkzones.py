@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # tests/dns/mkzones.py - generate the nsd test zones from expected.tsv.
 #
-# Owns: the zone files and nsd.conf used by tests/dns/dns.sh.  The record
+# Owns: the zone files and nsd.conf used by tests/dns/dns-lib.sh.  The record
 # values come only from tests/dns/expected.tsv, so that the zones, the SES
 # emulator and the tests can never drift apart; this script decides only
 # which records each case serves right, wrong, differently spelled or not

@@ -6,7 +6,7 @@
 # verdict, per-record status, exit status (DESIGN.md: 0 all good, 1
 # unverified / not set up, 3 DNS error), and the human table.
 . "$top_srcdir/tests/lib.sh"
-. "$top_srcdir/tests/dns/dns.sh"
+. "$top_srcdir/tests/dns/dns-lib.sh"
 
 CLI=$top_builddir/milter/sesverify
 [ -x "$CLI" ] || skip_all "milter/sesverify not built"

@@ -7,7 +7,7 @@
 # poison the resolver, and several threads prechecking at once.
 # Driven through tests/dns/precheck-run (no CLI needed).
 . "$top_srcdir/tests/lib.sh"
-. "$top_srcdir/tests/dns/dns.sh"
+. "$top_srcdir/tests/dns/dns-lib.sh"
 
 command -v nsd >/dev/null || skip_all "nsd not installed (Debian package nsd)"
 command -v drill >/dev/null || skip_all "drill not installed (Debian package ldnsutils)"

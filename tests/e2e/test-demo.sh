@@ -6,12 +6,12 @@
 # verified and unknown senders accepted and delivered, unverified and
 # not-set-up senders rejected with 550 5.7.1, and nothing left running.
 . "$top_srcdir/tests/lib.sh"
-. "$top_srcdir/tests/e2e/postfix.sh"
+. "$top_srcdir/tests/e2e/postfix-lib.sh"
 
 why=$(pf_available) || skip_all "$why"
 command -v swaks >/dev/null || skip_all "swaks missing"
 [ -x "$top_builddir/milter/sesverify-milter" ] || skip_all "sesverify-milter not built"
-[ -f "$top_srcdir/tests/dns/dns.sh" ] || skip_all "tests/dns/dns.sh not available"
+[ -f "$top_srcdir/tests/dns/dns-lib.sh" ] || skip_all "tests/dns/dns-lib.sh not available"
 
 t0=$(date +%s)
 out=$(bash "$top_srcdir/contrib/quick-start/demo.sh" --no-install --builddir "$top_builddir" --keep 2>&1)

@@ -648,7 +648,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_raw(200, json.dumps({"Response": obj}).encode("utf-8"))
 
     def do_GET(self):
-        # Readiness probe for emulator.sh; not an API call and not logged.
+        # Readiness probe for emulator-lib.sh; not an API call and not logged.
         if self.path == "/__emulator/health":
             self.send_raw(200, b"ok\n", "text/plain")
             return

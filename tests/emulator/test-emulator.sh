@@ -6,7 +6,7 @@
 # Python signer), so a bug in the emulator cannot hide behind a matching bug
 # in the client under test.
 . "$top_srcdir/tests/lib.sh"
-. "$top_srcdir/tests/emulator/emulator.sh"
+. "$top_srcdir/tests/emulator/emulator-lib.sh"
 
 command -v curl >/dev/null || skip_all "curl not installed"
 command -v openssl >/dev/null || skip_all "openssl not installed"
@@ -237,8 +237,8 @@ grep -qF "$(cat "$tmp/token")" "$EMU_LOG" "$tmp/emu-token/emu-stderr"
 tap_ok $(($? == 0)) "the token never appears in the log"
 
 # --- "dns" domains follow the test DNS server, when there is one
-if [ -f "$top_srcdir/tests/dns/dns.sh" ]; then
-	. "$top_srcdir/tests/dns/dns.sh"
+if [ -f "$top_srcdir/tests/dns/dns-lib.sh" ]; then
+	. "$top_srcdir/tests/dns/dns-lib.sh"
 	if dns_start "$tmp/dns" >/dev/null 2>&1 && [ -n "${DNS_PORT:-}" ]; then
 		emu_stop
 		EMU_DNS=127.0.0.1:$DNS_PORT emu_start "$tmp/emu-dns" || not_ok "emulator with --dns"
@@ -271,10 +271,10 @@ if [ -f "$top_srcdir/tests/dns/dns.sh" ]; then
 				"[True]" "dns: List shows later.test SendingEnabled after the re-check"
 		fi
 	else
-		not_ok "tests/dns/dns.sh could not start the test DNS server"
+		not_ok "tests/dns/dns-lib.sh could not start the test DNS server"
 	fi
 else
-	diag "tests/dns/dns.sh not present yet; DNS-backed verdicts not tested"
+	diag "tests/dns/dns-lib.sh not present yet; DNS-backed verdicts not tested"
 fi
 
 tap_done

@@ -27,8 +27,13 @@
 #                           ML_CTL_PY: the python3 to run)
 #   ml_signal_wait SIG REGEX send SIG to the supervisor; 0 when a new log
 #                           line matches REGEX within 10 s
-. "$top_srcdir/tests/dns/dns.sh"
-. "$top_srcdir/tests/emulator/emulator.sh"
+#   ml_faketime FILE [wall] the milter started from now on runs under
+#                           libfaketime, its clocks offset by FILE's content
+#                           (ml_clock_step); "wall": the wall clock only,
+#                           CLOCK_MONOTONIC stays real.  1 without libfaketime
+#   ml_clock_step FILE OFFSET  the offset ("+61s", "-8h"), re-read on every call
+. "$top_srcdir/tests/dns/dns-lib.sh"
+. "$top_srcdir/tests/emulator/emulator-lib.sh"
 
 ML_MARK=0
 ML_SCANNED=0
@@ -88,14 +93,8 @@ ml_start() {
 
 ml_stop() {
 	[ -n "${ML_PID:-}" ] || return 0
-	kill -TERM "$ML_PID" 2>/dev/null
-	local i
-	for ((i = 0; i < 300; i++)); do
-		kill -0 "$ML_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -9 "$ML_PID" 2>/dev/null
-	wait "$ML_PID" 2>/dev/null
+	# SIGKILL only after 15 s: the supervisor stops its worker first
+	kill_wait "$ML_PID" 15
 	ML_STATUS=$?
 	ML_PID=
 	ml_scan_log
@@ -253,4 +252,29 @@ while True:
     out += b
 sys.stdout.write(out.decode("utf-8", "replace"))
 PY
+}
+
+# ml_faketime FILE [wall] - ML_BIN becomes a wrapper that preloads libfaketime
+ml_faketime() {
+	local f lib= real=$ML_BIN
+	for f in /usr/lib/*/faketime/libfaketimeMT.so.1 /usr/lib/faketime/libfaketimeMT.so.1; do
+		[ -r "$f" ] && lib=$f && break
+	done
+	[ -n "$lib" ] || return 1
+	ml_clock_step "$1" +0
+	ML_BIN=$ML_DIR/sesverify-milter-faketime
+	cat >"$ML_BIN" <<SH
+#!/bin/sh
+# the milter with steppable clocks; the tests' own tools keep the real ones
+export LD_PRELOAD="$lib" FAKETIME_TIMESTAMP_FILE="$1" FAKETIME_NO_CACHE=1 NO_FAKE_STAT=1
+${2:+export FAKETIME_DONT_FAKE_MONOTONIC=1}
+${SV_SANITIZE:+export ASAN_OPTIONS="\${ASAN_OPTIONS:+\$ASAN_OPTIONS:}verify_asan_link_order=0"}
+exec "$real" "\$@"
+SH
+	chmod +x "$ML_BIN"
+}
+
+# ml_clock_step FILE OFFSET - the faked clocks' offset, atomically replaced
+ml_clock_step() {
+	echo "$2" >"$1.new" && mv -f "$1.new" "$1"
 }

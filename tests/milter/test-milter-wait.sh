@@ -4,7 +4,8 @@
 #     backlog of 100 warm-up refreshes (ApiRate 1) jumps the queue, and the
 #     jobs the workers already hold give way to it: it takes the next grant;
 #   - the header From: domains of one message are waited for together: the
-#     whole wait is at most UnknownWait, not UnknownWait per domain.
+#     whole wait is at most UnknownWait, not UnknownWait per domain; a
+#     domain whose answer refuses the message ends the wait at once.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/milter/milter-lib.sh"
 
@@ -47,6 +48,7 @@ d = json.load(open(sys.argv[1]))
 d["list"] = {"error": "InternalError"}
 d["domains"]["cname.test"] = {"state": "verified", "fault": "delay:4"}
 d["domains"]["upper.test"] = {"state": "verified", "fault": "delay:8"}
+d["domains"]["late.wild.test"] = {"state": "verified", "fault": "delay:8"}
 json.dump(d, open(sys.argv[1], "w"))
 PY
 rm -f "$ML_DIR/cache"
@@ -65,6 +67,19 @@ diag "the message took ${took}s"
 # one after another it takes 4 s + a second full UnknownWait = 10 s; the 2.5 s
 # over UnknownWait are miltertest's start and the envelope check on a busy host
 tap_ok "$(python3 -c "print(0 if $took < 6 + 2.5 else 1)")" "the whole wait is at most UnknownWait (${took}s)"
+
+# From: a domain answered after 8 s and, after it, one SES refuses: the
+# refusal ends the wait; the first domain cannot change it
+start=$(date +%s.%N)
+ml_msg "From: late.wild.test (8 s) and unverified.test: 550 without waiting for the first" \
+	from='<a@verified.test>' hfrom='a@late.wild.test, b@unverified.test' expect_eoh=reply
+took=$(python3 -c "print(round($(date +%s.%N) - $start, 2))")
+line=$(grep 'domain=unverified.test' "$ML_LOG" | tail -n 1)
+like "$line" 'from=header domain=unverified\.test state=unverified action=reject reply="550 5\.7\.1 ' \
+	"the refused domain decides, though listed second"
+diag "the message took ${took}s: $(sed -n 's/.*\( waited=[0-9]*ms\).*/\1/p' <<<"$line")"
+is "$(grep -c 'domain=late.wild.test .*action=tempfail' "$ML_LOG")" 0 "no 451 for the slow domain"
+tap_ok "$(python3 -c "print(0 if $took < 4.5 else 1)")" "well before UnknownWait 6s (${took}s)"
 is "$(grep -c 'sesverify-test-secret-DO-NOT-LOG' "$ML_LOG")" 0 "SecretKey never logged"
 ml_stop
 is "$ML_STATUS" 0 "SIGTERM: exit status 0"

@@ -7,7 +7,7 @@
 # emulator; Redis unreachable -> each falls back to RedisDownApiRate; Redis
 # coming up later -> sharing resumes without a restart.
 . "$top_srcdir/tests/lib.sh"
-. "$top_srcdir/tests/emulator/emulator.sh"
+. "$top_srcdir/tests/emulator/emulator-lib.sh"
 . "$top_srcdir/tests/core/core-lib.sh"
 . "$top_srcdir/tests/redis/redis-lib.sh"
 core_init

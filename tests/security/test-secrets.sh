@@ -73,7 +73,7 @@ is "$RC" 1 "the CLI checks a domain with it (exit 1: unverified)"
 # 2. the key from the environment never shows in /proc
 ml_conf "CheckFrom envelope"
 export TENCENTCLOUD_SECRET_ID=$EMU_SECRET_ID TENCENTCLOUD_SECRET_KEY=$KEY
-export -n EMU_SECRET_KEY # emulator.sh exports it for its own helpers
+export -n EMU_SECRET_KEY # emulator-lib.sh exports it for its own helpers
 ml_start || { echo "Bail out! milter did not start"; exit 1; }
 unset TENCENTCLOUD_SECRET_ID TENCENTCLOUD_SECRET_KEY
 worker=$(ml_worker)

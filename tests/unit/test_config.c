@@ -133,6 +133,7 @@ static void test_defaults(void)
 	is_int(c->max_entries, 100000, "default MaxEntries");
 	is_int(c->refresh_workers, 4, "default RefreshWorkers");
 	ok(c->warm_up, "default WarmUp yes");
+	is_int(c->list_interval, 300000, "default ListInterval 5m");
 	is_int(c->mode, SV_MODE_ENFORCE, "default Mode");
 	is_int(c->check_from, SV_CHECK_ENVELOPE | SV_CHECK_HEADER, "default CheckFrom");
 	is_int(c->outgoing, SV_OUT_AUTH | SV_OUT_INTERNAL, "default Outgoing");
@@ -181,6 +182,7 @@ static void test_defaults(void)
 	       "MaxEntries       100000\n"
 	       "RefreshWorkers   4\n"
 	       "WarmUp           yes\n"
+	       "ListInterval     5m\n"
 	       "Mode             enforce\n"
 	       "CheckFrom        envelope,header\n"
 	       "Outgoing         auth,internal\n"
@@ -229,6 +231,7 @@ static void test_every_key(void)
 	    "MaxEntries 5\n"
 	    "RefreshWorkers 64\n"
 	    "WarmUp off\n"
+	    "ListInterval 20s\n"
 	    "Mode MONITOR\n"
 	    "CheckFrom header\n"
 	    "Outgoing daemon:ORIGINATING, auth daemon:MSA\n"
@@ -275,6 +278,7 @@ static void test_every_key(void)
 	is_int(c->max_entries, 5, "MaxEntries");
 	is_int(c->refresh_workers, 64, "RefreshWorkers");
 	ok(!c->warm_up, "WarmUp off");
+	is_int(c->list_interval, 20000, "ListInterval 20s");
 	is_int(c->mode, SV_MODE_MONITOR, "Mode case-insensitive");
 	is_int(c->check_from, SV_CHECK_HEADER, "CheckFrom header");
 	is_int(c->outgoing, SV_OUT_AUTH | SV_OUT_DAEMON, "Outgoing bits");
@@ -351,6 +355,8 @@ static void test_errors(void)
 	                        "unit ms, s, m, h or d)\n"},
 	    {"ApiTimeout 10m\n", "t.conf:1: ApiTimeout: 10m out of range 100ms..5m\n"},
 	    {"UnknownWait 1h\n", "t.conf:1: UnknownWait: 1h out of range 0s..5m\n"},
+	    {"ListInterval 500ms\n", "t.conf:1: ListInterval: 500ms out of range 1s..1d\n"},
+	    {"ListInterval 2d\n", "t.conf:1: ListInterval: 2d out of range 1s..1d\n"},
 	    {"VerifiedTTL 0\n", "t.conf:1: VerifiedTTL: 0 out of range 1s..30d\n"},
 	    {"ApiRate 0\n", "t.conf:1: ApiRate: 0 out of range 1..1000\n"},
 	    {"ApiRate 1001\n", "t.conf:1: ApiRate: 1001 out of range 1..1000\n"},

@@ -5,7 +5,7 @@
 #	token sent as X-TC-Token; ListEmailIdentities pagination; TLS
 #	verification on; the secret never appears in logs or messages.
 . "$top_srcdir/tests/lib.sh"
-. "$top_srcdir/tests/emulator/emulator.sh"
+. "$top_srcdir/tests/emulator/emulator-lib.sh"
 
 command -v python3 >/dev/null 2>&1 || skip_all "python3 unavailable"
 command -v openssl >/dev/null 2>&1 || skip_all "openssl unavailable"

@@ -1,4 +1,4 @@
-# tests/dns/dns.sh - test DNS servers for the pre-check, milter and e2e tests (sourced).
+# tests/dns/dns-lib.sh - test DNS servers for the pre-check, milter and e2e tests (sourced).
 #
 # Needs tests/lib.sh sourced first.  Starts, on 127.0.0.1 and free ports:
 #   nsd         the real zones generated from tests/dns/expected.tsv (mkzones.py)
@@ -48,7 +48,7 @@ dns_start() {
 	rm -f "$zdir/faultns.port"
 	python3 "$DNS_SRCDIR/faultns.py" 0 "$zdir/faultns.port" >"$zdir/faultns.out" 2>&1 &
 	DNS_FAULT_PID=$!
-	at_exit "kill_wait $DNS_FAULT_PID; wait $DNS_FAULT_PID"
+	at_exit "kill_wait $DNS_FAULT_PID"
 	for ((i = 0; i < 200; i++)); do
 		[ -s "$zdir/faultns.port" ] && break
 		kill -0 "$DNS_FAULT_PID" 2>/dev/null || break
@@ -66,7 +66,7 @@ dns_start() {
 		python3 "$DNS_SRCDIR/mkzones.py" "$DNS_SRCDIR/expected.tsv" "$zdir" "$DNS_PORT" "$FAULT_DNS_PORT" || return 1
 		nsd -d -c "$zdir/nsd.conf" >"$zdir/nsd.out" 2>&1 &
 		DNS_NSD_PID=$!
-		at_exit "kill_wait $DNS_NSD_PID; wait $DNS_NSD_PID"
+		at_exit "kill_wait $DNS_NSD_PID"
 		dns_wait_answer "$DNS_PORT" verified.test SOA "$DNS_NSD_PID" && break
 		kill_wait "$DNS_NSD_PID"
 		wait "$DNS_NSD_PID" 2>/dev/null

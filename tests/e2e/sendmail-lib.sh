@@ -1,4 +1,4 @@
-# tests/e2e/sendmail.sh - a private Sendmail instance for end-to-end tests (sourced).
+# tests/e2e/sendmail-lib.sh - a private Sendmail instance for end-to-end tests (sourced).
 #
 # Owns: unpacking Debian's sendmail-bin into a private prefix, generating its
 # .cf with the sendmail-cf m4 macros, and starting/stopping it plus the
@@ -16,9 +16,7 @@
 #   sm_up DIR MILTER      sm_init + sm_start, up to 3 times with fresh ports
 #   sm_run ARGS...        the private binary with the private .cf (-bp, -bt, -q)
 #   sm_queue_count        messages in the private queue
-#   sm_sink_file ID       sink file holding "X-Test-Id: ID" (status 1: none)
-#   sm_wait_sink ID SECS
-#   sm_wait_queue N SECS wait until sm_queue_count is N
+# (the sink and queue waits: e2e-lib.sh's e2e_mta_* with MTA "sm")
 #
 # After sm_init: SM_DIR, SM_PORT (SMTP on 127.0.0.1), SM_SINK_PORT, SM_SINK,
 # SM_TRANSCRIPT (-X log of every SMTP dialogue; there may be no syslog).
@@ -40,7 +38,7 @@
 #   other domains, which all go to the sink.
 
 # sink and polling helpers (e2e_sink_file, e2e_wait)
-. "$top_srcdir/tests/e2e/common.sh"
+. "$top_srcdir/tests/e2e/e2e-lib.sh"
 
 SM_HOSTNAME=${SM_HOSTNAME:-mta.test.invalid}
 SM_SMTP_SINK=${SM_SMTP_SINK:-/usr/sbin/smtp-sink}
@@ -127,7 +125,7 @@ sm_write_mc() {
 	# OSTYPE(linux), not debian: Debian's ostype hard-wires /etc/mail paths.
 	cat <<EOF
 divert(-1)dnl
-# Private Sendmail test instance written by tests/e2e/sendmail.sh.
+# Private Sendmail test instance written by tests/e2e/sendmail-lib.sh.
 divert(0)dnl
 VERSIONID(\`sesverify e2e test instance')dnl
 OSTYPE(\`linux')dnl
@@ -178,14 +176,7 @@ sm_run() {
 
 # sm_start - start the sink and the daemon; fail if either does not listen
 sm_start() {
-	"$SM_SMTP_SINK" -u postfix -d "$SM_SINK/%M." "127.0.0.1:$SM_SINK_PORT" 100 \
-		>"$SM_DIR/sink.log" 2>&1 &
-	SM_SINK_PID=$!
-	at_exit sm_stop
-	if ! wait_port "$SM_SINK_PORT" 10 "$SM_SINK_PID"; then
-		echo "sm_start: smtp-sink did not listen on $SM_SINK_PORT" >&2
-		return 1
-	fi
+	e2e_mta_sink_start sm || return 1
 	# -bD: foreground daemon, so $! is the daemon (unshare and sh exec).
 	# -X: transcript of every SMTP dialogue.  -q30s: retry deferred mail.
 	(sm_exec -bD -q30s -X "$SM_TRANSCRIPT") >"$SM_DIR/sendmail.out" 2>&1 &
@@ -200,19 +191,11 @@ sm_start() {
 }
 
 # sm_up - init and start; on failure (a port taken meanwhile) retry with new ports
-sm_up() {
-	local i
-	for ((i = 0; i < 3; i++)); do
-		unset SM_PORT SM_SINK_PORT
-		sm_init "$1" "$2" && sm_start && return 0
-		sm_stop
-		rm -rf "$1"
-	done
-	return 1
-}
+sm_up() { e2e_mta_up sm "$@"; }
 
 # sm_instance_pids - live processes of this instance (daemon and its children)
 sm_instance_pids() {
+	[ -n "${SM_QUEUE:-}" ] || return 0 # no instance: "/*" below would match every process
 	# sendmail rewrites its environment (proctitle) but always works in
 	# its queue directory, which is private to this instance.
 	find /proc/[0-9]* -maxdepth 1 -name cwd \( -lname "$SM_QUEUE" -o -lname "$SM_QUEUE/*" \) \
@@ -221,43 +204,14 @@ sm_instance_pids() {
 
 # sm_stop - stop the daemon and the sink by PID; kill this instance's leftovers
 sm_stop() {
-	local pid
 	if [ -n "${SM_PID:-}" ]; then
 		kill_wait "$SM_PID"
 		SM_PID=
 	fi
-	if [ -n "${SM_ROOT:-}" ]; then
-		for pid in $(sm_instance_pids); do
-			kill -9 "$pid" 2>/dev/null
-		done
-	fi
-	if [ -n "${SM_SINK_PID:-}" ]; then
-		kill_wait "$SM_SINK_PID"
-		SM_SINK_PID=
-	fi
+	e2e_mta_reap sm
 }
 
 # sm_queue_count - messages (qf files) in the private queue
 sm_queue_count() {
 	find "$SM_QUEUE" -name 'qf*' -type f 2>/dev/null | wc -l
-}
-
-# sm_sink_file - sink file of the message whose own header has "X-Test-Id: ID"
-sm_sink_file() {
-	e2e_sink_file "$SM_SINK" "$1"
-}
-
-# sm_wait_sink - wait up to SECS for message ID to reach the sink
-sm_wait_sink() {
-	e2e_wait "$2" sm_sink_file "$1"
-}
-
-# sm_wait_queue - wait up to SECS until the queue holds exactly N messages
-sm_wait_queue() {
-	e2e_wait "$2" sm_queue_is "$1"
-}
-
-# sm_queue_is - the queue holds exactly N messages
-sm_queue_is() {
-	[ "$(sm_queue_count)" -eq "$1" ]
 }

@@ -1,9 +1,9 @@
-# tests/emulator/emulator.sh - start the SES API emulator from a TAP test (sourced).
+# tests/emulator/emulator-lib.sh - start the SES API emulator from a TAP test (sourced).
 #
 # Owns: starting/stopping tests/emulator/ses-emulator.py for one test script,
 # its certificate and test credentials, and helpers that read its request log.
 # Does not own: the emulator's behaviour (ses-emulator.py, README.md there) or
-# the DNS server (tests/dns/dns.sh).
+# the DNS server (tests/dns/dns-lib.sh).
 #
 #   emu_start DIR [SCENARIO]   cert + key, secret file, emulator on a free port.
 #                              Sets EMU_PORT EMU_URL EMU_CA EMU_LOG EMU_PID
@@ -90,7 +90,7 @@ emu_start() {
 	(
 		umask 077
 		cat >"$EMU_CONF" <<EOF
-# written by tests/emulator/emulator.sh
+# written by tests/emulator/emulator-lib.sh
 Endpoint $EMU_URL
 CAFile $EMU_CA
 SecretId $EMU_SECRET_ID

@@ -1,4 +1,4 @@
-# tests/e2e/postfix.sh - a private Postfix instance for end-to-end tests (sourced).
+# tests/e2e/postfix-lib.sh - a private Postfix instance for end-to-end tests (sourced).
 #
 # Owns: building, starting and stopping one throw-away Postfix (Debian's
 # postfix package, 3.7) and the smtp-sink it relays to.  It does not own the
@@ -35,7 +35,7 @@
 #   be writable by postfix.
 
 # sink and polling helpers (e2e_sink_file, e2e_wait)
-. "$top_srcdir/tests/e2e/common.sh"
+. "$top_srcdir/tests/e2e/e2e-lib.sh"
 
 PF_POSTFIX=${PF_POSTFIX:-/usr/sbin/postfix}
 PF_SMTP_SINK=${PF_SMTP_SINK:-/usr/sbin/smtp-sink}
@@ -76,7 +76,7 @@ pf_init() {
 	e2e_traversable "$PF_DIR" || return 1
 	chown postfix "$PF_DIR/data" "$PF_SINK"
 	cat >"$PF_ETC/main.cf" <<EOF
-# Private Postfix test instance written by tests/e2e/postfix.sh.
+# Private Postfix test instance written by tests/e2e/postfix-lib.sh.
 compatibility_level = 3.6
 queue_directory = $PF_DIR/queue
 data_directory = $PF_DIR/data
@@ -118,7 +118,7 @@ EOF
 	# Column 5 "n": no chroot; pickup wakes every second (the "milter
 	# down" test waits for maildrop mail to be retried).
 	cat >"$PF_ETC/master.cf" <<EOF
-# Private Postfix test instance written by tests/e2e/postfix.sh.
+# Private Postfix test instance written by tests/e2e/postfix-lib.sh.
 127.0.0.1:$PF_PORT inet n - n - - smtpd
 pickup    unix  n - n 1 1 pickup
 cleanup   unix  n - n - 0 cleanup
@@ -154,15 +154,7 @@ pf_master_pid() {
 
 # pf_start - start the sink, then Postfix, and wait for both to listen
 pf_start() {
-	"$PF_SMTP_SINK" -u postfix -d "$PF_SINK/%M." "127.0.0.1:$PF_SINK_PORT" 100 \
-		>"$PF_DIR/sink.log" 2>&1 &
-	PF_SINK_PID=$!
-	at_exit pf_stop
-	if ! wait_port "$PF_SINK_PORT" 10 "$PF_SINK_PID"; then
-		echo "pf_start: smtp-sink did not listen on $PF_SINK_PORT" >&2
-		cat "$PF_DIR/sink.log" >&2
-		return 1
-	fi
+	e2e_mta_sink_start pf || return 1
 	if ! "$PF_POSTFIX" -c "$PF_ETC" start >"$PF_DIR/start.log" 2>&1; then
 		echo "pf_start: postfix start failed" >&2
 		cat "$PF_DIR/start.log" "$PF_LOG" >&2 2>/dev/null
@@ -177,16 +169,7 @@ pf_start() {
 }
 
 # pf_up - init and start; on failure (a port taken meanwhile) retry with new ports
-pf_up() {
-	local i
-	for ((i = 0; i < 3; i++)); do
-		unset PF_PORT PF_SINK_PORT
-		pf_init "$1" "$2" && pf_start && return 0
-		pf_stop
-		rm -rf "$1"
-	done
-	return 1
-}
+pf_up() { e2e_mta_up pf "$@"; }
 
 # pf_instance_pids - live processes of this instance (master's children too)
 pf_instance_pids() {
@@ -198,23 +181,14 @@ pf_instance_pids() {
 
 # pf_stop - stop Postfix and the sink; kill anything of this instance left over
 pf_stop() {
-	local pid i
+	local pid
 	[ -n "${PF_ETC:-}" ] || return 0
 	pid=$(pf_master_pid)
 	if [ -n "$pid" ]; then
 		"$PF_POSTFIX" -c "$PF_ETC" stop >/dev/null 2>&1
-		for ((i = 0; i < 100; i++)); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.05
-		done
+		kill_wait "$pid"
 	fi
-	for pid in $(pf_instance_pids); do
-		kill -9 "$pid" 2>/dev/null
-	done
-	if [ -n "${PF_SINK_PID:-}" ]; then
-		kill_wait "$PF_SINK_PID"
-		PF_SINK_PID=
-	fi
+	e2e_mta_reap pf
 }
 
 # pf_sendmail - submit through the sendmail(1) command: postdrop, maildrop, pickup
@@ -234,22 +208,8 @@ pf_flush() {
 	/usr/sbin/postqueue -c "$PF_ETC" -f >/dev/null 2>&1
 }
 
-# pf_sink_file - sink file of the message whose own header has "X-Test-Id: ID"
-pf_sink_file() {
-	e2e_sink_file "$PF_SINK" "$1"
-}
-
-# pf_wait_sink - wait up to SECS for message ID to reach the sink
-pf_wait_sink() {
-	e2e_wait "$2" pf_sink_file "$1"
-}
-
-# pf_wait_queue - wait up to SECS until the queue holds exactly N messages
-pf_wait_queue() {
-	e2e_wait "$2" pf_queue_is "$1"
-}
-
-# pf_queue_is - the queue holds exactly N messages
-pf_queue_is() {
-	[ "$(pf_queue_count)" -eq "$1" ]
-}
+# pf_sink_file ID, pf_wait_sink ID SECS, pf_wait_queue N SECS: e2e-lib.sh's
+# e2e_mta_* for this instance
+pf_sink_file() { e2e_mta_sink_file pf "$@"; }
+pf_wait_sink() { e2e_mta_wait_sink pf "$@"; }
+pf_wait_queue() { e2e_mta_wait_queue pf "$@"; }
