@@ -45,14 +45,18 @@
  *	refresher.h) puts four parts together; each owns its state behind
  *	the functions above, so that a shared (fleet) identity list or
  *	single-flight can replace one part without touching the others.
+ *	refresher.c owns the threads, their clients (rebuilt at
+ *	reconfigure), the order of grants (mail waiting goes first:
+ *	grant, give_way, run_urgent), the cache's refreshing bit and stop.
  *
- *	sv_tools is what one worker brings to a job: its API client, its
- *	resolver and its jitter.  sv_errlog logs configuration/auth
- *	failures at most once a minute.  sv_grant_pacer makes p an
- *	sv_pacer whose hooks take one limiter grant per request sent
- *	and report it done when its answer is in (gp->grants counts them).
+ *	Tools.  sv_tools is what one worker brings to a job: its API
+ *	client, its resolver and its jitter.  sv_errlog logs
+ *	configuration/auth failures at most once a minute.
+ *	sv_grant_pacer makes p an sv_pacer whose hooks take one limiter
+ *	grant per request sent and report it done when its answer is in
+ *	(gp->grants counts them).  Owns no client and no job.
  *
- *	The queue owns the jobs: three FIFOs by priority (SV_PRIO_*) and
+ *	Queue.  Owns the jobs: three FIFOs by priority (SV_PRIO_*) and
  *	single-flight (a domain is in at most one job; a push of a queued
  *	domain raises its priority, a push of one in flight asks for one
  *	more run unless only a waiter's SV_PRIO_UNKNOWN asks).  Push
@@ -67,7 +71,7 @@
  *	or, with queued_too, a job mail waits for is still queued.  Does
  *	not own the cache's refreshing bit nor any network call.
  *
- *	The identity list owns the last ListEmailIdentities answer, its
+ *	Identity list.  Owns the last ListEmailIdentities answer, its
  *	freshness, the single fetch in flight, the retry backoff after a
  *	failed fetch and what a new list means for the cache (mark the
  *	domains dropped from it, have the contradicted records re-checked
@@ -75,14 +79,21 @@
  *	SV_L_PRESENT, SV_L_ENABLED or SV_L_UNAVAILABLE; "since" is the
  *	domain's arrival (a list fetched at most a minute before is fresh
  *	enough); force fetches now.  sv_idlist_copy gives a malloc'd copy
- *	of the items (NULL and *n = 0 when empty).
+ *	of the items (NULL and *n = 0 when empty).  Does not own the
+ *	answers stored for a domain (only the LISTED/ENABLED flags).
  *
- *	The rules (sv_rules) own what one job does with a domain: the
+ *	Rules.  sv_rules owns what one job does with a domain: the
  *	DESIGN.md order of pre-check, identity list and API call, and
- *	every answer stored.  They reach the list only through
- *	sv_idlist_check and the queue only through r->grant (a limiter
- *	grant that lets mail waiting for an answer go first).
- *	sv_warm_up fills the cache from a freshly fetched list.
+ *	every answer stored (sv_refresh_store).  The rules reach the list
+ *	only through sv_idlist_check and the queue only through r->grant
+ *	(a limiter grant that lets mail waiting for an answer go first);
+ *	the TTLs through r->ttl.  Do not own the list, the jobs, the
+ *	threads or TTL arithmetic (cache.c).
+ *
+ *	Warm-up.  sv_warm_up fills the cache from a freshly fetched list:
+ *	enabled is verified, listed but not enabled is queued for its
+ *	attributes.  Does not own the fetch (the list) nor the answers it
+ *	finds already there (a snapshot's).
  * SEE ALSO
  *	refresher.h (the interface the engine uses), cache.h, ratelimit.h
  */
