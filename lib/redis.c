@@ -26,6 +26,7 @@ struct sv_redis {
 	struct timeval tv;
 	redisContext *c; /* NULL: not connected */
 	int up;          /* state last logged: 1 up, 0 down, -1 never tried */
+	int lost;        /* was up once, then went down */
 	int64_t retry_at, backoff;
 	const char *name; /* in the up/down log lines: "redis" or "redis pub/sub" */
 	uint64_t *st_commands, *st_errors, *st_connects, *st_disconnects, *st_loads;
@@ -66,6 +67,8 @@ static void go_down(sv_redis *r, const char *reason)
 	if (r->backoff > BACKOFF_MAX_US)
 		r->backoff = BACKOFF_MAX_US;
 	r->retry_at = now_us() + r->backoff;
+	if (r->up == 1)
+		r->lost = 1;
 	if (r->up != 0) {
 		where(r, w, sizeof(w));
 		sv_log(SV_LOG_WARNING, "%s: down (%s: %s); next try in %lld ms", r->name, w, why,
@@ -285,6 +288,17 @@ int sv_redis_up(sv_redis *r)
 	up = r->up == 1 && r->c != NULL;
 	pthread_mutex_unlock(&r->lock);
 	return up;
+}
+
+/* sv_redis_lost - 1 when the connection was up once and went down since */
+int sv_redis_lost(sv_redis *r)
+{
+	int lost;
+
+	pthread_mutex_lock(&r->lock);
+	lost = r->lost;
+	pthread_mutex_unlock(&r->lock);
+	return lost;
 }
 
 /* sv_redis_set_name - the name in this connection's up/down log lines (a literal) */

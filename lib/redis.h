@@ -15,6 +15,7 @@
  *	struct redisReply *sv_redis_eval(sv_redis *r, sv_redis_script *s, int nkeys, int argc,
  *	                                 const char **argv, const size_t *argvlen);
  *	int sv_redis_up(sv_redis *r);
+ *	int sv_redis_lost(sv_redis *r);
  *	void sv_redis_free(sv_redis *r);
  *
  *	sv_redis_rl *sv_redis_rl_new(sv_redis *r, const char *prefix, const char *key,
@@ -72,7 +73,13 @@ void sv_shared_answer_put(void *arg, const char *domain, const struct sv_cache_r
  *	sv_redis_rl_try(): 0 granted (*ticket set when ticket is not NULL),
  *	> 0 microseconds to wait, -1 Redis unreachable (the caller falls back
  *	to its local limiter).  Keys: PREFIX "rl:" KEY ":inflight", ":answered"
- *	and ":bucket"; all expire by themselves when the budget is idle.
+ *	and ":bucket"; all expire by themselves when the budget is idle (the
+ *	bucket after a day).  sv_redis_rl_set_settle(rate, ms): a bucket
+ *	Redis does not hold (restarted, flushed, first start) grants at most
+ *	rate a second for ms, while hosts that have not reconnected yet still
+ *	spend their own RedisDownApiRate budgets that Redis does not see; a
+ *	process asks for this only once its connection was lost
+ *	(sv_redis_lost), so the fleet's first start is not slowed.
  *	sv_redis_rl_key() forms the default key: REGION ":" and the first 16
  *	hex digits of SHA-256(SecretId).
  *
@@ -110,7 +117,12 @@ void sv_shared_answer_put(void *arg, const char *domain, const struct sv_cache_r
  *	empty).  sv_redis_lease_take(): the per-domain refresh lease PREFIX
  *	"lease:" DOMAIN by SET NX PX: 1 taken, 0 another owner holds it, -1
  *	unreachable; sv_redis_lease_release() deletes it only if owner still
- *	holds it (1; 0 not held by owner).
+ *	holds it (1; 0 not held by owner); sv_redis_lease_renew() makes it
+ *	live ms from now only if owner still holds it (1; 0 not held).  A
+ *	host renews the leases it holds every lease time / 3 (a thread of
+ *	sv_shared_start), so a refresh that waits long for the shared
+ *	budget keeps its lease, and the lease of a host that died ends one
+ *	lease time after its last renewal.
  *
  *	Counters: "redis.commands", "redis.errors", "redis.connects",
  *	"redis.disconnects", "redis.script.loads".
@@ -152,6 +164,7 @@ struct redisReply *sv_redis_command(sv_redis *r, int argc, const char **argv,
 struct redisReply *sv_redis_eval(sv_redis *r, sv_redis_script *s, int nkeys, int argc,
                                  const char **argv, const size_t *argvlen);
 int sv_redis_up(sv_redis *r);
+int sv_redis_lost(sv_redis *r);
 void sv_redis_set_name(sv_redis *r, const char *name);
 int sv_redis_subscribe(sv_redis *r, const char *channel);
 int sv_redis_next(sv_redis *r, int stop_fd, int ms, struct redisReply **reply);
@@ -165,6 +178,7 @@ int64_t sv_redis_rl_try(sv_redis_rl *rl, uint64_t *ticket);
 int sv_redis_rl_done(sv_redis_rl *rl, uint64_t ticket);
 int sv_redis_rl_penalize(sv_redis_rl *rl);
 void sv_redis_rl_set_rate(sv_redis_rl *rl, int rate);
+void sv_redis_rl_set_settle(sv_redis_rl *rl, int rate, int64_t ms);
 
 struct sv_cache_rec;
 int sv_redis_answer_put(sv_redis *r, const char *prefix, const char *domain,
@@ -176,6 +190,8 @@ int sv_redis_answer_read(sv_redis *r, const char *prefix, const char *domain,
 int sv_redis_lease_take(sv_redis *r, const char *prefix, const char *domain, const char *owner,
                         int64_t ms);
 int sv_redis_lease_release(sv_redis *r, const char *prefix, const char *domain, const char *owner);
+int sv_redis_lease_renew(sv_redis *r, const char *prefix, const char *domain, const char *owner,
+                         int64_t ms);
 #endif
 
 /* The engine's side (lib/redis_share.c, built with or without hiredis). */

@@ -40,6 +40,13 @@ static sv_redis_script release_script = {
     "return 0\n",
     ""};
 
+/* renew: compare-and-pexpire, only the owner's lease */
+static sv_redis_script renew_script = {
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], "
+    "ARGV[2]) end\n"
+    "return 0\n",
+    ""};
+
 /* wall_offset - wall-clock ms minus this host's monotonic ms (sv_cache_now_ms) */
 static int64_t wall_offset(void)
 {
@@ -324,6 +331,25 @@ int sv_redis_lease_release(sv_redis *r, const char *prefix, const char *domain, 
 	if (key_of(key, sizeof(key), prefix, "lease:", domain) < 0)
 		return -1;
 	rep = sv_redis_eval(r, &release_script, 1, 2, argv, NULL);
+	if (rep && rep->type == REDIS_REPLY_INTEGER)
+		rc = rep->integer > 0;
+	freeReplyObject(rep);
+	return rc;
+}
+
+/* sv_redis_lease_renew - owner's lease lives ms from now: 1, 0 not (any more) owner's, -1 */
+int sv_redis_lease_renew(sv_redis *r, const char *prefix, const char *domain, const char *owner,
+                         int64_t ms)
+{
+	char key[600], px[24];
+	const char *argv[3] = {key, owner, px};
+	redisReply *rep;
+	int rc = -1;
+
+	if (key_of(key, sizeof(key), prefix, "lease:", domain) < 0)
+		return -1;
+	snprintf(px, sizeof(px), "%lld", (long long)(ms > 0 ? ms : 1));
+	rep = sv_redis_eval(r, &renew_script, 1, 3, argv, NULL);
 	if (rep && rep->type == REDIS_REPLY_INTEGER)
 		rc = rep->integer > 0;
 	freeReplyObject(rep);

@@ -17,9 +17,17 @@
 
 /*
  * KEYS[1] in flight: member -> lease end (us); KEYS[2] answered: member ->
- * answer time (us); KEYS[3] bucket: cur, tokens, last, pen (last penalty).
- * ARGV: op ("grant", "ticket", "done", "penalize"), rate, lease (us),
- * member, margin (us).  Answers: 0 granted/done, N > 0 microseconds to wait.
+ * answer time (us); KEYS[3] bucket: cur, tokens, last, pen (last penalty),
+ * born (when Redis first held it).  ARGV: op ("grant", "ticket", "done",
+ * "penalize"), rate, lease (us), member, margin (us), settle rate, settle
+ * (us).  Answers: 0 granted/done, N > 0 microseconds to wait.
+ *
+ * A bucket Redis does not hold (a Redis restarted or flushed, or the
+ * fleet's first start) is born settling: for "settle" us no more than
+ * "settle rate" grants count in a second, since hosts that have not
+ * reconnected yet still grant from their own RedisDownApiRate budgets,
+ * which Redis does not see.  The bucket lives a day without use, so an
+ * idle night is not taken for a restart.
  * Times are whole microseconds of TIME, formatted with %.0f because Lua's
  * tostring keeps only 14 digits.
  */
@@ -36,11 +44,16 @@ static const char script_text[] =
     "  redis.call('PEXPIRE', KEYS[2], ttl)\n"
     "  return 0\n"
     "end\n"
-    "local b = redis.call('HMGET', KEYS[3], 'cur', 'tokens', 'last', 'pen')\n"
+    "local b = redis.call('HMGET', KEYS[3], 'cur', 'tokens', 'last', 'pen', 'born')\n"
     "local cur = tonumber(b[1]) or rate\n"
     "local tokens = tonumber(b[2]) or rate\n"
     "local last = tonumber(b[3]) or now\n"
     "local pen = tonumber(b[4]) or 0\n"
+    "local born = tonumber(b[5]) or (b[1] and 0 or now)\n"
+    "local lim = rate\n"
+    "local srate = tonumber(ARGV[6]) or 0\n"
+    "if srate > 0 and now - born < tonumber(ARGV[7]) then lim = math.min(rate, srate) end\n"
+    "if born == now then tokens = math.min(tokens, lim) end\n"
     "if cur > rate then cur = rate end\n"
     "if now > last then\n"
     "  local secs = (now - last) / 1e6\n"
@@ -49,13 +62,14 @@ static const char script_text[] =
     "    if up < 0.5 then up = 0.5 end\n"
     "    cur = math.min(rate, cur + secs * up)\n"
     "  end\n"
-    "  tokens = math.min(tokens + secs * cur, math.max(cur, 1))\n"
+    "  tokens = math.min(tokens + secs * cur, math.max(math.min(cur, lim), 1))\n"
     "  last = now\n"
     "end\n"
     "local function save()\n"
     "  redis.call('HSET', KEYS[3], 'cur', string.format('%.6f', cur), 'tokens',\n"
-    "             string.format('%.6f', tokens), 'last', f(last), 'pen', f(pen))\n"
-    "  redis.call('PEXPIRE', KEYS[3], ttl)\n"
+    "             string.format('%.6f', tokens), 'last', f(last), 'pen', f(pen), 'born',\n"
+    "             f(born))\n"
+    "  redis.call('PEXPIRE', KEYS[3], 86400000)\n"
     "end\n"
     "if op == 'penalize' then\n"
     "  if now - pen >= 1000000 then\n"
@@ -70,7 +84,7 @@ static const char script_text[] =
     "redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', f(now - window))\n"
     "local inflight = redis.call('ZCARD', KEYS[1])\n"
     "local recent = redis.call('ZCARD', KEYS[2])\n"
-    "if inflight + recent >= rate then\n"
+    "if inflight + recent >= lim then\n"
     "  save()\n"
     "  if recent == 0 then return 10000 end\n"
     "  local o = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')\n"
@@ -97,6 +111,8 @@ struct sv_redis_rl {
 	char *keys[3];
 	int rate; /* atomic: sv_redis_rl_set_rate */
 	char lease[24], margin[16];
+	int settle_rate; /* atomic: sv_redis_rl_set_settle */
+	int64_t settle_us;
 	char instance[17]; /* random: names this limiter's grants */
 	uint64_t seq;
 	int failing; /* atomic: the script's last answer was not a number */
@@ -138,6 +154,13 @@ void sv_redis_rl_set_rate(sv_redis_rl *rl, int rate)
 	sv_atomic_store(&rl->rate, rate < 1 ? 1 : rate);
 }
 
+/* sv_redis_rl_set_settle - a bucket Redis lost settles ms at rate (0: not at all) */
+void sv_redis_rl_set_settle(sv_redis_rl *rl, int rate, int64_t ms)
+{
+	rl->settle_us = ms * 1000;
+	sv_atomic_store(&rl->settle_rate, rate < 0 ? 0 : rate);
+}
+
 /* sv_redis_rl_free - release (leases in Redis expire by themselves) */
 void sv_redis_rl_free(sv_redis_rl *rl)
 {
@@ -151,8 +174,8 @@ void sv_redis_rl_free(sv_redis_rl *rl)
 /* run - the script for op on grant seq; its integer answer, or -1 */
 static int64_t run(sv_redis_rl *rl, const char *op, uint64_t seq)
 {
-	char member[48], rate[16];
-	const char *argv[8];
+	char member[48], rate[16], srate[16], settle[24];
+	const char *argv[10];
 	redisReply *rep;
 	int64_t v = -1;
 
@@ -166,7 +189,13 @@ static int64_t run(sv_redis_rl *rl, const char *op, uint64_t seq)
 	argv[5] = rl->lease;
 	argv[6] = member;
 	argv[7] = rl->margin;
-	rep = sv_redis_eval(rl->r, &rl->script, 3, 8, argv, NULL);
+	/* a budget Redis lost settles; one never lost here is a first start */
+	snprintf(srate, sizeof(srate), "%d",
+	         sv_redis_lost(rl->r) ? sv_atomic_load(&rl->settle_rate) : 0);
+	argv[8] = srate;
+	snprintf(settle, sizeof(settle), "%lld", (long long)rl->settle_us);
+	argv[9] = settle;
+	rep = sv_redis_eval(rl->r, &rl->script, 3, 10, argv, NULL);
 	if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer >= 0) {
 		v = rep->integer;
 		sv_atomic_store(&rl->failing, 0);

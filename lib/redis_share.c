@@ -27,7 +27,9 @@
 #include "stats.h"
 
 #ifdef HAVE_HIREDIS
-#define LEASE_POLL_MS   50          /* a lease waiter looks at Redis this often */
+#define SETTLE_MS       7000 /* a lost budget's settling: reconnect back-off + window + slack */
+#define LEASE_POLL_MS   50   /* a lease waiter looks at Redis this often */
+#define LEASE_WAIT_MAX  40   /* lease times a waiter waits at most for a renewed lease */
 #define LIST_SHARED_MS  (30 * 1000) /* another host's identity list this young is used */
 #define LIST_KEEP_MS    (10 * 60 * 1000)
 #define CATCH_UP_MAX    1000 /* records re-read from Redis after a reconnect */
@@ -39,7 +41,7 @@ struct sv_shared {
 	sv_redis_rl *rl;
 	char *prefix;
 	int64_t max_stale; /* ms a record stays in Redis after it expired */
-	int64_t lease_ms;  /* ApiTimeout + 1 s */
+	int64_t lease_ms;  /* (ApiTimeout + 1 s) / 2: a refresh lease's time, renewed every third */
 	char host[256];    /* who asked SES, stored with each answer */
 	char owner[300];   /* this process in lease values: host:pid:random */
 	uint64_t *st_used, *st_put;
@@ -61,6 +63,18 @@ struct sv_shared {
 	char mine[OWN_RING][SV_DOMAIN_MAX + 1];
 	unsigned mine_next;
 	uint64_t *st_own;
+
+	/* the leases this process holds, renewed by the keeper thread */
+	pthread_mutex_t hlock;
+	pthread_cond_t hcond; /* stop */
+	struct held {
+		char name[SV_DOMAIN_MAX + 1];
+		int64_t ms;
+	} * held;
+	size_t nheld, capheld;
+	pthread_t ktid;
+	int kstarted;
+	uint64_t *st_lease_renewed, *st_lease_lost;
 };
 
 static int64_t sh_try(void *arg, uint64_t *ticket)
@@ -126,7 +140,12 @@ sv_shared *sv_shared_new(const sv_config *cfg, sv_ratelimit *rl, char *err, size
 		return NULL;
 	}
 	sh->max_stale = cfg->max_stale;
-	sh->lease_ms = cfg->api_timeout + 1000;
+	/* a holder renews its leases every lease_ms / 3 for as long as it needs
+	 * them, so the lease of one that died ends at most lease_ms after its
+	 * last renewal: well within ApiTimeout + 1 s of its death */
+	sh->lease_ms = (cfg->api_timeout + 1000) / 2;
+	if (sh->lease_ms < 600)
+		sh->lease_ms = 600;
 	if (gethostname(sh->host, sizeof(sh->host) - 1) < 0)
 		snprintf(sh->host, sizeof(sh->host), "?");
 	{
@@ -138,6 +157,8 @@ sv_shared *sv_shared_new(const sv_config *cfg, sv_ratelimit *rl, char *err, size
 	sh->pipe[0] = sh->pipe[1] = -1;
 	pthread_mutex_init(&sh->lock, NULL);
 	sv_cond_init_mono(&sh->cond);
+	pthread_mutex_init(&sh->hlock, NULL);
+	sv_cond_init_mono(&sh->hcond);
 	if ((sh->sub = sv_redis_new(&url, cfg->redis_timeout)) == NULL) {
 		sv_redis_url_clear(&url);
 		sv_shared_free(sh);
@@ -153,11 +174,18 @@ sv_shared *sv_shared_new(const sv_config *cfg, sv_ratelimit *rl, char *err, size
 	sh->st_own = sv_stat_counter("redis.pubsub.own");
 	sh->st_catch_up = sv_stat_counter("redis.pubsub.caught_up");
 	sh->st_lease_taken = sv_stat_counter("redis.lease.taken");
+	sh->st_lease_renewed = sv_stat_counter("redis.lease.renewed");
+	sh->st_lease_lost = sv_stat_counter("redis.lease.lost");
 	sh->st_lease_waited = sv_stat_counter("redis.lease.waited");
 	sh->st_lease_answered = sv_stat_counter("redis.lease.answered");
 	sh->st_lease_expired = sv_stat_counter("redis.lease.expired");
 	sh->st_list_shared = sv_stat_counter("redis.list.used");
 	sh->st_list_stored = sv_stat_counter("redis.list.stored");
+	/* a budget Redis lost (restart, flush) is shared at RedisDownApiRate
+	 * until every host must have reconnected: the longest reconnect
+	 * back-off (5 s), then a second for their local grants to stop counting */
+	sv_redis_rl_set_settle(sh->rl, cfg->redis_down_api_rate > 0 ? cfg->redis_down_api_rate : 5,
+	                       SETTLE_MS);
 	ops = (sv_rl_shared){sh_try, sh_done, sh_penalize, sh_set_rate, sh};
 	sv_ratelimit_set_shared(rl, &ops,
 	                        cfg->redis_down_api_rate > 0 ? cfg->redis_down_api_rate : 5);
@@ -179,7 +207,10 @@ void sv_shared_free(sv_shared *sh)
 		sv_redis_free(sh->sub);
 		pthread_mutex_destroy(&sh->lock);
 		pthread_cond_destroy(&sh->cond);
+		pthread_mutex_destroy(&sh->hlock);
+		pthread_cond_destroy(&sh->hcond);
 	}
+	free(sh->held);
 	free(sh->prefix);
 	free(sh);
 }
@@ -432,6 +463,82 @@ static void *sub_main(void *arg)
 	return NULL;
 }
 
+/* held_add - this process holds name's lease (ms long): the keeper renews it */
+static void held_add(sv_shared *sh, const char *name, int64_t ms)
+{
+	pthread_mutex_lock(&sh->hlock);
+	if (sh->nheld == sh->capheld) {
+		size_t cap = sh->capheld ? 2 * sh->capheld : 32;
+		struct held *h = realloc(sh->held, cap * sizeof(*h));
+		if (h) {
+			sh->held = h;
+			sh->capheld = cap;
+		}
+	}
+	if (sh->nheld < sh->capheld) { /* else: not renewed, it lives its lease time */
+		snprintf(sh->held[sh->nheld].name, sizeof(sh->held[0].name), "%s", name);
+		sh->held[sh->nheld++].ms = ms;
+	}
+	pthread_mutex_unlock(&sh->hlock);
+}
+
+/* held_del - name's lease is let go */
+static void held_del(sv_shared *sh, const char *name)
+{
+	pthread_mutex_lock(&sh->hlock);
+	for (size_t i = 0; i < sh->nheld; i++)
+		if (strcmp(sh->held[i].name, name) == 0) {
+			sh->held[i] = sh->held[--sh->nheld];
+			break;
+		}
+	pthread_mutex_unlock(&sh->hlock);
+}
+
+/*
+ * keeper_main - renew the held leases every lease time / 3: a refresh
+ *	waiting for the shared budget (a backlog at ApiRate on every host)
+ *	keeps its lease however long the wait
+ */
+static void *keeper_main(void *arg)
+{
+	sv_shared *sh = arg;
+	int64_t every = sh->lease_ms / 3 < 100 ? 100 : sh->lease_ms / 3;
+	struct held *copy = NULL;
+	size_t n, cap = 0;
+
+	pthread_mutex_lock(&sh->hlock);
+	while (!sv_atomic_load(&sh->stop)) {
+		struct timespec ts = sv_mono_deadline(every);
+		pthread_cond_timedwait(&sh->hcond, &sh->hlock, &ts);
+		if (sv_atomic_load(&sh->stop))
+			break;
+		if (sh->nheld > cap) {
+			struct held *c = realloc(copy, sh->nheld * sizeof(*c));
+			if (c) {
+				copy = c;
+				cap = sh->nheld;
+			}
+		}
+		n = sh->nheld < cap ? sh->nheld : cap;
+		if (n)
+			memcpy(copy, sh->held, n * sizeof(*copy));
+		pthread_mutex_unlock(&sh->hlock);
+		for (size_t i = 0; i < n; i++) {
+			int rc = sv_redis_lease_renew(sh->r, sh->prefix, copy[i].name, sh->owner,
+			                              copy[i].ms);
+			if (rc == 1)
+				sv_stat_inc(sh->st_lease_renewed, 1);
+			else if (rc == 0)
+				sv_stat_inc(sh->st_lease_lost,
+				            1); /* let go meanwhile, or expired */
+		}
+		pthread_mutex_lock(&sh->hlock);
+	}
+	pthread_mutex_unlock(&sh->hlock);
+	free(copy);
+	return NULL;
+}
+
 /* sv_shared_start - the subscriber thread: answers into cache, done(domain) after each */
 int sv_shared_start(sv_shared *sh, sv_cache *cache, void (*done)(const char *, void *), void *arg)
 {
@@ -449,6 +556,9 @@ int sv_shared_start(sv_shared *sh, sv_cache *cache, void (*done)(const char *, v
 	if (pthread_create(&sh->tid, NULL, sub_main, sh) != 0)
 		return -1;
 	sh->started = 1;
+	if (pthread_create(&sh->ktid, NULL, keeper_main, sh) != 0)
+		return -1;
+	sh->kstarted = 1;
 	return 0;
 }
 
@@ -461,6 +571,13 @@ void sv_shared_stop(sv_shared *sh)
 	sv_atomic_store(&sh->stop, 1);
 	pthread_cond_broadcast(&sh->cond);
 	pthread_mutex_unlock(&sh->lock);
+	if (sh->kstarted) {
+		pthread_mutex_lock(&sh->hlock);
+		pthread_cond_broadcast(&sh->hcond);
+		pthread_mutex_unlock(&sh->hlock);
+		pthread_join(sh->ktid, NULL);
+		sh->kstarted = 0;
+	}
 	if (sh->started) {
 		if (write(sh->pipe[1], "x", 1) < 0) {
 			/* the thread still sees stop within a second */
@@ -512,7 +629,9 @@ static int fresh_answer(sv_shared *sh, const char *domain, const sv_cache_rec *l
 int sv_shared_lease(void *arg, const char *domain, const sv_cache_rec *local, sv_cache_rec *out)
 {
 	sv_shared *sh = arg;
-	int64_t until = sv_cache_now_ms() + sh->lease_ms + LEASE_POLL_MS;
+	/* a live holder renews its lease while it waits for the budget: wait
+	 * while the lease lives (bounded all the same) */
+	int64_t until = sv_cache_now_ms() + LEASE_WAIT_MAX * sh->lease_ms;
 	int waited = 0, t;
 
 	memset(out, 0, sizeof(*out));
@@ -527,6 +646,7 @@ int sv_shared_lease(void *arg, const char *domain, const sv_cache_rec *local, sv
 				break;
 			}
 			sv_stat_inc(waited ? sh->st_lease_expired : sh->st_lease_taken, 1);
+			held_add(sh, domain, sh->lease_ms);
 			if (waited)
 				sv_log(
 				    SV_LOG_NOTICE,
@@ -558,6 +678,7 @@ void sv_shared_unlease(void *arg, const char *domain)
 {
 	sv_shared *sh = arg;
 
+	held_del(sh, domain);
 	sv_redis_lease_release(sh->r, sh->prefix, domain, sh->owner);
 }
 
@@ -644,7 +765,7 @@ out:
 int sv_shared_list(void *arg, sv_listed **items, size_t *n, int64_t *fetched_at)
 {
 	sv_shared *sh = arg;
-	int64_t until = sv_cache_now_ms() + 3 * sh->lease_ms;
+	int64_t until = sv_cache_now_ms() + LEASE_WAIT_MAX * sh->lease_ms;
 	int t;
 
 	for (;;) {
@@ -658,6 +779,7 @@ int sv_shared_list(void *arg, sv_listed **items, size_t *n, int64_t *fetched_at)
 				sv_redis_lease_release(sh->r, sh->prefix, LIST_LEASE, sh->owner);
 				break;
 			}
+			held_add(sh, LIST_LEASE, 3 * sh->lease_ms);
 			return 0;
 		}
 		if (sv_atomic_load(&sh->stop) || sv_cache_now_ms() > until)
@@ -698,6 +820,7 @@ void sv_shared_list_put(void *arg, const sv_listed *items, size_t n)
 		}
 		free(buf);
 	}
+	held_del(sh, LIST_LEASE);
 	sv_redis_lease_release(sh->r, sh->prefix, LIST_LEASE, sh->owner);
 }
 
