@@ -73,8 +73,13 @@ if command -v strace >/dev/null; then
 	ML_BIN=$ML_DIR/milter-under-strace
 	# LeakSanitizer cannot run under ptrace: the sanitizer build checks
 	# leaks in every other milter run, not in this traced one.
-	printf '#!/bin/sh\nASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"; export ASAN_OPTIONS\nexec strace -f -qq -o "%s" -e trace=execve,prctl "%s" "$@"\n' \
-		"$ML_DIR/strace.out" "$real" >"$ML_BIN"
+	# In the build tree the milter is libtool's wrapper script (it links the
+	# shared libsesverify): libtool --mode=execute runs the real program
+	# under strace, with the library's path set, so the trace starts at it.
+	lt=
+	[ -x "$top_builddir/libtool" ] && lt="\"$top_builddir/libtool\" --mode=execute"
+	printf '#!/bin/sh\nASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"; export ASAN_OPTIONS\nexec %s strace -f -qq -o "%s" -e trace=execve,prctl "%s" "$@"\n' \
+		"$lt" "$ML_DIR/strace.out" "$real" >"$ML_BIN"
 	chmod +x "$ML_BIN"
 	if ml_start; then
 		ml_msg "under strace: verified.test accepted" from='<a@verified.test>' expect_mail=accept
