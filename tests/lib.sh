@@ -102,6 +102,21 @@ at_exit() { _at_exit+=("$*"); }
 # (0711) because unprivileged MTA daemons must reach their queue inside.
 _sv_tmproot=$(mktemp -d "${TMPDIR:-/tmp}/sesverify-test.XXXXXX") && chmod 0711 "$_sv_tmproot"
 at_exit "rm -rf '$_sv_tmproot'"
+# milter_ready PID SOCK CTL LOG [TRIES] - wait (TRIES x 50 ms, default 200) until
+# the milter PID has both sockets and logged "ready on"; else print its
+# log's tail and return 1 (at once when it died)
+milter_ready() {
+	local i
+	for ((i = 0; i < ${5:-200}; i++)); do
+		[ -S "$2" ] && [ -S "$3" ] && grep -q 'ready on' "$4" && return 0
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "# sesverify-milter ($4) did not start:"
+	sed 's/^/#   /' "$4" | tail -n 30
+	return 1
+}
+
 mktmp() {
 	mktemp -d "$_sv_tmproot/t.XXXXXX"
 }

@@ -80,15 +80,7 @@ ml_start() {
 	"$ML_BIN" -f -c "$ML_CONF" >>"$ML_LOG" 2>&1 &
 	ML_PID=$!
 	at_exit "ml_stop"
-	local i
-	for ((i = 0; i < 200; i++)); do
-		[ -S "$ML_SOCK" ] && [ -S "$ML_CTL" ] && grep -q 'ready on' "$ML_LOG" && return 0
-		kill -0 "$ML_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	echo "# sesverify-milter did not start:"
-	sed 's/^/#   /' "$ML_LOG" | tail -n 30
-	return 1
+	milter_ready "$ML_PID" "$ML_SOCK" "$ML_CTL" "$ML_LOG"
 }
 
 ml_stop() {

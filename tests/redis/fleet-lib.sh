@@ -50,19 +50,12 @@ CONF
 # host_start H - start host H's milter; HPID[H] its supervisor
 declare -a HPID
 host_start() {
-	local h=$D/h$1 i
+	local h=$D/h$1
 	rm -f "$h/milter.sock"
 	"$ML_BIN" -f -c "$h/milter.conf" >>"$h/milter.log" 2>&1 &
 	HPID[$1]=$!
 	at_exit "host_stop $1"
-	for ((i = 0; i < 200; i++)); do
-		[ -S "$h/milter.sock" ] && [ -S "$h/control.sock" ] && grep -q 'ready on' "$h/milter.log" && return 0
-		kill -0 "${HPID[$1]}" 2>/dev/null || break
-		sleep 0.05
-	done
-	echo "# host $1 did not start:"
-	tail -n 20 "$h/milter.log" | sed 's/^/#   /'
-	return 1
+	milter_ready "${HPID[$1]}" "$h/milter.sock" "$h/control.sock" "$h/milter.log"
 }
 
 # host_stop H - SIGTERM its supervisor (the worker follows), wait

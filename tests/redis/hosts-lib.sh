@@ -50,15 +50,8 @@ host_launch() {
 }
 
 host_ready() {
-	local h=$1 d=$ML_DIR/$1 i
-	for ((i = 0; i < 300; i++)); do
-		[ -S "$d/milter.sock" ] && [ -S "$d/control.sock" ] && grep -q 'ready on' "$d/milter.log" && return 0
-		kill -0 "${HOST_PID[$h]}" 2>/dev/null || break
-		sleep 0.05
-	done
-	echo "# host $h did not start:"
-	sed 's/^/#   /' "$d/milter.log" | tail -n 30
-	return 1
+	local d=$ML_DIR/$1
+	milter_ready "${HOST_PID[$1]}" "$d/milter.sock" "$d/control.sock" "$d/milter.log" 300
 }
 
 host_start() { host_launch "$1" && host_ready "$1"; }
