@@ -172,6 +172,9 @@ void sv_rqueue_free(sv_rqueue *q);
 /* ------------------------------------------------------------------ */
 /* identity list (identity_list.c)                                    */
 
+/* a run's flags beside refresher.h's: only mail waiting for a first answer asked for it */
+#define SV_JOB_WAITER 0x100
+
 enum { SV_L_ABSENT, SV_L_PRESENT, SV_L_ENABLED, SV_L_UNAVAILABLE };
 
 typedef struct sv_idlist_env {

@@ -226,6 +226,8 @@ unsigned sv_rqueue_begin(sv_rqueue *q, sv_job *j, int64_t *since)
 
 	pthread_mutex_lock(&q->lock);
 	flags = j->flags;
+	if (j->prio == SV_PRIO_UNKNOWN)
+		flags |= SV_JOB_WAITER;
 	*since = j->queued_at;
 	j->flags = 0;
 	pthread_mutex_unlock(&q->lock);

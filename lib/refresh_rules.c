@@ -314,11 +314,16 @@ void sv_refresh_process(const sv_rules *r, sv_tools *w, const char *domain, unsi
 	t = r->ttl(r->arg);
 	if (sv_cache_get(r->cache, domain, &rec) < 0)
 		memset(&rec, 0, sizeof(rec));
-	if (!(flags & SV_JOB_FORCE) && r->env->shared_get && rec.fetched_at >= since &&
+	/* nothing to do for a fresh answer that came after the job was queued
+	 * (another host's, through pub/sub), or at all when only mail waiting
+	 * for a first answer asked: its lookup raced with the end of the job
+	 * that answered it */
+	if (!(flags & SV_JOB_FORCE) &&
 	    (rec.state == SV_STATE_VERIFIED || rec.state == SV_STATE_UNVERIFIED ||
 	     rec.state == SV_STATE_NOT_EXIST) &&
-	    rec.expires_at > sv_cache_now_ms()) {
-		sv_cache_rec_clear(&rec); /* answered since queued (another host, pub/sub) */
+	    rec.expires_at > sv_cache_now_ms() &&
+	    ((flags & SV_JOB_WAITER) || (r->env->shared_get && rec.fetched_at >= since))) {
+		sv_cache_rec_clear(&rec);
 		return;
 	}
 	if (!(flags & SV_JOB_FORCE) && r->env->shared_get) {
