@@ -57,6 +57,9 @@ tap_ok $? "the refresh was made all the same (RedisDownApiRate)"
 ml_msg "verified.test accepted with Redis down" from='<a@verified.test>' expect_mail=accept
 stats=$(HOME=$ML_DIR "$CLI" -c "$ML_CONF" cache stats 2>&1)
 like "$stats" 'redis\.up[ :=]+0' "cache stats: redis.up 0"
-is "$(curl -s --max-time 10 "http://127.0.0.1:$PORT/metrics" | awk '$1 == "sesverify_redis_up" {print $2}')" 0 "metrics: sesverify_redis_up 0"
+metrics=$(curl -s --max-time 10 "http://127.0.0.1:$PORT/metrics")
+is "$(awk '$1 == "sesverify_redis_up" {print $2}' <<<"$metrics")" 0 "metrics: sesverify_redis_up 0"
+errs=$(awk '$1 == "sesverify_redis_errors_total" {print $2}' <<<"$metrics")
+like "${errs:-none}" '^[1-9][0-9]*$' "metrics: sesverify_redis_errors_total counts the failed operations ($errs)"
 if grep -q -- "$PW" "$ML_LOG"; then not_ok "no Redis password in the milter log"; else ok "no Redis password in the milter log"; fi
 tap_done
