@@ -300,6 +300,13 @@ void sv_cache_apply_answer(sv_cache_rec *r, const sv_identity *id, int64_t now,
 		sv_cache_rec_set_attrs(r, NULL, 0);
 }
 
+/* sv_cache_rec_answered - an answer of SES; errors and unknown are not */
+int sv_cache_rec_answered(const sv_cache_rec *r)
+{
+	return r->state == SV_STATE_VERIFIED || r->state == SV_STATE_UNVERIFIED ||
+	       r->state == SV_STATE_NOT_EXIST;
+}
+
 /*
  * sv_cache_apply_error - a failed refresh (API error, transport, DNS)
  *	Serve-stale: an answered state survives until MaxStale past its
@@ -308,8 +315,7 @@ void sv_cache_apply_answer(sv_cache_rec *r, const sv_identity *id, int64_t now,
 void sv_cache_apply_error(sv_cache_rec *r, const sv_identity *id, int64_t now,
                           const sv_cache_ttl *t, unsigned rnd)
 {
-	int answered = r->state == SV_STATE_VERIFIED || r->state == SV_STATE_UNVERIFIED ||
-	               r->state == SV_STATE_NOT_EXIST;
+	int answered = sv_cache_rec_answered(r);
 
 	r->failures++;
 	set_error(r, id->error_code[0] ? id->error_code : "Transport.Failed", id->error_message);

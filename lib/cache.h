@@ -138,6 +138,8 @@ void sv_cache_rec_clear(sv_cache_rec *r);
 int sv_cache_rec_copy(sv_cache_rec *dst, const sv_cache_rec *src);
 int sv_cache_rec_set_attrs(sv_cache_rec *r, const sv_attr *attrs, size_t n);
 int sv_cache_rec_valid(const sv_cache_rec *r, const char **why);
+/* sv_cache_rec_answered - r holds an answer of SES (verified, unverified, not_exist) */
+int sv_cache_rec_answered(const sv_cache_rec *r);
 
 /* rules */
 void sv_cache_ttl_init(sv_cache_ttl *t, const sv_config *cfg);

@@ -215,25 +215,31 @@ void sv_shared_free(sv_shared *sh)
 	free(sh);
 }
 
+/* fresh_answer - Redis holds a fresh answer for domain newer than local (1, out filled) */
+static int fresh_answer(sv_shared *sh, const char *domain, const sv_cache_rec *local,
+                        sv_cache_rec *out)
+{
+	if (sv_redis_answer_get(sh->r, sh->prefix, domain, out) != 1)
+		return 0;
+	if (sv_cache_rec_answered(out) && out->api_checked_at > local->api_checked_at &&
+	    out->expires_at > sv_cache_now_ms())
+		return 1;
+	sv_cache_rec_clear(out);
+	return 0;
+}
+
 /* sv_shared_answer_get - refresher hook: another host's newer, fresh answer (1) */
 int sv_shared_answer_get(void *arg, const char *domain, const sv_cache_rec *local,
                          sv_cache_rec *out)
 {
 	sv_shared *sh = arg;
-	int64_t now = sv_cache_now_ms();
 
-	if (sv_redis_answer_get(sh->r, sh->prefix, domain, out) != 1)
+	if (!fresh_answer(sh, domain, local, out))
 		return 0;
-	if ((out->state == SV_STATE_VERIFIED || out->state == SV_STATE_UNVERIFIED ||
-	     out->state == SV_STATE_NOT_EXIST) &&
-	    out->api_checked_at > local->api_checked_at && out->expires_at > now) {
-		sv_stat_inc(sh->st_used, 1);
-		sv_log(SV_LOG_DEBUG, "%s: answered by another host through Redis (%s)", domain,
-		       sv_state_name(out->state));
-		return 1;
-	}
-	sv_cache_rec_clear(out);
-	return 0;
+	sv_stat_inc(sh->st_used, 1);
+	sv_log(SV_LOG_DEBUG, "%s: answered by another host through Redis (%s)", domain,
+	       sv_state_name(out->state));
+	return 1;
 }
 
 /* mine_add - domain's next message is this process's own store */
@@ -278,12 +284,6 @@ void sv_shared_answer_put(void *arg, const char *domain, const sv_cache_rec *rec
 /* ------------------------------------------------------------------ */
 /* pub/sub: another host's answer into this host's memory             */
 
-/* answer_state - the states that are answers (errors are not shared) */
-static int answer_state(sv_state s)
-{
-	return s == SV_STATE_VERIFIED || s == SV_STATE_UNVERIFIED || s == SV_STATE_NOT_EXIST;
-}
-
 /*
  * newer - is rec (from Redis) newer than local?  An error or unknown
  *	local record yields to any answer; an answer only to one asked of
@@ -291,7 +291,7 @@ static int answer_state(sv_state s)
  */
 static int newer(const sv_cache_rec *rec, const sv_cache_rec *local)
 {
-	if (!answer_state(local->state))
+	if (!sv_cache_rec_answered(local))
 		return 1;
 	if (rec->api_checked_at != local->api_checked_at)
 		return rec->api_checked_at > local->api_checked_at;
@@ -332,7 +332,7 @@ static int apply(sv_shared *sh, const char *domain)
 	if (rc == 0)
 		return 0; /* expired meanwhile */
 	rc = 0;
-	if (answer_state(rec.state) && rec.expires_at > sv_cache_now_ms()) {
+	if (sv_cache_rec_answered(&rec) && rec.expires_at > sv_cache_now_ms()) {
 		if (sv_cache_get(sh->cache, domain, &local) < 0) {
 			rc = 1;
 		} else {
@@ -391,7 +391,7 @@ static void catch_one(const char *domain, const sv_cache_rec *rec, void *arg)
 {
 	struct names *nm = arg;
 
-	if (nm->n < CATCH_UP_MAX && (!answer_state(rec->state) || rec->expires_at <= nm->now))
+	if (nm->n < CATCH_UP_MAX && (!sv_cache_rec_answered(rec) || rec->expires_at <= nm->now))
 		if ((nm->v[nm->n] = strdup(domain)) != NULL)
 			nm->n++;
 }
@@ -604,19 +604,6 @@ static void wait_a_little(sv_shared *sh)
 	if (!sv_atomic_load(&sh->stop))
 		pthread_cond_timedwait(&sh->cond, &sh->lock, &ts);
 	pthread_mutex_unlock(&sh->lock);
-}
-
-/* fresh_answer - Redis holds a fresh answer for domain newer than local (1, out filled) */
-static int fresh_answer(sv_shared *sh, const char *domain, const sv_cache_rec *local,
-                        sv_cache_rec *out)
-{
-	if (sv_redis_answer_get(sh->r, sh->prefix, domain, out) != 1)
-		return 0;
-	if (answer_state(out->state) && out->api_checked_at > local->api_checked_at &&
-	    out->expires_at > sv_cache_now_ms())
-		return 1;
-	sv_cache_rec_clear(out);
-	return 0;
 }
 
 /*

@@ -318,9 +318,7 @@ void sv_refresh_process(const sv_rules *r, sv_tools *w, const char *domain, unsi
 	 * (another host's, through pub/sub), or at all when only mail waiting
 	 * for a first answer asked: its lookup raced with the end of the job
 	 * that answered it */
-	if (!(flags & SV_JOB_FORCE) &&
-	    (rec.state == SV_STATE_VERIFIED || rec.state == SV_STATE_UNVERIFIED ||
-	     rec.state == SV_STATE_NOT_EXIST) &&
+	if (!(flags & SV_JOB_FORCE) && sv_cache_rec_answered(&rec) &&
 	    rec.expires_at > sv_cache_now_ms() &&
 	    ((flags & SV_JOB_WAITER) || (r->env->shared_get && rec.fetched_at >= since))) {
 		sv_cache_rec_clear(&rec);

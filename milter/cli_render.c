@@ -38,6 +38,21 @@ static void json_key(FILE *fp, int *first, const char *key)
 	fputc(':', fp);
 }
 
+/* json_open_domain - "{" and the fields every per-domain object starts with */
+static void json_open_domain(FILE *fp, int *first, const char *domain, const char *state,
+                             int verified, const char *request_id)
+{
+	fputc('{', fp);
+	json_key(fp, first, "domain");
+	json_str(fp, domain);
+	json_key(fp, first, "state");
+	json_str(fp, state);
+	json_key(fp, first, "verified");
+	fputs(verified ? "true" : "false", fp);
+	json_key(fp, first, "request_id");
+	json_str(fp, request_id);
+}
+
 /* json_error - "error": {"code","message"[,"class"]} or null */
 static void json_error(FILE *fp, const char *code, const char *message, const char *cls)
 {
@@ -178,15 +193,8 @@ void render_checked_json(FILE *fp, const checked *c)
 	int first = 1;
 	size_t i;
 
-	fputc('{', fp);
-	json_key(fp, &first, "domain");
-	json_str(fp, id->domain);
-	json_key(fp, &first, "state");
-	json_str(fp, sv_state_name(id->state));
-	json_key(fp, &first, "verified");
-	fputs(id->state == SV_STATE_VERIFIED ? "true" : "false", fp);
-	json_key(fp, &first, "request_id");
-	json_str(fp, id->request_id[0] ? id->request_id : NULL);
+	json_open_domain(fp, &first, id->domain, sv_state_name(id->state),
+	                 id->state == SV_STATE_VERIFIED, id->request_id[0] ? id->request_id : NULL);
 	json_key(fp, &first, "attributes");
 	fputc('[', fp);
 	for (i = 0; i < id->nattrs; i++) {
@@ -273,15 +281,8 @@ void render_precheck_json(FILE *fp, const sv_precheck_result *r)
 	int first = 1;
 	size_t i;
 
-	fputc('{', fp);
-	json_key(fp, &first, "domain");
-	json_str(fp, r->domain);
-	json_key(fp, &first, "state");
-	json_str(fp, precheck_state(r->verdict));
-	json_key(fp, &first, "verified");
-	fputs(r->verdict == SV_PRECHECK_MATCHES ? "true" : "false", fp);
-	json_key(fp, &first, "request_id");
-	fputs("null", fp);
+	json_open_domain(fp, &first, r->domain, precheck_state(r->verdict),
+	                 r->verdict == SV_PRECHECK_MATCHES, NULL);
 	json_key(fp, &first, "verdict");
 	json_str(fp, sv_precheck_verdict_name(r->verdict));
 	json_key(fp, &first, "attributes");
