@@ -280,6 +280,52 @@ int sv_ratelimit_acquire_ticket(sv_ratelimit *rl, uint64_t *ticket)
 	return sv_ratelimit_acquire_prio(rl, ticket, 0, NULL, NULL) == 0 ? 0 : -1;
 }
 
+/* sleep_locked - wait on the limiter's condition, at most us microseconds (lock held) */
+static void sleep_locked(sv_ratelimit *rl, int64_t us)
+{
+	int64_t until = mono_us(NULL) + us;
+	struct timespec ts = {.tv_sec = until / 1000000, .tv_nsec = (long)(until % 1000000) * 1000};
+
+	pthread_cond_timedwait(&rl->cond, &rl->lock, &ts);
+}
+
+#define SHARED_NO       (-1) /* the shared budget is unreachable: the local one's turn */
+#define SHARED_SHUTDOWN (-2)
+
+/*
+ * shared_locked - a grant of the shared budget (lock held, dropped while
+ *	asking): 0 granted (*ticket set), > 0 microseconds to wait (at most
+ *	100 ms: other hosts' answers wake nobody here), SHARED_NO or
+ *	SHARED_SHUTDOWN.  Back after an outage, a grant is used only once
+ *	none of our local grants counts any more.
+ */
+static int64_t shared_locked(sv_ratelimit *rl, uint64_t *ticket, int *waited)
+{
+	uint64_t st = 0;
+	int64_t w, busy;
+
+	pthread_mutex_unlock(&rl->lock); /* no I/O under the lock */
+	w = rl->shared.try_grant(rl->shared.arg, ticket ? &st : NULL);
+	pthread_mutex_lock(&rl->lock);
+	if (w < 0)
+		return (w = shared_lost(rl, rl->clock(rl->clock_arg))) > 0 ? w : SHARED_NO;
+	if (w > 0)
+		return w > 100000 ? 100000 : w;
+	while (!rl->shutdown && (busy = local_busy(rl, rl->clock(rl->clock_arg))) > 0) {
+		*waited = 1;
+		sleep_locked(rl, busy);
+	}
+	if (rl->shutdown && ticket) {
+		pthread_mutex_unlock(&rl->lock);
+		rl->shared.done(rl->shared.arg, st); /* given back */
+		pthread_mutex_lock(&rl->lock);
+		return SHARED_SHUTDOWN;
+	}
+	if (ticket)
+		*ticket = st | SV_RL_SHARED_TICKET;
+	return 0;
+}
+
 /*
  * sv_ratelimit_acquire_prio - acquire_ticket, urgent first
  *	While an urgent caller waits, the others take no grant.  A
@@ -290,8 +336,7 @@ int sv_ratelimit_acquire_prio(sv_ratelimit *rl, uint64_t *ticket, int urgent, in
                               void *arg)
 {
 	int waited = 0, rc = -1;
-	struct timespec ts;
-	int64_t w, until;
+	int64_t w;
 
 	pthread_mutex_lock(&rl->lock);
 	if (urgent)
@@ -307,58 +352,17 @@ int sv_ratelimit_acquire_prio(sv_ratelimit *rl, uint64_t *ticket, int urgent, in
 				break;
 			}
 		}
-		w = -1;
-		if (!urgent && rl->urgent > 0) {
+		if (!urgent && rl->urgent > 0)
 			w = 10000; /* an urgent caller goes first; it wakes us when served */
-		} else if (rl->shared.try_grant) {
-			uint64_t st = 0;
-			/* no I/O under the lock: other threads go on meanwhile */
-			pthread_mutex_unlock(&rl->lock);
-			w = rl->shared.try_grant(rl->shared.arg, ticket ? &st : NULL);
-			pthread_mutex_lock(&rl->lock);
-			if (w == 0) {
-				/* back after an outage: not before our local grants ended */
-				int64_t busy;
-				while (!rl->shutdown &&
-				       (busy = local_busy(rl, rl->clock(rl->clock_arg))) > 0) {
-					waited = 1;
-					until = mono_us(NULL) + busy;
-					ts.tv_sec = until / 1000000;
-					ts.tv_nsec = (long)(until % 1000000) * 1000;
-					pthread_cond_timedwait(&rl->cond, &rl->lock, &ts);
-				}
-				if (ticket)
-					*ticket = st | SV_RL_SHARED_TICKET;
-				if (rl->shutdown && ticket) {
-					pthread_mutex_unlock(&rl->lock);
-					rl->shared.done(rl->shared.arg, st);
-					pthread_mutex_lock(&rl->lock);
-					break;
-				}
-				rc = 0;
-				break;
-			}
-			if (w > 100000)
-				w = 100000;
-			if (w < 0)
-				w = shared_lost(rl, rl->clock(rl->clock_arg));
-			else
-				w = -w; /* wait for the shared budget, not the local one */
-		}
-		/* no shared budget, or it is unreachable: the local one */
-		if (w == 0 || (w < 0 && !rl->shared.try_grant))
+		else if (!rl->shared.try_grant ||
+		         (w = shared_locked(rl, ticket, &waited)) == SHARED_NO)
 			w = try_locked(rl, rl->clock(rl->clock_arg), ticket);
-		if (w == 0) {
-			rc = 0;
+		if (w <= 0) {
+			rc = w == 0 ? 0 : -1;
 			break;
 		}
-		if (w < 0)
-			w = -w;
 		waited = 1;
-		until = mono_us(NULL) + w;
-		ts.tv_sec = until / 1000000;
-		ts.tv_nsec = (long)(until % 1000000) * 1000;
-		pthread_cond_timedwait(&rl->cond, &rl->lock, &ts);
+		sleep_locked(rl, w);
 	}
 	if (urgent && --rl->urgent == 0)
 		pthread_cond_broadcast(&rl->cond);
