@@ -19,6 +19,7 @@
  *	cli_control.c (commands that ask the running milter, ctlproto.h):
  *		int cmd_cache(const sv_config *cfg, const opts *o)
  *		int cmd_stats(const sv_config *cfg, const opts *o)
+ *		int cli_ctl_open(const char *path, int timeout_s)
  *	cli_render.c (human and --json renderings; JSON strings by sv_json_quote):
  *		void render_checked_human(const checked *c)
  *		void render_checked_json(FILE *fp, const checked *c)
@@ -89,6 +90,9 @@ int cmd_list(const sv_config *cfg, const opts *o);
 /* cli_control.c */
 int cmd_cache(const sv_config *cfg, const opts *o);
 int cmd_stats(const sv_config *cfg, const opts *o);
+/* cli_ctl_open - a connection to the control socket at path (timeout_s per
+ * read and write); -1 with errno set */
+int cli_ctl_open(const char *path, int timeout_s);
 
 /* cli_render.c */
 void render_checked_human(const checked *c);

@@ -23,30 +23,38 @@
 
 #define CTL_TIMEOUT_S 30 /* per read and write */
 
-/* ctl_connect - connect to the socket at path; -1 with a message */
-static int ctl_connect(const char *path)
+/* cli_ctl_open - see cli.h */
+int cli_ctl_open(const char *path, int timeout_s)
 {
 	struct sockaddr_un sun;
-	struct timeval tv = {CTL_TIMEOUT_S, 0};
-	int fd;
+	struct timeval tv = {timeout_s, 0};
+	int fd, e;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	memcpy(sun.sun_path, path, strlen(path) + 1); /* fits: sv_unix_socket_path checked */
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (fd < 0) {
-		cli_warn("cache: socket: %s", strerror(errno));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		return -1;
-	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* ctl_connect - connect to the socket at path; -1 with a message */
+static int ctl_connect(const char *path)
+{
+	int fd = cli_ctl_open(path, CTL_TIMEOUT_S);
+
+	if (fd < 0)
 		cli_warn(
 		    "cache: cannot connect to control socket %s: %s (is sesverify-milter running?)",
 		    path, strerror(errno));
-		close(fd);
-		return -1;
-	}
 	return fd;
 }
 

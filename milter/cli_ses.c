@@ -43,22 +43,14 @@ typedef struct daemon_pacer {
 /* grant_open - a grant from the daemon: its connection, -1 busy (retry), -2 no daemon */
 static int grant_open(const char *path)
 {
-	struct sockaddr_un sun;
-	struct timeval tv = {GRANT_READ_S, 0};
 	char line[256];
 	size_t n = 0;
 	ssize_t r;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = cli_ctl_open(path, GRANT_READ_S);
 
 	if (fd < 0)
 		return -2;
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path, strlen(path) + 1); /* fits: sv_unix_socket_path checked */
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
-	    send(fd, "grant\n", 6, MSG_NOSIGNAL) != 6) {
+	if (send(fd, "grant\n", 6, MSG_NOSIGNAL) != 6) {
 		close(fd);
 		return -2;
 	}
