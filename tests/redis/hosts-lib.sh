@@ -93,20 +93,11 @@ host_ctl() {
 	python3 "$top_srcdir/tests/redis/ctl.py" "$ML_DIR/$1/control.sock" "$2"
 }
 
+# host_msg H DESC VAR=VAL... - ml_msg to host H's socket
 host_msg() {
-	local h=$1 desc=$2 out rc
-	shift 2
-	local args=(-D "socket=unix:$ML_DIR/$h/milter.sock")
-	for a in "$@"; do args+=(-D "$a"); done
-	out=$(miltertest -s "$ML_LUA" "${args[@]}" 2>&1)
-	rc=$?
-	if [ $rc -eq 0 ]; then
-		ok "$desc"
-	else
-		not_ok "$desc"
-		printf '%s\n' "$out" | sed 's/^/#   /' | tail -n 15
-	fi
-	return $rc
+	local h=$1
+	shift
+	ML_SOCK=$ML_DIR/$h/milter.sock ml_msg "$@"
 }
 
 host_stat() {
